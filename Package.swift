@@ -1,0 +1,69 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "mcrun",
+    products: [
+        .executable(name: "mcrun", targets: ["mcrun"]),
+        .executable(name: "mcrun-pane-log", targets: ["mcrun-pane-log"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // Linux syscalls Swift cannot call directly (variadic syscall(2), prctl(2)).
+        .target(name: "CLinux"),
+        // libsystemd: sd_notify and the journal.
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+
+        // The pane-log filter: pure Swift, no Foundation, so the per-pane hook stays tiny.
+        .target(name: "PaneLogFilter", swiftSettings: strict),
+        .executableTarget(name: "mcrun-pane-log", dependencies: ["PaneLogFilter"], swiftSettings: strict),
+
+        // The domain: identity, ledger, tmux, launching and stopping runtimes.
+        .target(
+            name: "MCRunCore",
+            dependencies: [
+                "CLinux",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        // The supervisor: reaper, reconcile, retry policy, systemd integration, event hooks.
+        .target(
+            name: "MCRunService",
+            dependencies: [
+                "MCRunCore", "CLinux", "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
+        // Every subcommand, in a library so tests can call it.
+        .target(
+            name: "MCRunCLI",
+            dependencies: [
+                "MCRunCore", "MCRunService",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(name: "mcrun", dependencies: ["MCRunCLI"], swiftSettings: strict),
+
+        .target(name: "MCRunTestSupport", dependencies: ["MCRunCore"], path: "Tests/MCRunTestSupport", swiftSettings: strict),
+        .testTarget(name: "PaneLogFilterTests", dependencies: ["PaneLogFilter"], resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "MCRunCoreTests", dependencies: ["MCRunCore", "MCRunTestSupport"], swiftSettings: strict),
+        .testTarget(name: "MCRunCLITests", dependencies: ["MCRunCLI", "MCRunCore", "MCRunTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "MCRunServiceTests",
+            dependencies: ["MCRunService", "MCRunCore", "MCRunTestSupport"],
+            swiftSettings: strict),
+    ]
+)
