@@ -1,1 +1,4 @@
-print("x")
+import Glibc
+import MCRunCLI
+
+exit(await MCRun.run(arguments: Array(CommandLine.arguments.dropFirst())))

@@ -16,4 +16,30 @@ int mcrun_set_child_subreaper(int on);
 /// prctl(PR_SET_PDEATHSIG, sig).
 int mcrun_set_parent_death_signal(int sig);
 
+#include <spawn.h>
+
+/// pipe2(2), hidden from Swift without _GNU_SOURCE.
+int mcrun_pipe2(int fds[2], int flags);
+
+/// posix_spawn_file_actions_addchdir_np, a GNU extension.
+int mcrun_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
+
+/// posix_spawn_file_actions_addclosefrom_np: no stray descriptor reaches a child.
+int mcrun_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from);
+
+/// POSIX_SPAWN_SETSID, a GNU extension.
+short mcrun_spawn_setsid_flag(void);
+
+/// st_mode of a path (following links), or -1 with errno set.
+int mcrun_file_mode(const char *path);
+
+/// Unblocks every signal on the calling thread and restores default dispositions, so an
+/// exec'd program starts clean (Swift's concurrency threads block most signals).
+void mcrun_reset_signals(void);
+
+/// The wait status (as waitpid reports it) of the process a pidfd refers to, from
+/// PIDFD_GET_INFO (Linux 6.15+). Returns 0 on success; -1 with errno EAGAIN while the
+/// process is not yet reaped by its parent, or another errno when the kernel cannot say.
+int mcrun_pidfd_wait_status(int pidfd, int *status);
+
 #endif

@@ -1,0 +1,51 @@
+public import ArgumentParser
+import Foundation
+import MCRunCore
+
+public struct MCRun: AsyncParsableCommand {
+    public static let exitCodesHelp = """
+        Exit codes (the same for every command):
+          0  ok
+          1  internal error
+          2  bad usage or input
+          3  not found
+          4  conflict or busy (409): the ticket has a live runtime
+          5  refused by policy: kill switch, parked, capacity, fail-closed
+          6  declined (adopt guard)
+        """
+
+    public static let configuration = CommandConfiguration(
+        commandName: "mcrun",
+        abstract: "Supervise AI coding-agent runtimes in tmux, one per ticket.",
+        discussion: exitCodesHelp,
+        subcommands: [
+            RuntimeStart.self, RuntimeStop.self, RuntimeList.self, RuntimeShow.self, RuntimeShim.self,
+        ])
+
+    public init() {}
+
+    /// Parses and runs, mapping every failure onto the documented exit codes: usage errors
+    /// exit 2 (not ArgumentParser's 64).
+    public static func run(arguments: [String]) async -> Int32 {
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            return 0
+        } catch let exit as ExitCode {
+            return exit.rawValue
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                return 0
+            }
+            let message = MCRun.message(for: error).split(separator: "\n").first.map(String.init) ?? "bad usage"
+            FileHandle.standardError.write(Data("mcrun: \(message); see: mcrun --help\n".utf8))
+            return MCRunError.Code.badInput.exitCode
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import MCRunCore
+
+/// What a command answers: `--json` prints it as one object with `ok` and `code`; otherwise
+/// `human` goes to stdout.
+struct Reply {
+    var status: Int = 200
+    var fields: [String: JSONValue] = [:]
+    var human: String = ""
+}
+
+/// Every command runs through here, so the CLI contract (exit codes, one JSON object,
+/// one-line errors on stderr) holds the same for all of them.
+protocol MCRunCommand: ParsableCommand {
+    var global: GlobalOptions { get }
+    func execute() throws(MCRunError) -> Reply
+}
+
+extension MCRunCommand {
+    mutating func run() throws {
+        let json = global.json
+        do {
+            let reply = try execute()
+            if json {
+                var object = reply.fields
+                object["ok"] = true
+                object["code"] = .int(Int64(reply.status))
+                Output.printJSON(.object(object))
+            } else if !reply.human.isEmpty {
+                Output.write(reply.human.hasSuffix("\n") ? reply.human : reply.human + "\n", to: 1)
+            }
+        } catch {
+            Output.fail(error, json: json)
+            throw ExitCode(error.code.exitCode)
+        }
+    }
+}
+
+enum Output {
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+
+    static func jsonLine(_ value: JSONValue) -> String {
+        guard let data = try? encoder.encode(value) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func printJSON(_ value: JSONValue) {
+        write(jsonLine(value) + "\n", to: 1)
+    }
+
+    static func write(_ text: String, to fd: Int32) {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            bytes = bytes.dropFirst(n)
+        }
+    }
+
+    /// The one-line error on stderr, and with `--json` the error object on stdout.
+    static func fail(_ error: MCRunError, json: Bool) {
+        write("mcrun: \(error.description.replacingOccurrences(of: "\n", with: " "))\n", to: 2)
+        guard json else { return }
+        var object: [String: JSONValue] = [
+            "ok": false, "code": .int(Int64(error.code.httpStatus)), "reason": .string(error.reason),
+            "message": .string(error.message), "exit": .int(Int64(error.code.exitCode)),
+        ]
+        if let runtime = error.runtime { object["runtime"] = RuntimeView.json(runtime) }
+        if let cause = error.cause { object["cause"] = .string(cause) }
+        printJSON(.object(object))
+    }
+}

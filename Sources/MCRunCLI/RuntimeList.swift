@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import GRDB
+import MCRunCore
+
+struct RuntimeList: MCRunCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ps",
+        abstract: "List runtimes: live ones and tickets that need a person, with liveness read now.",
+        discussion: "ALIVE is decided by the agent's recorded identity (boot id, PID, start time), never by the pane.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Every ticket's latest episode, ended ones too.")
+    var all = false
+
+    func execute() throws(MCRunError) -> Reply {
+        let context = try global.context()
+        let rows = try context.ledger.read { db in try Self.latestPerTicket(db, includeEnded: all) }
+        let bootID = ProcFS.bootID()
+        // One tmux call, whatever the number of runtimes.
+        let snapshot = try? context.tmux.snapshot()
+        let known = Set(rows.map(\.runtime.sessionName))
+        let orphans = snapshot?.panes.filter { !known.contains($0.sessionName) && !$0.sessionName.isEmpty } ?? []
+        let now = WallClock.now()
+
+        var json: [JSONValue] = []
+        var table: [[String]] = []
+        for (runtime, ticket) in rows {
+            let liveness = runtime.identity?.liveness(currentBootID: bootID)
+            json.append(RuntimeView.json(runtime, ticket: ticket, liveness: .some(liveness)))
+            let alive: String
+            switch liveness {
+            case .alive?: alive = "yes"
+            case .unknown?: alive = "?"
+            case nil: alive = runtime.state == .launching ? "-" : "no"
+            default: alive = "NO"
+            }
+            var flags: [String] = []
+            if ticket.parked { flags.append("parked") }
+            if ticket.escalated { flags.append("ESCALATED") }
+            if runtime.state.isLive, snapshot?.serverRunning == true, snapshot?.pane(sessionName: runtime.sessionName) == nil {
+                flags.append("no-session")
+            }
+            let since = runtime.startedAt ?? runtime.createdAt
+            table.append([
+                runtime.ticket, String(runtime.episode), runtime.status(liveness: liveness), alive,
+                runtime.pid.map(String.init) ?? "-",
+                runtime.state.isLive ? RuntimeView.duration(now - since) : "-",
+                runtime.state.isLive ? (runtime.busy ? "busy" : "idle") : "-",
+                runtime.owner ?? "-", String(ticket.deaths), flags.isEmpty ? "-" : flags.joined(separator: ","),
+                runtime.sessionName,
+            ])
+        }
+        for orphan in orphans {
+            table.append(["?", "-", "orphan", "?", String(orphan.panePID), "-", "-", "-", "-", "orphan", orphan.sessionName])
+        }
+        var human = table.isEmpty && orphans.isEmpty
+            ? "no runtimes" + (all ? "" : " (see --all for ended ones)")
+            : RuntimeView.table(["TICKET", "EP", "STATE", "ALIVE", "PID", "UPTIME", "BUSY", "OWNER", "DEATHS", "FLAGS", "SESSION"], table)
+        if snapshot == nil { human += "\nwarning: mcrun's tmux server did not answer; sessions are not shown" }
+        return Reply(
+            fields: [
+                "runtimes": .array(json),
+                "orphans": .array(orphans.map { ["session": .string($0.sessionName), "pane": .string($0.paneID), "pid": .int(Int64($0.panePID))] }),
+                "tmux": .string(snapshot == nil ? "unreachable" : (snapshot!.serverRunning ? "running" : "not_running")),
+            ],
+            human: human)
+    }
+
+    /// The newest episode of each ticket, with the ticket row; by default only live runtimes
+    /// and tickets a person must look at.
+    static func latestPerTicket(_ db: Database, includeEnded: Bool) throws -> [(runtime: Runtime, ticket: Ticket)] {
+        let runtimes = try Runtime.fetchAll(
+            db,
+            sql: """
+                SELECT r.* FROM runtimes r
+                JOIN (SELECT ticket, max(episode) AS episode FROM runtimes GROUP BY ticket) latest
+                  ON latest.ticket = r.ticket AND latest.episode = r.episode
+                ORDER BY r.ticket
+                """)
+        let tickets = Dictionary(uniqueKeysWithValues: try Ticket.fetchAll(db).map { ($0.id, $0) })
+        return runtimes.compactMap { runtime in
+            guard let ticket = tickets[runtime.ticket] else { return nil }
+            guard includeEnded || runtime.state.isLive || ticket.escalated || ticket.parked else { return nil }
+            return (runtime, ticket)
+        }
+    }
+}

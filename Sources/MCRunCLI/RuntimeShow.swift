@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import GRDB
+import MCRunCore
+
+struct RuntimeShow: MCRunCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show a ticket: its current runtime, its episodes, its last events.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Ticket id.")
+    var ticket: String
+
+    @Option(help: "How many of the latest events to show.")
+    var events: Int = 20
+
+    func execute() throws(MCRunError) -> Reply {
+        let ticketID = try global.ticket(ticket)
+        let context = try global.context()
+        let limit = max(0, events)
+        let found = try context.ledger.read { db -> (Ticket, [Runtime], [Event])? in
+            guard let t = try Ledger.ticket(db, id: ticketID.rawValue) else { return nil }
+            let episodes = try Runtime.filter(Runtime.Columns.ticket == t.id).order(Runtime.Columns.episode.desc).fetchAll(db)
+            let events = try Event.filter(Event.Columns.ticket == t.id).order(Event.Columns.id.desc).limit(limit).fetchAll(db)
+            return (t, episodes, events.reversed())
+        }
+        guard let (t, episodes, events) = found else {
+            throw MCRunError(.notFound, "no_ticket", "ticket \(ticketID) is not known; see: mcrun ps --all")
+        }
+        let current = episodes.first
+        var lines: [String] = []
+        lines.append("ticket \(t.id): deaths \(t.deaths)\(t.parked ? ", PARKED (\(t.parkedReason ?? "-"))" : "")\(t.escalated ? ", ESCALATED (\(t.escalatedReason ?? "-"))" : "")")
+        if let r = current {
+            let liveness = r.liveness()
+            lines.append("runtime #\(r.id ?? 0) episode \(r.episode): \(r.status(liveness: liveness))\(liveness.map { " (agent \($0.rawValue))" } ?? "")")
+            lines.append("  command: \(r.argv.map { $0.debugDescription }.joined(separator: " "))")
+            lines.append("  cwd: \(r.cwd)   owner: \(r.owner ?? "-")   session: \(r.sessionName) \(r.paneID ?? "")")
+            if let pid = r.pid { lines.append("  agent pid \(pid), start time \(r.startTime ?? 0), boot \(r.bootID ?? "-")") }
+            if r.state.isLive == false {
+                lines.append("  ended: \(r.endReason ?? "-") by \(r.endedBy ?? "-"); exit \(r.exitCode.map(String.init) ?? "-"), signal \(r.exitSignal.map(String.init) ?? "-"), leftovers killed \(r.leftoversKilled ?? 0)")
+            }
+        }
+        lines.append("")
+        lines.append(RuntimeView.table(
+            ["EP", "STATE", "PID", "CREATED", "ENDED", "REASON"],
+            episodes.map { r in
+                [String(r.episode), r.state.rawValue, r.pid.map(String.init) ?? "-", Self.time(r.createdAt), r.endedAt.map(Self.time) ?? "-", r.endReason ?? "-"]
+            }))
+        lines.append("")
+        lines.append(RuntimeView.table(
+            ["EVENT", "AT", "KIND", "EP", "FROM", "TO", "ACTOR", "REASON"],
+            events.map { e in
+                [String(e.id ?? 0), Self.time(e.at), e.kind, e.episode.map(String.init) ?? "-", e.fromState ?? "-", e.toState ?? "-", e.actor, e.reason ?? "-"]
+            }))
+        return Reply(
+            fields: [
+                "ticket": ["id": .string(t.id), "parked": .bool(t.parked), "parked_reason": JSONValue(t.parkedReason), "deaths": .int(Int64(t.deaths)), "escalated": .bool(t.escalated), "escalated_reason": JSONValue(t.escalatedReason)],
+                "runtime": current.map { RuntimeView.json($0, ticket: t) } ?? .null,
+                "episodes": .array(episodes.map { RuntimeView.json($0) }),
+                "events": .array(events.map(EventView.json)),
+            ],
+            human: lines.joined(separator: "\n"))
+    }
+
+    static func time(_ t: Double) -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        f.timeZone = TimeZone(identifier: "UTC")
+        return f.string(from: Date(timeIntervalSince1970: t))
+    }
+}
+
+enum EventView {
+    static func json(_ e: Event) -> JSONValue {
+        [
+            "id": JSONValue(e.id), "at": .double(e.at), "kind": .string(e.kind), "ticket": JSONValue(e.ticket),
+            "runtime_id": JSONValue(e.runtimeID), "episode": JSONValue(e.episode), "from": JSONValue(e.fromState),
+            "to": JSONValue(e.toState), "actor": .string(e.actor), "reason": JSONValue(e.reason), "data": e.data,
+        ]
+    }
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import MCRunCore
+
+struct RuntimeStart: MCRunCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "start",
+        abstract: "Start a ticket's agent in its own tmux session; returns once its identity is recorded.",
+        discussion: """
+            The pane runs the command directly (no shell). A ticket with a live runtime answers
+            409 busy (exit 4) with that runtime; take it over with `mcrun adopt`.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Ticket id: 1-64 letters, digits, '-' or '_'.")
+    var ticket: String
+
+    @Option(help: "Who the runtime belongs to (checked by adopt).")
+    var owner: String?
+
+    @Option(help: "Working directory of the agent (default: the current directory).")
+    var cwd: String?
+
+    @Option(name: .customLong("env"), help: "Extra environment for the agent, KEY=VALUE (repeatable).")
+    var envPairs: [String] = []
+
+    @Option(help: "Milliseconds to wait for the agent's identity before the launch fails.")
+    var timeout: Int = 10_000
+
+    @Argument(parsing: .postTerminator, help: "The agent's command and arguments, after --.")
+    var command: [String] = []
+
+    /// Variables of a surrounding mcrun runtime must not leak into a new one: the nonce
+    /// names which processes belong to which runtime.
+    static let inheritedExclusions: Set<String> = ["MCRUN_TICKET", "MCRUN_EPISODE", "MCRUN_NONCE", "MCRUN_RUNTIME_ID", "TMUX", "TMUX_PANE"]
+
+    func execute() throws(MCRunError) -> Reply {
+        let ticketID = try global.ticket(ticket)
+        guard !command.isEmpty else { throw .badInput("no_command", "no command given; use: mcrun start \(ticket) -- COMMAND [ARGS...]") }
+        guard timeout > 0 else { throw .badInput("bad_timeout", "--timeout must be a positive number of milliseconds") }
+        var env = MCRunContext.processEnvironment().filter { !Self.inheritedExclusions.contains($0.key) }
+        for pair in envPairs {
+            guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
+                throw .badInput("bad_env", "--env \(pair.debugDescription) is not KEY=VALUE")
+            }
+            env[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
+        }
+        let directory = cwd.map(StateDirectory.absolute) ?? StateDirectory.currentDirectory()
+        let context = try global.context()
+        let request = LaunchRequest(
+            ticket: ticketID, argv: command, cwd: directory, env: env, owner: owner, timeoutMilliseconds: timeout)
+        let runtime = try Launcher(context: context).start(request)
+        return Reply(
+            status: 201, fields: ["runtime": RuntimeView.json(runtime)],
+            human: "started \(runtime.ticket) episode \(runtime.episode): pid \(runtime.pid ?? 0), session \(runtime.sessionName)")
+    }
+
+}

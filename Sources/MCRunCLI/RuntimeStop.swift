@@ -1,0 +1,57 @@
+import ArgumentParser
+import Glibc
+import MCRunCore
+
+struct RuntimeStop: MCRunCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stop",
+        abstract: "Stop a ticket's runtime: signal, grace period, SIGKILL, kill leftovers, remove the session.",
+        discussion: "Stopping a runtime that already ended is not an error and changes nothing.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Ticket id.")
+    var ticket: String
+
+    @Option(help: "Why it is stopped (recorded).")
+    var reason: String = "requested"
+
+    @Option(help: "How long the agent gets to exit before SIGKILL (e.g. 10s, 500ms).")
+    var grace = DurationArgument(milliseconds: 10_000)
+
+    @Option(help: "Signal sent first: TERM, INT, HUP or QUIT.")
+    var signal: StopSignal = .term
+
+    @Option(help: "A tmux key sent to the pane before the signal (e.g. C-c), for agents that exit on it.")
+    var interruptKey: String?
+
+    func execute() throws(MCRunError) -> Reply {
+        let ticketID = try global.ticket(ticket)
+        let context = try global.context()
+        let options = Stopper.Options(reason: reason, graceMilliseconds: grace.milliseconds, signal: signal.number, interruptKey: interruptKey)
+        let outcome = try Stopper(context: context).stop(ticket: ticketID, options: options)
+        let r = outcome.runtime
+        let human = outcome.alreadyEnded
+            ? "\(r.ticket) episode \(r.episode) had already ended (\(r.state.rawValue)); nothing changed"
+            : "stopped \(r.ticket) episode \(r.episode)\(r.exitSignal.map { ", agent killed by signal \($0)" } ?? r.exitCode.map { ", agent exited \($0)" } ?? ""); leftovers killed: \(r.leftoversKilled ?? 0)"
+        return Reply(fields: ["runtime": RuntimeView.json(r), "already_ended": .bool(outcome.alreadyEnded)], human: human)
+    }
+}
+
+enum StopSignal: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case term = "TERM", int = "INT", hup = "HUP", quit = "QUIT"
+
+    init?(argument: String) {
+        let name = argument.uppercased()
+        self.init(rawValue: name.hasPrefix("SIG") ? String(name.dropFirst(3)) : name)
+    }
+
+    var number: Int32 {
+        switch self {
+        case .term: SIGTERM
+        case .int: SIGINT
+        case .hup: SIGHUP
+        case .quit: SIGQUIT
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import MCRunCore
+
+/// How a runtime is shown: the JSON a dispatcher reads and the row an operator reads.
+/// Liveness is always read now, by identity; the nonce and environment are never shown.
+enum RuntimeView {
+    static func json(_ r: Runtime, ticket: Ticket? = nil, liveness given: AgentIdentity.Liveness?? = nil) -> JSONValue {
+        let liveness = given ?? r.liveness()
+        var o: [String: JSONValue] = [
+            "id": JSONValue(r.id), "ticket": .string(r.ticket), "episode": .int(Int64(r.episode)),
+            "state": .string(r.state.rawValue), "status": .string(r.status(liveness: liveness)),
+            "alive": liveness.map { $0 == .unknown ? .null : .bool($0.isAlive) } ?? .bool(false),
+            "liveness": JSONValue(liveness?.rawValue),
+            "owner": JSONValue(r.owner), "pid": JSONValue(r.pid.map { Int($0) }), "start_time": JSONValue(r.startTime),
+            "boot_id": JSONValue(r.bootID), "session": .string(r.sessionName), "session_id": JSONValue(r.sessionID),
+            "pane": JSONValue(r.paneID), "argv": JSONValue(r.argv), "cwd": .string(r.cwd),
+            "created_at": .double(r.createdAt), "started_at": JSONValue(r.startedAt), "ended_at": JSONValue(r.endedAt),
+            "end_reason": JSONValue(r.endReason), "ended_by": JSONValue(r.endedBy),
+            "exit_code": JSONValue(r.exitCode), "exit_signal": JSONValue(r.exitSignal),
+            "leftovers_killed": JSONValue(r.leftoversKilled), "busy": .bool(r.busy), "busy_source": JSONValue(r.busySource),
+            "verdict": JSONValue(r.verdict),
+        ]
+        if let ticket {
+            o["deaths"] = .int(Int64(ticket.deaths))
+            o["escalated"] = .bool(ticket.escalated)
+            o["parked"] = .bool(ticket.parked)
+        }
+        return .object(o)
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(max(0, seconds))
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
+        if s < 86400 { return "\(s / 3600)h\(String(format: "%02d", (s % 3600) / 60))m" }
+        return "\(s / 86400)d\(String(format: "%02d", (s % 86400) / 3600))h"
+    }
+
+    /// Left-aligned columns, two spaces apart.
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ")
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+}

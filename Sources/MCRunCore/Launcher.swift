@@ -1,0 +1,185 @@
+public import GRDB
+import Glibc
+import CLinux
+
+/// What `start` asks for.
+public struct LaunchRequest: Sendable {
+    public var ticket: TicketID
+    public var argv: [String]
+    public var cwd: String
+    public var env: [String: String]
+    public var owner: String?
+    /// How long `start` waits for the shim to record the agent's identity.
+    public var timeoutMilliseconds: Int
+
+    public init(ticket: TicketID, argv: [String], cwd: String, env: [String: String], owner: String?, timeoutMilliseconds: Int = 10_000) {
+        self.ticket = ticket
+        self.argv = argv
+        self.cwd = cwd
+        self.env = env
+        self.owner = owner
+        self.timeoutMilliseconds = timeoutMilliseconds
+    }
+}
+
+/// Admits a runtime in the ledger, creates its tmux session with the shim as the pane's
+/// only process, and returns once the agent's identity is recorded.
+public struct Launcher: Sendable {
+    public let context: MCRunContext
+
+    public init(context: MCRunContext) { self.context = context }
+
+    public func start(_ request: LaunchRequest) throws(MCRunError) -> Runtime {
+        guard !request.argv.isEmpty else { throw .badInput("no_command", "no command given; use: mcrun start TICKET -- COMMAND [ARGS...]") }
+        try Self.checkDirectory(request.cwd)
+        guard Executable.resolve(request.argv[0], path: request.env["PATH"], cwd: request.cwd) != nil else {
+            throw .badInput("command_not_found", "command \(TicketID.printable(request.argv[0])) was not found in PATH or is not executable")
+        }
+        let admitted = try admit(request)
+        return try launch(admitted, timeoutMilliseconds: request.timeoutMilliseconds)
+    }
+
+    /// The admission transaction: policy, the one-live-runtime index and the capacity count
+    /// are all decided here, in one IMMEDIATE transaction. If the ledger cannot answer, the
+    /// start is refused: an unknown count is never taken for zero.
+    func admit(_ request: LaunchRequest) throws(MCRunError) -> Runtime {
+        let me = try AgentIdentity.current()
+        let actor = context.actor
+        do {
+            return try context.ledger.write { db in
+                let now = WallClock.now()
+                let ticket = try Ledger.ensureTicket(db, id: request.ticket.rawValue, now: now)
+                try Policy.checkAdmission(db, ticket: ticket)
+                if let live = try Ledger.liveRuntime(db, ticket: ticket.id) {
+                    guard live.isAbandonedLaunch else {
+                        throw MCRunError(.busy, "busy", "ticket \(ticket.id) already has a live runtime (episode \(live.episode), \(live.state.rawValue)); adopt it with: mcrun adopt \(ticket.id)", runtime: live)
+                    }
+                    try Transition.launchFailed.apply(db, runtimeID: live.id!, actor: actor, reason: "launcher_gone")
+                }
+                try Policy.checkCapacity(db)
+                let episode = (try Int.fetchOne(db, sql: "SELECT max(episode) FROM runtimes WHERE ticket = ?", arguments: [ticket.id]) ?? 0) + 1
+                var runtime = Runtime(
+                    id: nil, ticket: ticket.id, episode: episode, nonce: MCRunContext.randomNonce(), owner: request.owner,
+                    state: .launching, sessionName: "\(ticket.id)@\(episode)", argv: request.argv, cwd: request.cwd,
+                    env: request.env, launcherPID: me.pid, launcherStartTime: Int64(me.startTime),
+                    createdAt: now, updatedAt: now, busy: false)
+                do {
+                    try runtime.insert(db)
+                } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+                    // The index is the guarantee; the check above only gives a better answer.
+                    let winner = try Ledger.liveRuntime(db, ticket: ticket.id)
+                    throw MCRunError(.busy, "busy", "ticket \(ticket.id) already has a live runtime", runtime: winner)
+                }
+                try Ledger.appendEvent(db, kind: "launch", runtime: runtime, actor: actor, data: ["argv": JSONValue(request.argv), "cwd": .string(request.cwd), "owner": JSONValue(request.owner)], now: now)
+                return runtime
+            }
+        } catch where error.code == .internalError {
+            throw MCRunError(.refused, "capacity_unknown", "start refused: the number of live runtimes cannot be determined (\(error.message)); nothing was started", cause: error)
+        }
+    }
+
+    /// Relaunches an admitted runtime row (used by `start` and by the service's retry).
+    public func launch(_ admitted: Runtime, timeoutMilliseconds: Int) throws(MCRunError) -> Runtime {
+        let runtimeID = admitted.id!
+        let actor = context.actor
+        let shim = [context.executable, "shim", "--state-dir", context.stateDirectory.path, "--runtime", String(runtimeID)]
+        let created: TmuxServer.Created
+        do {
+            try context.tmux.writeConfig()
+            created = try context.tmux.newSession(
+                name: admitted.sessionName, cwd: admitted.cwd, command: shim, then: PaneHooks.attachCommands(context, runtimeID: runtimeID))
+        } catch {
+            let failed = try? context.ledger.applyIfCurrent(Transition.launchFailed, to: runtimeID, actor: actor, reason: "tmux_failed", data: ["error": .string("\(error)")])
+            throw MCRunError(.internalError, "launch_failed", "could not create the tmux session for \(admitted.ticket): \(error)", runtime: failed?.runtime, cause: error)
+        }
+        _ = try? context.ledger.write { db in
+            try db.execute(
+                sql: "UPDATE runtimes SET session_id = ?, pane_id = ? WHERE id = ?", arguments: [created.sessionID, created.paneID, runtimeID])
+        }
+        // Wait for the shim's compare-and-set. Short polls: the ledger is local and the
+        // shim usually records within a few milliseconds.
+        let deadline = Monotonic.now() + Int64(timeoutMilliseconds) * 1_000_000
+        var pause: UInt32 = 500
+        var nextPaneCheck = Monotonic.now() + 250_000_000
+        while true {
+            let current = try context.ledger.read { db in try Ledger.runtime(db, id: runtimeID) }
+            guard let current else { throw .internalError("runtime \(runtimeID) vanished from the ledger") }
+            switch current.state {
+            case .launching:
+                break
+            case .running:
+                guard current.pid == created.panePID else {
+                    throw fail(current, reason: "identity_mismatch", message: "the recorded agent PID \(current.pid ?? 0) is not the pane's process \(created.panePID)")
+                }
+                return current
+            default:
+                // Stopped, or failed by the shim (bad directory, exec error): clean up the session.
+                let report = context.teardown(current)
+                var screen = report.lastScreen ?? ""
+                if screen.count > 400 { screen = String(screen.suffix(400)) }
+                throw MCRunError(.internalError, "launch_failed", "the agent for \(current.ticket) did not start (\(current.endReason ?? current.state.rawValue))\(screen.isEmpty ? "" : ": " + screen.replacingNewlines())", runtime: current)
+            }
+            let now = Monotonic.now()
+            if now >= deadline {
+                throw fail(current, reason: "launch_timeout", message: "the agent for \(current.ticket) did not report its identity within \(timeoutMilliseconds) ms")
+            }
+            if now >= nextPaneCheck {
+                nextPaneCheck = now + 250_000_000
+                if let pane = try? context.tmux.pane(created.paneID), pane.dead {
+                    throw fail(current, reason: "shim_exited", message: "the launch shim for \(current.ticket) exited before the agent started: \(context.tmux.capture(created.paneID)?.replacingNewlines() ?? "")")
+                }
+            }
+            usleep(pause)
+            pause = min(pause * 2, 20_000)
+        }
+    }
+
+    /// Ends a launch that will not complete; if the shim won the race meanwhile, the
+    /// runtime is running and is returned instead.
+    private func fail(_ runtime: Runtime, reason: String, message: String) -> MCRunError {
+        let result = try? context.ledger.applyIfCurrent(Transition.launchFailed, to: runtime.id!, actor: context.actor, reason: reason)
+        let current = result?.runtime ?? runtime
+        if result?.applied == true || current.state != .running {
+            let report = context.teardown(current)
+            _ = try? context.ledger.write { db in
+                try db.execute(sql: "UPDATE runtimes SET last_screen = ?, leftovers_killed = ? WHERE id = ?", arguments: [report.lastScreen, report.leftoversKilled, runtime.id!])
+            }
+        }
+        return MCRunError(.internalError, "launch_failed", message + "; the session was removed", runtime: current)
+    }
+
+    static func checkDirectory(_ path: String) throws(MCRunError) {
+        let mode = mcrun_file_mode(path)
+        guard path.hasPrefix("/"), mode >= 0, UInt32(mode) & S_IFMT == S_IFDIR else {
+            throw .badInput("bad_cwd", "working directory \(TicketID.printable(path)) does not exist or is not a directory")
+        }
+    }
+}
+
+extension String {
+    func replacingNewlines() -> String {
+        split(separator: "\n", omittingEmptySubsequences: true).joined(separator: " | ")
+    }
+}
+
+/// PATH lookup as execvp does it, but against the agent's PATH rather than ours.
+public enum Executable {
+    public static func resolve(_ name: String, path: String?, cwd: String) -> String? {
+        if name.contains("/") {
+            let full = name.hasPrefix("/") ? name : cwd + "/" + name
+            return isExecutableFile(full) ? full : nil
+        }
+        let search = path ?? "/usr/local/bin:/usr/bin:/bin"
+        for dir in search.split(separator: ":", omittingEmptySubsequences: false) {
+            let base = dir.isEmpty ? cwd : (dir.hasPrefix("/") ? String(dir) : cwd + "/" + dir)
+            let candidate = base + "/" + name
+            if isExecutableFile(candidate) { return candidate }
+        }
+        return nil
+    }
+
+    static func isExecutableFile(_ path: String) -> Bool {
+        let mode = mcrun_file_mode(path)
+        return mode >= 0 && UInt32(mode) & S_IFMT == S_IFREG && access(path, X_OK) == 0
+    }
+}

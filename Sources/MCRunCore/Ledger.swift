@@ -1,0 +1,117 @@
+public import GRDB
+import Glibc
+
+/// The SQLite file that is the source of truth: runtimes, tickets, events, settings.
+/// WAL mode, so `ps` never waits for a writer; every write is one IMMEDIATE transaction, so
+/// a compare-and-set inside it is atomic across processes.
+public final class Ledger: Sendable {
+    public let pool: DatabasePool
+    public let path: String
+
+    /// Seconds a writer waits for the lock before the operation fails (and, for admission,
+    /// fails closed). `MCRUN_BUSY_TIMEOUT` overrides the default.
+    public static func defaultBusyTimeout(environment: [String: String]) -> Double {
+        environment["MCRUN_BUSY_TIMEOUT"].flatMap(Double.init) ?? 5
+    }
+
+    public init(directory: StateDirectory, busyTimeout: Double = 5) throws(MCRunError) {
+        path = directory.ledgerPath
+        var config = Configuration()
+        config.busyMode = .timeout(busyTimeout)
+        config.label = "mcrun-ledger"
+        config.prepareDatabase { db in
+            // NORMAL in WAL mode: a committed transaction survives any crash or kill of mcrun;
+            // only a power loss may drop the last few.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        // Serialise first-time creation and migrations across processes: twenty concurrent
+        // `mcrun start` on a fresh directory must not race to create the same tables.
+        let lock = open(directory.migrationLockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lock >= 0 else {
+            throw MCRunError(.internalError, "ledger_unavailable", "cannot open \(directory.migrationLockPath): \(String(cString: strerror(errno)))")
+        }
+        defer { close(lock) }
+        while flock(lock, LOCK_EX) != 0 && errno == EINTR {}
+        // SQLite gives the -wal and -shm files the main file's mode, so creating it 0600 keeps all three private.
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if fd >= 0 { close(fd) }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw Self.map(error, doing: "open the ledger at \(path)")
+        }
+    }
+
+    public func write<T>(_ body: (Database) throws -> T) throws(MCRunError) -> T {
+        do {
+            return try pool.write(body)
+        } catch let error as MCRunError {
+            throw error
+        } catch {
+            throw Self.map(error, doing: "write the ledger")
+        }
+    }
+
+    public func read<T>(_ body: (Database) throws -> T) throws(MCRunError) -> T {
+        do {
+            return try pool.read(body)
+        } catch let error as MCRunError {
+            throw error
+        } catch {
+            throw Self.map(error, doing: "read the ledger")
+        }
+    }
+
+    /// Lock timeouts, corruption and unreadable files all mean the ledger cannot answer;
+    /// callers that admit work turn this into a refusal, never into "nothing is running".
+    static func map(_ error: any Error, doing what: String) -> MCRunError {
+        if let error = error as? MCRunError { return error }
+        if let db = error as? DatabaseError {
+            switch db.resultCode {
+            case .SQLITE_BUSY, .SQLITE_LOCKED:
+                return MCRunError(.internalError, "ledger_busy", "cannot \(what): the ledger stayed locked past the busy timeout; retry, or find the process holding it", cause: error)
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_IOERR, .SQLITE_AUTH, .SQLITE_FULL:
+                return MCRunError(.internalError, "ledger_unavailable", "cannot \(what): \(db.message ?? "\(db.resultCode)"); check the file and its permissions", cause: error)
+            default:
+                break
+            }
+        }
+        return MCRunError(.internalError, "ledger_error", "cannot \(what)", cause: error)
+    }
+}
+
+// MARK: - Reads shared by every command
+
+extension Ledger {
+    /// The ticket's live runtime, if any (at most one, by the unique index).
+    public static func liveRuntime(_ db: Database, ticket: String) throws -> Runtime? {
+        try Runtime.filter(sql: "ticket = ? AND state IN \(RuntimeState.liveSQL)", arguments: [ticket]).fetchOne(db)
+    }
+
+    /// The ticket's newest episode, live or ended.
+    public static func latestRuntime(_ db: Database, ticket: String) throws -> Runtime? {
+        try Runtime.filter(Runtime.Columns.ticket == ticket).order(Runtime.Columns.episode.desc).fetchOne(db)
+    }
+
+    public static func runtime(_ db: Database, id: Int64) throws -> Runtime? {
+        try Runtime.fetchOne(db, key: id)
+    }
+
+    public static func ticket(_ db: Database, id: String) throws -> Ticket? {
+        try Ticket.fetchOne(db, key: id)
+    }
+
+    /// Fetches or creates the ticket row.
+    public static func ensureTicket(_ db: Database, id: String, now: Double) throws -> Ticket {
+        if let t = try Ticket.fetchOne(db, key: id) { return t }
+        let t = Ticket(id: id, now: now)
+        try t.insert(db)
+        return t
+    }
+
+    public static func liveCount(_ db: Database) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM runtimes WHERE state IN \(RuntimeState.liveSQL)") ?? 0
+    }
+}

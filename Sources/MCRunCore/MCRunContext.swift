@@ -1,0 +1,55 @@
+public import Glibc
+
+/// What every command and the service work with: one state directory, its ledger and its
+/// tmux server, and who is acting.
+public final class MCRunContext: Sendable {
+    public let stateDirectory: StateDirectory
+    public let ledger: Ledger
+    public let tmux: TmuxServer
+    public let environment: [String: String]
+    /// Recorded on every event: who asked for the change.
+    public let actor: String
+    /// The `mcrun` binary the pane runs as its shim.
+    public let executable: String
+
+    public init(stateDirectory: StateDirectory, environment: [String: String], actor: String? = nil) throws(MCRunError) {
+        self.stateDirectory = stateDirectory
+        self.environment = environment
+        try stateDirectory.prepare()
+        ledger = try Ledger(directory: stateDirectory, busyTimeout: Ledger.defaultBusyTimeout(environment: environment))
+        tmux = TmuxServer(directory: stateDirectory, environment: environment)
+        self.actor = actor ?? environment["MCRUN_ACTOR"] ?? Self.defaultActor(environment)
+        executable = environment["MCRUN_BIN"] ?? Self.selfExecutable() ?? "mcrun"
+    }
+
+    public static func processEnvironment() -> [String: String] {
+        var env: [String: String] = [:]
+        for entry in Subprocess.currentEnvironment() {
+            guard let eq = entry.firstIndex(of: "=") else { continue }
+            let key = String(entry[..<eq])
+            if env[key] == nil { env[key] = String(entry[entry.index(after: eq)...]) }
+        }
+        return env
+    }
+
+    static func defaultActor(_ environment: [String: String]) -> String {
+        let user = environment["USER"] ?? environment["LOGNAME"] ?? "uid \(getuid())"
+        return "\(user) via cli (pid \(getpid()))"
+    }
+
+    static func selfExecutable() -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buffer, Int(PATH_MAX))
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// A random 128-bit hex string for episode nonces.
+    public static func randomNonce() -> String {
+        var rng = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in
+            let s = String(rng.next() as UInt64, radix: 16)
+            return String(repeating: "0", count: 16 - s.count) + s
+        }.joined()
+    }
+}

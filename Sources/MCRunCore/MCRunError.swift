@@ -1,0 +1,54 @@
+/// The one error type every command reports. Its `code` fixes the exit status and the
+/// HTTP-like code in `--json` output; `reason` is the stable machine word a dispatcher
+/// branches on; `message` is the one line a person reads.
+public struct MCRunError: Error, CustomStringConvertible, Sendable {
+    public enum Code: Int32, Sendable, CaseIterable {
+        case internalError = 1
+        case badInput = 2
+        case notFound = 3
+        case busy = 4
+        case refused = 5
+        case declined = 6
+
+        public var exitCode: Int32 { rawValue }
+
+        public var httpStatus: Int {
+            switch self {
+            case .internalError: 500
+            case .badInput: 400
+            case .notFound: 404
+            case .busy: 409
+            case .refused: 403
+            case .declined: 412
+            }
+        }
+    }
+
+    public var code: Code
+    public var reason: String
+    public var message: String
+    /// The runtime the error is about, e.g. the winner of a 409.
+    public var runtime: Runtime?
+    public var cause: String?
+
+    public init(_ code: Code, _ reason: String, _ message: String, runtime: Runtime? = nil, cause: (any Error)? = nil) {
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.runtime = runtime
+        self.cause = cause.map { String(describing: $0) }
+    }
+
+    public var description: String {
+        if let cause { return "\(message) (\(cause))" }
+        return message
+    }
+
+    public static func internalError(_ message: String, cause: (any Error)? = nil) -> MCRunError {
+        MCRunError(.internalError, "internal", message, cause: cause)
+    }
+
+    public static func badInput(_ reason: String, _ message: String) -> MCRunError {
+        MCRunError(.badInput, reason, message)
+    }
+}

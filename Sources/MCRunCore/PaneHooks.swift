@@ -1,0 +1,51 @@
+import Foundation
+import Glibc
+import CLinux
+
+/// Where the executables tmux calls live, and the pipe-pane line that attaches a pane's
+/// log. tmux runs a pipe-pane command through `sh -c`, so the line is built only from
+/// single-quoted paths and integers: no ticket id, command or message ever reaches it.
+public enum PaneHooks {
+    /// `MCRUN_HOOKS_DIR`, else `/usr/local/lib/mcrun/hooks`, else a `hooks` folder beside
+    /// or above the mcrun binary (a build tree).
+    public static func hooksDirectory(_ context: MCRunContext) -> String? {
+        if let dir = context.environment["MCRUN_HOOKS_DIR"], !dir.isEmpty { return dir }
+        if isDirectory("/usr/local/lib/mcrun/hooks") { return "/usr/local/lib/mcrun/hooks" }
+        var dir = parent(context.executable)
+        for _ in 0..<4 {
+            if isDirectory(dir + "/hooks") { return dir + "/hooks" }
+            dir = parent(dir)
+        }
+        return nil
+    }
+
+    /// The pane-log filter binary, built beside mcrun.
+    public static func paneLogBinary(_ context: MCRunContext) -> String {
+        context.environment["MCRUN_PANE_LOG_BIN"] ?? parent(context.executable) + "/mcrun-pane-log"
+    }
+
+    public static let logMaxBytes = 8 << 20
+
+    /// tmux commands, run in the same invocation that creates the session, so the log
+    /// misses none of the agent's first output.
+    public static func attachCommands(_ context: MCRunContext, runtimeID: Int64) -> [[String]] {
+        guard let hooks = hooksDirectory(context), access(hooks + "/pane-log", X_OK) == 0 else { return [] }
+        let log = context.stateDirectory.paneLogPath(runtimeID: runtimeID)
+        let line = "MCRUN_PANE_LOG_BIN=\(shellQuote(paneLogBinary(context))) exec \(shellQuote(hooks + "/pane-log")) --raw --max-bytes \(logMaxBytes) \(shellQuote(log))"
+        return [["pipe-pane", "-o", line]]
+    }
+
+    public static func shellQuote(_ s: String) -> String {
+        "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
+    static func parent(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        let mode = mcrun_file_mode(path)
+        return mode >= 0 && UInt32(mode) & S_IFMT == S_IFDIR
+    }
+}

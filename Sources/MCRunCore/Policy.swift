@@ -1,0 +1,58 @@
+public import GRDB
+
+/// Host-wide settings kept in the ledger, so every process (CLI or service) sees the same.
+public enum Setting: String, Sendable, CaseIterable {
+    /// When present, no automatic action: no start, adopt, send or retry. Value: the reason.
+    case killswitch
+    /// Maximum number of live runtimes on this host.
+    case capacity
+}
+
+extension Ledger {
+    public static func setting(_ db: Database, _ key: Setting) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key.rawValue])
+    }
+
+    public static func setSetting(_ db: Database, _ key: Setting, _ value: String?, now: Double = WallClock.now()) throws {
+        if let value {
+            try db.execute(
+                sql: "INSERT INTO settings(key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                arguments: [key.rawValue, value, now])
+        } else {
+            try db.execute(sql: "DELETE FROM settings WHERE key = ?", arguments: [key.rawValue])
+        }
+    }
+}
+
+/// Refusals by policy (exit 5): told apart from a conflict with a live runtime (exit 4).
+public enum Policy {
+    public static func checkKillSwitch(_ db: Database, action: String) throws {
+        if let reason = try Ledger.setting(db, .killswitch) {
+            throw MCRunError(.refused, "killswitch", "\(action) refused: the kill switch is on (\(reason)); turn it off with: mcrun killswitch off")
+        }
+    }
+
+    public static func checkNotParked(_ ticket: Ticket, action: String) throws {
+        if ticket.parked {
+            throw MCRunError(.refused, "ticket_parked", "\(action) refused: ticket \(ticket.id) is parked\(ticket.parkedReason.map { " (\($0))" } ?? ""); unpark it with: mcrun unpark \(ticket.id)")
+        }
+    }
+
+    static func checkAdmission(_ db: Database, ticket: Ticket) throws {
+        try checkKillSwitch(db, action: "start")
+        try checkNotParked(ticket, action: "start")
+    }
+
+    /// Counts live runtimes inside the admitting transaction, so two starts cannot both
+    /// take the last slot.
+    static func checkCapacity(_ db: Database) throws {
+        guard let raw = try Ledger.setting(db, .capacity) else { return }
+        guard let limit = Int(raw) else {
+            throw MCRunError(.refused, "capacity_unknown", "start refused: the configured capacity \(raw.debugDescription) is not a number; fix it with: mcrun config capacity N")
+        }
+        let live = try Ledger.liveCount(db)
+        if live >= limit {
+            throw MCRunError(.refused, "capacity", "start refused: \(live) of \(limit) runtimes are live on this host; stop one or raise the capacity")
+        }
+    }
+}

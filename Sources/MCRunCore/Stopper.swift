@@ -1,0 +1,92 @@
+public import GRDB
+import Glibc
+
+/// Ends runtimes on request: SIGTERM (or an interrupt key) to the agent through its pidfd,
+/// a grace period, SIGKILL, then the common teardown. Split in two phases so `park` can
+/// mark the ticket parked in the same transaction that moves the runtime to `stopping`.
+public struct Stopper: Sendable {
+    public let context: MCRunContext
+
+    public init(context: MCRunContext) { self.context = context }
+
+    public struct Options: Sendable {
+        public var reason: String
+        public var graceMilliseconds: Int
+        public var signal: Int32
+        /// A tmux key (e.g. `C-c`) sent before the signal, for agents that exit on it.
+        public var interruptKey: String?
+
+        public init(reason: String = "requested", graceMilliseconds: Int = 10_000, signal: Int32 = 15, interruptKey: String? = nil) {
+            self.reason = reason
+            self.graceMilliseconds = graceMilliseconds
+            self.signal = signal
+            self.interruptKey = interruptKey
+        }
+    }
+
+    public struct Outcome: Sendable {
+        public var runtime: Runtime
+        /// True when the runtime had already ended: nothing was changed.
+        public var alreadyEnded: Bool
+    }
+
+    /// Phase one, inside a write transaction: moves the ticket's live runtime to `stopping`
+    /// (a runtime already stopping is taken over, so a stop killed half-way can be resumed).
+    public static func requestStop(_ db: Database, ticket: String, reason: String, actor: String) throws -> Runtime? {
+        guard let live = try Ledger.liveRuntime(db, ticket: ticket) else { return nil }
+        if live.state == .stopping { return live }
+        return try Transition.stopRequested.apply(db, runtimeID: live.id!, actor: actor, reason: reason)
+    }
+
+    public func stop(ticket: TicketID, options: Options) throws(MCRunError) -> Outcome {
+        let actor = context.actor
+        let requested = try context.ledger.write { db -> Runtime? in
+            try Stopper.requestStop(db, ticket: ticket.rawValue, reason: options.reason, actor: actor)
+        }
+        guard let requested else {
+            let latest = try context.ledger.read { db in try Ledger.latestRuntime(db, ticket: ticket.rawValue) }
+            guard let latest else {
+                throw MCRunError(.notFound, "no_runtime", "ticket \(ticket) has no runtime; see: mcrun ps --all")
+            }
+            return Outcome(runtime: latest, alreadyEnded: true)
+        }
+        return Outcome(runtime: try finish(requested, options: options, endEvent: .stopped), alreadyEnded: false)
+    }
+
+    /// Phase two: make sure the agent and everything it left are gone, then record the end.
+    public func finish(_ runtime: Runtime, options: Options, endEvent: Transition) throws(MCRunError) -> Runtime {
+        var signalled = false
+        var forced = false
+        let handle = runtime.identity.flatMap(ProcessHandle.open)
+        if let handle {
+            if let key = options.interruptKey, let pane = runtime.paneID {
+                try? context.tmux.sendKey(key, to: pane)
+                if handle.waitForExit(timeoutMilliseconds: options.graceMilliseconds / 2) == false {
+                    signalled = handle.signal(options.signal)
+                }
+            } else {
+                signalled = handle.signal(options.signal)
+            }
+            if !handle.waitForExit(timeoutMilliseconds: options.graceMilliseconds) {
+                forced = handle.signal(SIGKILL)
+                _ = handle.waitForExit(timeoutMilliseconds: 5_000)
+            }
+        }
+        let report = context.teardown(runtime, handle: handle)
+        var data = report.data
+        if case .object(var fields) = data {
+            fields["signalled"] = .bool(signalled)
+            fields["killed"] = .bool(forced)
+            fields["grace_ms"] = .int(Int64(options.graceMilliseconds))
+            data = .object(fields)
+        }
+        let actor = context.actor
+        let result = try context.ledger.applyIfCurrent(endEvent, to: runtime.id!, actor: actor, reason: options.reason, data: data) { r in
+            report.apply(to: &r)
+            r.endReason = options.reason
+            r.endedBy = actor
+            r.busy = false
+        }
+        return result.runtime
+    }
+}

@@ -1,0 +1,101 @@
+public import GRDB
+
+/// The one place that changes a runtime's state. It names the states it may come from
+/// (compare-and-set inside the write transaction) and writes the event in the same
+/// transaction, so the ledger never holds a change without its event or the reverse.
+public struct Transition: Sendable {
+    public var from: Set<RuntimeState>
+    public var to: RuntimeState
+    public var event: String
+
+    public init(from: Set<RuntimeState>, to: RuntimeState, event: String) {
+        self.from = from
+        self.to = to
+        self.event = event
+    }
+
+    // The lifecycle, in one table.
+    public static let launched = Transition(from: [.launching], to: .running, event: "start")
+    public static let launchFailed = Transition(from: [.launching], to: .launchFailed, event: "launch_failed")
+    public static let stopRequested = Transition(from: [.launching, .running], to: .stopping, event: "stopping")
+    public static let stopped = Transition(from: [.launching, .stopping], to: .stopped, event: "stop")
+    public static let died = Transition(from: [.running], to: .dead, event: "death")
+    public static let completed = Transition(from: [.running], to: .completed, event: "completion")
+    /// Adopt normalises a live runtime in place; it never moves one backwards.
+    public static let adopted = Transition(from: [.running], to: .running, event: "adopt")
+    /// The exec after a recorded identity failed: the process is the shim, about to exit.
+    public static let execFailed = Transition(from: [.running], to: .launchFailed, event: "launch_failed")
+
+    /// The state was not one of `from`: someone else moved the runtime first.
+    public struct Refused: Error, Sendable {
+        public var current: Runtime
+    }
+
+    /// Applies the transition inside `db`'s open write transaction. `update` fills the
+    /// columns that go with the change (identity, end reason, exit status...).
+    @discardableResult
+    public func apply(
+        _ db: Database, runtimeID: Int64, actor: String, reason: String? = nil, data: JSONValue = [:],
+        now: Double = WallClock.now(), update: (inout Runtime) -> Void = { _ in }
+    ) throws -> Runtime {
+        guard var runtime = try Runtime.fetchOne(db, key: runtimeID) else {
+            throw MCRunError(.notFound, "no_runtime", "runtime \(runtimeID) does not exist")
+        }
+        guard from.contains(runtime.state) else { throw Refused(current: runtime) }
+        let previous = runtime.state
+        runtime.state = to
+        runtime.updatedAt = now
+        if RuntimeState.ended.contains(to) && runtime.endedAt == nil {
+            runtime.endedAt = now
+            if runtime.endReason == nil { runtime.endReason = reason }
+        }
+        update(&runtime)
+        try runtime.update(db)
+        try Ledger.appendEvent(
+            db, kind: event, runtime: runtime, from: previous, actor: actor, reason: reason, data: data, now: now)
+        return runtime
+    }
+}
+
+extension Ledger {
+    /// Applies `transition` in its own write transaction.
+    @discardableResult
+    public func apply(
+        _ transition: Transition, to runtimeID: Int64, actor: String, reason: String? = nil, data: JSONValue = [:],
+        update: @escaping (inout Runtime) -> Void = { _ in }
+    ) throws(MCRunError) -> Runtime {
+        try write { db in
+            try transition.apply(db, runtimeID: runtimeID, actor: actor, reason: reason, data: data, update: update)
+        }
+    }
+
+    /// Like `apply`, but a refusal returns the runtime as it now is instead of throwing.
+    public func applyIfCurrent(
+        _ transition: Transition, to runtimeID: Int64, actor: String, reason: String? = nil, data: JSONValue = [:],
+        update: @escaping (inout Runtime) -> Void = { _ in }
+    ) throws(MCRunError) -> (runtime: Runtime, applied: Bool) {
+        try write { db in
+            do {
+                let r = try transition.apply(db, runtimeID: runtimeID, actor: actor, reason: reason, data: data, update: update)
+                return (r, true)
+            } catch let refused as Transition.Refused {
+                return (refused.current, false)
+            }
+        }
+    }
+
+    /// Every event goes through here; ticket-level changes (park, escalation, kill switch)
+    /// call it directly inside their own transaction.
+    @discardableResult
+    public static func appendEvent(
+        _ db: Database, kind: String, ticket: String? = nil, runtime: Runtime? = nil, from: RuntimeState? = nil,
+        actor: String, reason: String? = nil, data: JSONValue = [:], now: Double = WallClock.now()
+    ) throws -> Event {
+        var event = Event(
+            id: nil, at: now, kind: kind, ticket: ticket ?? runtime?.ticket, runtimeID: runtime?.id,
+            episode: runtime?.episode, fromState: from?.rawValue, toState: runtime?.state.rawValue,
+            actor: actor, reason: reason, data: data)
+        try event.insert(db)
+        return event
+    }
+}
