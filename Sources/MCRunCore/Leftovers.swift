@@ -18,7 +18,9 @@ public enum Leftovers {
         var found: [AgentIdentity] = []
         for pid in ProcFS.allPIDs() where pid != me && pid > 1 && !excluding.contains(pid) {
             guard let stat = ProcFS.stat(pid), !stat.hasExited else { continue }
-            if let agent, pid == agent.pid && UInt64(stat.startTime) == agent.startTime { continue }
+            // The agent itself is the stopper's business; a process now holding the agent's
+            // PID under another start time is not ours, whatever its environment says.
+            if let agent, pid == agent.pid { continue }
             var ours = false
             if sessionIsOurs, let agent, stat.session == agent.pid, stat.startTime >= agent.startTime {
                 ours = true

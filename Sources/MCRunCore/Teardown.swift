@@ -8,9 +8,14 @@ public struct TeardownReport: Sendable, Equatable {
     public var exitSignal: Int?
     public var lastScreen: String?
     public var leftoversKilled: Int
+    /// The session was left because its pane runs a process that is not the agent.
+    public var sessionKept = false
 
     public var data: JSONValue {
-        ["exit_code": JSONValue(exitCode), "exit_signal": JSONValue(exitSignal), "leftovers_killed": .int(Int64(leftoversKilled))]
+        [
+            "exit_code": JSONValue(exitCode), "exit_signal": JSONValue(exitSignal),
+            "leftovers_killed": .int(Int64(leftoversKilled)), "session_kept": .bool(sessionKept),
+        ]
     }
 
     public func apply(to runtime: inout Runtime) {
@@ -59,7 +64,15 @@ extension MCRunContext {
             report.lastScreen = tmux.capture(pane.paneID)
         }
         report.leftoversKilled = Leftovers.kill(agent: runtime.identity, nonce: runtime.nonce, excluding: excluding)
-        try? tmux.killSession(runtime.sessionID ?? TmuxServer.exact(runtime.sessionName))
+        // Closing a session hangs up its pane's process. If that process holds the agent's
+        // PID under another start time, it is not the agent: leave it and its session alone.
+        if let identity = runtime.identity, identity.liveness() == .recycled,
+            let pane = pane(of: runtime), !pane.dead, pane.panePID == identity.pid
+        {
+            report.sessionKept = true
+        } else {
+            try? tmux.killSession(runtime.sessionID ?? TmuxServer.exact(runtime.sessionName))
+        }
         return report
     }
 }

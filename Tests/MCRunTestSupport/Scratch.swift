@@ -88,7 +88,10 @@ public final class Scratch: @unchecked Sendable {
 
     /// Runs `mcrun ARGS --json` and parses the one object it must print.
     public func mcrunJSON(_ args: [String], stdin: [UInt8]? = nil, timeoutMilliseconds: Int = 30_000) throws -> (result: Subprocess.Result, json: JSONValue) {
-        let result = try mcrun(args + ["--json"], stdin: stdin, timeoutMilliseconds: timeoutMilliseconds)
+        var args = args
+        // Options go before the `--` that starts an agent's command.
+        args.insert("--json", at: args.firstIndex(of: "--") ?? args.endIndex)
+        let result = try mcrun(args, stdin: stdin, timeoutMilliseconds: timeoutMilliseconds)
         let lines = result.stdoutText.split(separator: "\n")
         guard lines.count == 1, let json = try? JSONDecoder().decode(JSONValue.self, from: Data(lines[0].utf8)) else {
             throw ScratchError("mcrun \(args.joined(separator: " ")) --json did not print exactly one JSON object: stdout=\(result.stdoutText.debugDescription) stderr=\(result.stderrText.debugDescription)")
