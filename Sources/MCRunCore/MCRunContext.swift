@@ -33,7 +33,7 @@ public final class MCRunContext: Sendable {
     }
 
     static func defaultActor(_ environment: [String: String]) -> String {
-        let user = environment["USER"] ?? environment["LOGNAME"] ?? "uid \(getuid())"
+        let user = environment["USER"] ?? environment["LOGNAME"] ?? getpwuid(getuid()).flatMap { $0.pointee.pw_name.map { String(cString: $0) } } ?? "uid \(getuid())"
         return "\(user) via cli (pid \(getpid()))"
     }
 

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the system packages mcrun builds and runs with, on Debian 12 with the Swift
+# toolchain already installed. Idempotent; needs root (or sudo).
+set -euo pipefail
+packages=(tmux libsqlite3-dev libsystemd-dev sqlite3 python3)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    as_root=()
+    [ "$(id -u)" -eq 0 ] || as_root=(sudo)
+    "${as_root[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v swift >/dev/null || { echo "swift is not on PATH; install the Swift toolchain first" >&2; exit 1; }
