@@ -29,12 +29,16 @@ struct JournalFieldTests {
     }
 
     @Test func fieldNamesAreAlwaysAcceptedByJournald() {
-        let keys = ["a", "A b", "-", "x=y", "0", "élan", "tab\there", String(repeating: "k", count: 100), "_", "MESSAGE_ID"]
+        let keys = [
+            "a", "A b", "-", "x=y", "0", "élan", "tab\there", String(repeating: "k", count: 100), "_", "MESSAGE_ID",
+        ]
         for key in keys {
             let field = JournalLogHandler.fieldName(forMetadataKey: key)
             #expect(field.count <= 64, "\(key) -> \(field)")
             #expect(field.first.map { ("A"..."Z").contains($0) } == true, "\(key) -> \(field)")
-            #expect(field.allSatisfy { ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }, "\(key) -> \(field)")
+            #expect(
+                field.allSatisfy { ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" },
+                "\(key) -> \(field)")
         }
     }
 
@@ -57,14 +61,16 @@ struct JournalFieldTests {
             handlerMetadata: ["host": "h1", "ticket": "overridden"],
             provider: nil)
         let fields = JournalLogHandler.fields(for: record, label: "mcrun.reaper", identifier: "mcrun")
-        #expect(fields.map(\.name) == [
-            "MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "LOGGER", "CODE_FILE", "CODE_LINE", "CODE_FUNC",
-            "EVENT", "HOST", "RUNTIME_EPISODE", "RUNTIME_ID", "TICKET",
-        ])
-        #expect(fields.map(\.value) == [
-            "runtime died", "4", "mcrun", "mcrun.reaper", "MCRunService/Reaper.swift", "42", "reap()",
-            "death", "h1", "2", "r-7", "ABC-1",
-        ])
+        #expect(
+            fields.map(\.name) == [
+                "MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "LOGGER", "CODE_FILE", "CODE_LINE", "CODE_FUNC",
+                "EVENT", "HOST", "RUNTIME_EPISODE", "RUNTIME_ID", "TICKET",
+            ])
+        #expect(
+            fields.map(\.value) == [
+                "runtime died", "4", "mcrun", "mcrun.reaper", "MCRunService/Reaper.swift", "42", "reap()",
+                "death", "h1", "2", "r-7", "ABC-1",
+            ])
     }
 
     @Test func anErrorIsAFieldUnlessMetadataNamesOne() {
@@ -84,7 +90,9 @@ struct JournalFieldTests {
     @Test func providerMetadataSitsBetweenHandlerAndEvent() {
         let provider = Logger.MetadataProvider { ["episode": "3", "ticket": "from-provider"] }
         let record = LogRecord(
-            event: LogEvent(level: .info, message: "m", metadata: ["ticket": "from-event"], source: nil, file: "f", function: "g", line: 1),
+            event: LogEvent(
+                level: .info, message: "m", metadata: ["ticket": "from-event"], source: nil, file: "f", function: "g",
+                line: 1),
             handlerMetadata: ["episode": "from-handler", "host": "h"],
             provider: provider)
         #expect(record.fields.map(\.path) == [["episode"], ["host"], ["ticket"]])
@@ -129,14 +137,17 @@ struct LogDestinationTests {
     private let stderr = (device: UInt64(64768), inode: UInt64(1234))
 
     @Test func journalWhenJournalStreamIsThisStderr() {
-        #expect(MCRunLogging.destination(environment: ["JOURNAL_STREAM": "64768:1234"], standardError: stderr) == .journal)
+        #expect(
+            MCRunLogging.destination(environment: ["JOURNAL_STREAM": "64768:1234"], standardError: stderr) == .journal)
     }
 
     @Test func stderrWhenJournalStreamWasInheritedButStderrIsElsewhere() {
         // An agent in mcrun's tmux server inherits both variables and has a terminal.
         let inherited = ["JOURNAL_STREAM": "64768:99", "INVOCATION_ID": "0123456789abcdef0123456789abcdef"]
         #expect(MCRunLogging.destination(environment: inherited, standardError: stderr) == .standardError)
-        #expect(MCRunLogging.destination(environment: ["JOURNAL_STREAM": "garbage"], standardError: stderr) == .standardError)
+        #expect(
+            MCRunLogging.destination(environment: ["JOURNAL_STREAM": "garbage"], standardError: stderr)
+                == .standardError)
     }
 
     @Test func journalForAUnitWhoseOutputIsNotTheJournal() {

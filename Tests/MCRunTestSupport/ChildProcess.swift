@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -8,9 +10,16 @@
 /// stdin from /dev/null, stdout and stderr to files, a clean signal state, and a given
 /// environment. Waiting polls waitpid(WNOHANG) against a deadline, so a caller can give up
 /// on a hung child instead of hanging with it.
-struct ChildProcess: Sendable {
+final class ChildProcess: Sendable {
     let pid: pid_t
     let arguments: [String]
+    /// Set once reaped: waiting on the PID again could reap an unrelated child that reused it.
+    private let reapedStatus = Mutex<Int32?>(nil)
+
+    private init(pid: pid_t, arguments: [String]) {
+        self.pid = pid
+        self.arguments = arguments
+    }
 
     static func spawn(
         _ arguments: [String],
@@ -25,7 +34,8 @@ struct ChildProcess: Sendable {
         posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, standardOutput, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         if let standardError {
-            posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, standardError, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            posix_spawn_file_actions_addopen(
+                &actions, STDERR_FILENO, standardError, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         } else {
             posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO)
         }
@@ -59,12 +69,14 @@ struct ChildProcess: Sendable {
     }
 
     /// The wait(2) status once the child has exited (and is reaped), nil while it runs.
-    /// A child reaped by an earlier call reports status 0 again.
     func exitStatus() -> Int32? {
-        var status: Int32 = 0
-        let result = waitpid(pid, &status, WNOHANG)
-        if result == pid { return status }
-        return result == -1 && errno == ECHILD ? 0 : nil
+        reapedStatus.withLock { reaped in
+            if let reaped { return reaped }
+            var status: Int32 = 0
+            guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+            reaped = status
+            return status
+        }
     }
 
     /// Waits until the child exits or the deadline passes; nil means it is still running.

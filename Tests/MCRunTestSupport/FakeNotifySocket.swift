@@ -107,7 +107,9 @@ public final class FakeNotifySocket: Sendable {
         guard !state.closed else { return }
         var buffer = [UInt8](repeating: 0, count: 8_192)
         while true {
-            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            let count = buffer.withUnsafeMutableBytes {
+                recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT))
+            }
             if count < 0 && errno == EINTR { continue }
             guard count >= 0 else { return }
             state.received.append(String(decoding: buffer[..<count], as: UTF8.self))
