@@ -91,4 +91,25 @@ struct UnitFileTests {
             }
         }
     }
+
+    @Test func aSupervisorThatStopsPingingIsRestartedAndTheAgentsStay() async throws {
+        try await SystemdNamespace.withBooted { ns in
+            try await installShippedUnits(ns)
+            // The stand-in never sends WATCHDOG=1: a stuck loop. A short interval keeps the test
+            // fast; no core file from the SIGABRT (the host's core_pattern may write one to /).
+            try await ns.install(
+                dropIn: "[Service]\nWatchdogSec=1s\nLimitCORE=0\n", for: "mcrun.service", name: "watchdog")
+            try await ns.systemctl("start", "mcrun.service")
+            let tmuxPID = try await ns.show("mcrun-tmux.service", ["MainPID"])["MainPID"]
+
+            try await ns.waitFor("a restart of mcrun.service by the watchdog") {
+                try await Int(ns.show("mcrun.service", ["NRestarts"])["NRestarts"] ?? "") ?? 0 >= 1
+            }
+            #expect(try await ns.journal("mcrun.service", format: "cat").contains("Watchdog timeout"))
+            #expect(
+                try await ns.show("mcrun-tmux.service", ["MainPID", "ActiveState"]) == [
+                    "MainPID": tmuxPID ?? "", "ActiveState": "active",
+                ])
+        }
+    }
 }

@@ -265,8 +265,10 @@ public final class SystemdNamespace: Sendable {
         return values
     }
 
-    /// `journalctl -u UNIT --no-pager`, in the given output format (`short`, `cat`, `export`...).
+    /// `journalctl -u UNIT --no-pager`, in the given output format (`short`, `cat`, `export`...),
+    /// after journald has stored everything already sent to it.
     public func journal(_ unit: String, format: String = "short") async throws -> String {
+        try await run(["journalctl", "--sync"])
         let result = try await run(["journalctl", "--no-pager", "--unit", unit, "--output", format])
         guard result.succeeded else { throw HarnessError("\(result)") }
         return result.standardOutput
