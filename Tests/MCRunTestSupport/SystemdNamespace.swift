@@ -444,17 +444,30 @@ public final class SystemdNamespace: Sendable {
         return path
     }
 
-    /// Kills and removes namespaces left by test processes that died without shutting down.
+    /// Kills and removes namespaces, and their scratch directories, left by test processes
+    /// that died without shutting down.
     private static func reapAbandoned() {
-        guard let parent = ownCgroup2Directory(),
+        if let parent = ownCgroup2Directory(),
             let entries = try? FileManager.default.contentsOfDirectory(atPath: parent)
-        else { return }
-        for entry in entries where entry.hasPrefix(cgroupPrefix) {
-            let owner = entry.dropFirst(cgroupPrefix.count).split(separator: ".").first.flatMap { pid_t($0) }
-            guard let owner, kill(owner, 0) == -1, errno == ESRCH else { continue }
-            killCgroup(parent + "/" + entry)
-            removeCgroupTree(parent + "/" + entry)
+        {
+            for entry in entries where entry.hasPrefix(cgroupPrefix) && isAbandoned(entry, prefix: cgroupPrefix) {
+                killCgroup(parent + "/" + entry)
+                removeCgroupTree(parent + "/" + entry)
+            }
         }
+        let temporary = temporaryDirectory()
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? []
+        where entry.hasPrefix(workDirectoryPrefix) && isAbandoned(entry, prefix: workDirectoryPrefix) {
+            try? FileManager.default.removeItem(atPath: temporary + entry)
+        }
+    }
+
+    /// Names start with the owning test process's PID: `PREFIX<pid>.…`.
+    private static func isAbandoned(_ name: String, prefix: String) -> Bool {
+        guard let owner = name.dropFirst(prefix.count).split(separator: ".").first.flatMap({ pid_t($0) }) else {
+            return false
+        }
+        return kill(owner, 0) == -1 && errno == ESRCH
     }
 
     private static func killCgroup(_ cgroup: String) {
@@ -554,9 +567,14 @@ public final class SystemdNamespace: Sendable {
         }
     }
 
+    private static let workDirectoryPrefix = "mcrun-harness-"
+
+    private static func temporaryDirectory() -> String {
+        NSTemporaryDirectory().hasSuffix("/") ? NSTemporaryDirectory() : NSTemporaryDirectory() + "/"
+    }
+
     private static func makeTemporaryDirectory() throws -> String {
-        let temporary = NSTemporaryDirectory().hasSuffix("/") ? NSTemporaryDirectory() : NSTemporaryDirectory() + "/"
-        var template = Array("\(temporary)mcrun-harness-XXXXXX".utf8CString)
+        var template = Array("\(temporaryDirectory())\(workDirectoryPrefix)\(getpid()).XXXXXX".utf8CString)
         guard let path = mkdtemp(&template) else {
             throw HarnessError("cannot create a temporary directory: \(String(cString: strerror(errno)))")
         }
