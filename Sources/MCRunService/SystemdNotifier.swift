@@ -27,8 +27,10 @@ public final class SystemdNotifier: Sendable {
     private let logger: Logger
     private let failureReported = Atomic<Bool>(false)
 
-    /// Reads `$NOTIFY_SOCKET`, `$WATCHDOG_USEC` and `$WATCHDOG_PID` once, leaving them set:
-    /// tools the service runs to diagnose itself may still want them.
+    /// Reads `$NOTIFY_SOCKET`, `$WATCHDOG_USEC` and `$WATCHDOG_PID`, leaving them set:
+    /// sd_notify(3) reads `$NOTIFY_SOCKET` on every call, and changing the environment of a
+    /// running multi-threaded process is unsafe. Hooks inherit them; under `NotifyAccess=main`
+    /// systemd ignores anything a hook sends.
     public init(logger: Logger = Logger(label: "mcrun.systemd")) {
         self.logger = logger
         if let socket = getenv("NOTIFY_SOCKET"), socket.pointee != 0 {
