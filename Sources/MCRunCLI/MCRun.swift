@@ -20,6 +20,8 @@ public struct MCRun: AsyncParsableCommand {
         discussion: exitCodesHelp,
         subcommands: [
             RuntimeStart.self, RuntimeStop.self, RuntimeList.self, RuntimeShow.self, RuntimeShim.self,
+            RuntimeAdopt.self, RuntimeSend.self, RuntimePark.self, RuntimeUnpark.self, HostKillSwitch.self,
+            HostConfigCommand.self, Hook.self,
         ])
 
     public init() {}
