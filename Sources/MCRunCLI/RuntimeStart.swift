@@ -54,7 +54,7 @@ struct RuntimeStart: MCRunCommand {
             context = try global.context()
         } catch where error.code == .internalError {
             // A ledger that cannot even be opened cannot count live runtimes: fail closed.
-            throw MCRunError(.refused, "capacity_unknown", "start refused: the number of live runtimes cannot be determined (\(error.message)); nothing was started", cause: error)
+            throw MCRunError(.refused, "capacity_unknown", "start refused: the number of live runtimes cannot be determined, the ledger cannot be opened; nothing was started", cause: error)
         }
         let request = LaunchRequest(
             ticket: ticketID, argv: command, cwd: directory, env: env, owner: owner, timeoutMilliseconds: timeout)

@@ -53,8 +53,9 @@ public enum Activity {
         }
         var result = Assessment(busy: false, source: nil, at: nil)
         if let pane, !pane.dead, let activity = pane.activity {
-            // window_activity has one-second resolution: a window of N seconds is N to N+1.
-            result = Assessment(busy: now - activity < settings.windowSeconds, source: .pane, at: activity)
+            // window_activity is truncated to the second: the last output was at most a
+            // second after it, so anything closer than window + 1 may be within the window.
+            result = Assessment(busy: now - activity < settings.windowSeconds + 1, source: .pane, at: activity)
             if result.busy { return result }
         }
         if let pattern = settings.pattern, let screen, let text = screen(), matches(pattern, text) {
