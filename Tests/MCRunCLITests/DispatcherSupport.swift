@@ -13,12 +13,14 @@ import Testing
 let recordingAgent = #"""
     import os, select, subprocess, sys, tty
     out_path, mcrun = sys.argv[1], sys.argv[2]
+    hooks = sys.argv[3:] != ["nohooks"]
     go_path = out_path + ".go"
     tty.setraw(0)
     os.write(1, b"\x1b[?2004h")
     def report(state):
-        subprocess.run([mcrun, "hook", "activity", state], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if hooks:
+                subprocess.run([mcrun, "hook", "activity", state], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     report("idle")
     os.write(1, b"ready\r\n")
     END = b"\x1b[201~\r"
@@ -55,18 +57,20 @@ struct RecordingAgent {
 
     /// Starts the agent for `ticket` and waits until it has asked for bracketed paste
     /// (its "ready" line is on the screen, so tmux has parsed the request before it).
-    static func start(_ s: Scratch, ticket: String, extra: [String] = []) throws -> (RecordingAgent, JSONValue) {
+    static func start(_ s: Scratch, ticket: String, extra: [String] = [], hooks: Bool = true) throws -> (RecordingAgent, JSONValue) {
         let script = try s.write("agent.py", recordingAgent)
         let output = s.path("\(ticket).rec")
-        let (result, json) = try startJSON(s, ticket, extra, command: ["python3", script, output, Scratch.mcrunPath])
+        let (result, json) = try startJSON(s, ticket, extra, command: ["python3", script, output, Scratch.mcrunPath] + (hooks ? [] : ["nohooks"]))
         try #require(result.status == 0, "start failed: \(result.stderrText)")
         let agent = RecordingAgent(scratch: s, ticket: ticket, output: output)
         try waitUntil("the agent of \(ticket) is ready") {
             let screen = try s.tmux(["capture-pane", "-p", "-t", json.at("runtime.pane")?.stringValue ?? "-"]).stdoutText
             return screen.contains("ready")
         }
-        try waitUntil("the agent of \(ticket) reported idle through its hook") {
-            try agent.runtime().busySource == "hook"
+        if hooks {
+            try waitUntil("the agent of \(ticket) reported idle through its hook") {
+                try agent.runtime().busySource == "hook"
+            }
         }
         return (agent, json)
     }

@@ -157,3 +157,69 @@ struct SendTests {
         #expect(declined.at("reason")?.stringValue == "agent_dead")
     }
 }
+
+@Suite(.serialized)
+struct SendQueueWithoutHooksTests {
+    /// Without hooks nobody reports idle, so the next send that finds the agent idle
+    /// delivers the oldest queued message first; nothing overtakes the queue.
+    @Test func sendsDrainTheQueueInOrderAndNeverOvertakeIt() throws {
+        let s = try Scratch(name: "sendnohook")
+        defer { s.cleanup() }
+        #expect(try s.mcrun(["config", "busy-window", "2"]).status == 0)
+        let (agent, _) = try RecordingAgent.start(s, ticket: "N1", hooks: false)
+        func paneIdle() throws -> Bool {
+            let (_, ps) = try s.mcrunJSON(["ps"])
+            return ps.at("runtimes")?.arrayValue?.first?.at("busy")?.boolValue == false
+        }
+        let m1 = Array("one".utf8), m2 = Array("two".utf8)
+        // Just started, the pane has fresh output: busy by the pane, so the message waits.
+        if try !paneIdle() {
+            let (q1, j1) = try s.mcrunJSON(["send", "N1", "--queue", "one"])
+            #expect(q1.status == 0)
+            #expect(j1.at("delivered")?.boolValue == false)
+            #expect(j1.at("busy_source")?.stringValue == "pane")
+            try waitUntil("the pane is quiet") { try paneIdle() }
+            // Idle now: the queued message goes first, the new one waits behind it.
+            let (q2, j2) = try s.mcrunJSON(["send", "N1", "--queue", "two"])
+            #expect(q2.status == 0)
+            #expect(j2.at("flushed_queue_id") == j1.at("queued_id"))
+            #expect(j2.at("delivered")?.boolValue == false)
+        } else {
+            Issue.record("the pane was already quiet right after start")
+        }
+        try agent.waitForRecording(pasted(m1))
+        // A plain send that finds messages pending delivers the oldest and answers 409.
+        let (plain, refusal) = try s.mcrunJSON(["send", "N1", "three"])
+        #expect(plain.status == 4)
+        #expect(refusal.at("reason")?.stringValue == "agent_busy")
+        try agent.waitForRecording(pasted(m1) + pasted(m2))
+        #expect(agent.recorded == pasted(m1) + pasted(m2))
+        // Queue empty, agent idle: delivered at once.
+        let (now, j3) = try s.mcrunJSON(["send", "N1", "--queue", "three"])
+        #expect(now.status == 0)
+        #expect(j3.at("delivered")?.boolValue == true)
+        try agent.waitForRecording(pasted(m1) + pasted(m2) + pasted(Array("three".utf8)))
+    }
+
+    @Test func activityReportsAreCheckedAgainstTheEpisode() throws {
+        let s = try Scratch(name: "hookcheck")
+        defer { s.cleanup() }
+        #expect(try s.mcrun(["hook", "activity", "busy"]).status == 2)
+        let (result, _) = try startJSON(s, "H1", command: ["sleep", "1000"])
+        try #require(result.status == 0)
+        let nonce = try #require(try s.context().ledger.read { db in try Ledger.latestRuntime(db, ticket: "H1") }?.nonce)
+        let wrong = try s.mcrunJSON(["hook", "activity", "busy", "--ticket", "H1", "--episode", "1", "--nonce", "0000"])
+        #expect(wrong.result.status == 6)
+        #expect(wrong.json.at("reason")?.stringValue == "bad_nonce")
+        let unknown = try s.mcrunJSON(["hook", "activity", "busy", "--ticket", "H1", "--episode", "7", "--nonce", nonce])
+        #expect(unknown.json.at("reason")?.stringValue == "unknown_episode")
+        let right = try s.mcrunJSON(["hook", "activity", "busy", "--ticket", "H1", "--episode", "1", "--nonce", nonce])
+        #expect(right.result.status == 0)
+        let (_, ps) = try s.mcrunJSON(["ps"])
+        #expect(ps.at("runtimes")?.arrayValue?.first?.at("busy")?.boolValue == true)
+        #expect(ps.at("runtimes")?.arrayValue?.first?.at("busy_source")?.stringValue == "hook")
+        let (_, show) = try s.mcrunJSON(["show", "H1"])
+        let rejected = show.at("events")?.arrayValue?.filter { $0.at("kind")?.stringValue == "activity_rejected" } ?? []
+        #expect(rejected.compactMap { $0.at("reason")?.stringValue } == ["bad_nonce", "unknown_episode"])
+    }
+}
