@@ -9,9 +9,10 @@ public struct MCRun: AsyncParsableCommand {
           1  internal error
           2  bad usage or input
           3  not found
-          4  conflict or busy (409): the ticket has a live runtime
+          4  conflict or busy (409): the ticket has a live runtime, or its agent is mid-turn
           5  refused by policy: kill switch, parked, capacity, fail-closed
-          6  declined (adopt guard)
+          6  declined: the runtime is not in a state the command may act on
+             (adopt guard, dead agent, a report that is not the live episode's)
         """
 
     public static let configuration = CommandConfiguration(
@@ -20,6 +21,8 @@ public struct MCRun: AsyncParsableCommand {
         discussion: exitCodesHelp,
         subcommands: [
             RuntimeStart.self, RuntimeStop.self, RuntimeList.self, RuntimeShow.self, RuntimeShim.self,
+            RuntimeAdopt.self, RuntimeSend.self, RuntimePark.self, RuntimeUnpark.self, HostKillSwitch.self,
+            HostConfigCommand.self, Hook.self,
         ])
 
     public init() {}

@@ -14,9 +14,14 @@ struct RuntimeList: MCRunCommand {
     @Flag(help: "Every ticket's latest episode, ended ones too.")
     var all = false
 
+    @Flag(help: "Also match the configured busy-pattern against the screen of each live runtime that hooks and pane activity call idle (one tmux call per such runtime).")
+    var busyDetail = false
+
     func execute() throws(MCRunError) -> Reply {
         let context = try global.context()
-        let rows = try context.ledger.read { db in try Self.latestPerTicket(db, includeEnded: all) }
+        let (rows, busySettings) = try context.ledger.read { db in
+            (try Self.latestPerTicket(db, includeEnded: all), try Activity.Settings.load(db))
+        }
         let bootID = ProcFS.bootID()
         // One tmux call, whatever the number of runtimes.
         let snapshot = try? context.tmux.snapshot()
@@ -26,7 +31,18 @@ struct RuntimeList: MCRunCommand {
 
         var json: [JSONValue] = []
         var table: [[String]] = []
-        for (runtime, ticket) in rows {
+        for (recorded, ticket) in rows {
+            var runtime = recorded
+            if runtime.state.isLive {
+                // The same function `send` acts on; the screen only when asked for.
+                let pane = snapshot?.pane(id: runtime.paneID) ?? snapshot?.pane(sessionName: runtime.sessionName)
+                let assessment = Activity.assess(runtime, pane: pane, settings: busySettings, now: now, screen: busyDetail ? {
+                    pane.flatMap { context.tmux.capture($0.paneID) }
+                } : nil)
+                runtime.busy = assessment.busy
+                runtime.busySource = assessment.source?.rawValue
+                runtime.busyAt = assessment.at
+            }
             let liveness = runtime.identity?.liveness(currentBootID: bootID)
             json.append(RuntimeView.json(runtime, ticket: ticket, liveness: .some(liveness)))
             let alive: String
@@ -47,7 +63,7 @@ struct RuntimeList: MCRunCommand {
                 runtime.ticket, String(runtime.episode), runtime.status(liveness: liveness), alive,
                 runtime.pid.map(String.init) ?? "-",
                 runtime.state.isLive ? RuntimeView.duration(now - since) : "-",
-                runtime.state.isLive ? (runtime.busy ? "busy" : "idle") : "-",
+                runtime.state.isLive ? (runtime.busy ? "busy" : "idle") + (busyDetail ? "(\(runtime.busySource ?? "-"))" : "") : "-",
                 runtime.owner ?? "-", String(ticket.deaths), flags.isEmpty ? "-" : flags.joined(separator: ","),
                 runtime.sessionName,
             ])

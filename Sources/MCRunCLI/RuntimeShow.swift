@@ -20,13 +20,14 @@ struct RuntimeShow: MCRunCommand {
         let ticketID = try global.ticket(ticket)
         let context = try global.context()
         let limit = max(0, events)
-        let found = try context.ledger.read { db -> (Ticket, [Runtime], [Event])? in
+        let found = try context.ledger.read { db -> (Ticket, [Runtime], [Event], [QueuedMessage])? in
             guard let t = try Ledger.ticket(db, id: ticketID.rawValue) else { return nil }
             let episodes = try Runtime.filter(Runtime.Columns.ticket == t.id).order(Runtime.Columns.episode.desc).fetchAll(db)
             let events = try Event.filter(Event.Columns.ticket == t.id).order(Event.Columns.id.desc).limit(limit).fetchAll(db)
-            return (t, episodes, events.reversed())
+            let queue = try episodes.first.map { try QueuedMessage.list(db, runtimeID: $0.id!) } ?? []
+            return (t, episodes, events.reversed(), queue)
         }
-        guard let (t, episodes, events) = found else {
+        guard let (t, episodes, events, queue) = found else {
             throw MCRunError(.notFound, "no_ticket", "ticket \(ticketID) is not known; see: mcrun ps --all")
         }
         let current = episodes.first
@@ -41,6 +42,14 @@ struct RuntimeShow: MCRunCommand {
             if r.state.isLive == false {
                 lines.append("  ended: \(r.endReason ?? "-") by \(r.endedBy ?? "-"); exit \(r.exitCode.map(String.init) ?? "-"), signal \(r.exitSignal.map(String.init) ?? "-"), leftovers killed \(r.leftoversKilled ?? 0)")
             }
+        }
+        if !queue.isEmpty {
+            lines.append("")
+            lines.append(RuntimeView.table(
+                ["MSG", "STATE", "BYTES", "QUEUED", "DELIVERED", "ERROR"],
+                queue.map { m in
+                    [String(m.id), m.state, String(m.bytes), Self.time(m.createdAt), m.deliveredAt.map(Self.time) ?? "-", m.error ?? "-"]
+                }))
         }
         lines.append("")
         lines.append(RuntimeView.table(
@@ -60,6 +69,12 @@ struct RuntimeShow: MCRunCommand {
                 "runtime": current.map { RuntimeView.json($0, ticket: t) } ?? .null,
                 "episodes": .array(episodes.map { RuntimeView.json($0) }),
                 "events": .array(events.map(EventView.json)),
+                "queue": .array(queue.map { m in
+                    [
+                        "id": .int(m.id), "runtime_id": .int(m.runtimeID), "state": .string(m.state), "bytes": .int(Int64(m.bytes)),
+                        "created_at": .double(m.createdAt), "delivered_at": JSONValue(m.deliveredAt), "error": JSONValue(m.error),
+                    ]
+                }),
             ],
             human: lines.joined(separator: "\n"))
     }

@@ -24,6 +24,9 @@ struct RuntimeStart: MCRunCommand {
     @Option(name: .customLong("env"), help: "Extra environment for the agent, KEY=VALUE (repeatable).")
     var envPairs: [String] = []
 
+    @Flag(help: "If the ticket already has a live runtime, adopt it (as `mcrun adopt --owner OWNER`) instead of answering 409.")
+    var adopt = false
+
     @Option(help: "Milliseconds to wait for the agent's identity before the launch fails.")
     var timeout: Int = 10_000
 
@@ -46,10 +49,21 @@ struct RuntimeStart: MCRunCommand {
             env[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
         }
         let directory = cwd.map(StateDirectory.absolute) ?? StateDirectory.currentDirectory()
-        let context = try global.context()
+        let context: MCRunContext
+        do {
+            context = try global.context()
+        } catch where error.code == .internalError {
+            // A ledger that cannot even be opened cannot count live runtimes: fail closed.
+            throw MCRunError(.refused, "capacity_unknown", "start refused: the number of live runtimes cannot be determined, the ledger cannot be opened; nothing was started", cause: error)
+        }
         let request = LaunchRequest(
             ticket: ticketID, argv: command, cwd: directory, env: env, owner: owner, timeoutMilliseconds: timeout)
-        let runtime = try Launcher(context: context).start(request)
+        let runtime: Runtime
+        do {
+            runtime = try Launcher(context: context).start(request)
+        } catch where error.code == .busy && adopt && error.reason == "busy" {
+            return RuntimeAdopt.reply(try Adopter(context: context).adopt(.init(ticket: ticketID, owner: owner, force: false)))
+        }
         return Reply(
             status: 201, fields: ["runtime": RuntimeView.json(runtime)],
             human: "started \(runtime.ticket) episode \(runtime.episode): pid \(runtime.pid ?? 0), session \(runtime.sessionName)")

@@ -80,6 +80,26 @@ extension Ledger {
                     );
                     """)
         }
+        m.registerMigration("v2-send-queue") { db in
+            // Messages for a busy agent, per episode: a message queued for one episode is
+            // never typed into the next one.
+            try db.execute(
+                sql: """
+                    CREATE TABLE send_queue (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        runtime_id INTEGER NOT NULL REFERENCES runtimes(id),
+                        ticket TEXT NOT NULL,
+                        state TEXT NOT NULL CHECK (state IN ('pending','delivering','delivered','failed','uncertain')),
+                        body BLOB NOT NULL,
+                        enter INTEGER NOT NULL DEFAULT 1,
+                        actor TEXT NOT NULL,
+                        created_at REAL NOT NULL,
+                        delivered_at REAL,
+                        error TEXT
+                    );
+                    CREATE INDEX send_queue_by_runtime ON send_queue(runtime_id, state, id);
+                    """)
+        }
         return m
     }()
 }

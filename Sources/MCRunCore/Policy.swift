@@ -6,6 +6,12 @@ public enum Setting: String, Sendable, CaseIterable {
     case killswitch
     /// Maximum number of live runtimes on this host.
     case capacity
+    /// Regex matched against a pane's screen: the last-resort busy signal.
+    case busyPattern = "busy_pattern"
+    /// Seconds of pane output that count as busy, for agents without activity hooks.
+    case busyWindow = "busy_window"
+    /// The tmux key `send --interrupt` presses to end the agent's turn.
+    case interruptKey = "interrupt_key"
 }
 
 extension Ledger {

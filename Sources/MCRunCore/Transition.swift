@@ -19,6 +19,8 @@ public struct Transition: Sendable {
     public static let launchFailed = Transition(from: [.launching], to: .launchFailed, event: "launch_failed")
     public static let stopRequested = Transition(from: [.launching, .running], to: .stopping, event: "stopping")
     public static let stopped = Transition(from: [.launching, .stopping], to: .stopped, event: "stop")
+    /// The end of a runtime stopped by `park`: its own event, so the evidence says why.
+    public static let parkStopped = Transition(from: [.launching, .stopping], to: .stopped, event: "park_stop")
     public static let died = Transition(from: [.running], to: .dead, event: "death")
     public static let completed = Transition(from: [.running], to: .completed, event: "completion")
     /// Adopt normalises a live runtime in place; it never moves one backwards.

@@ -1,0 +1,52 @@
+import ArgumentParser
+import MCRunCore
+
+struct HookActivity: MCRunCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "activity",
+        abstract: "Report that the agent started (busy) or finished (idle) a turn.",
+        discussion: """
+            Run it from the agent's hook system, e.g. Claude Code: UserPromptSubmit -> `mcrun hook
+            activity busy`, Stop -> `mcrun hook activity idle`. The episode's credentials come from
+            the environment the runtime was started with. Once an agent reports, its reports are
+            the only busy signal for the episode. An idle report also delivers the oldest message
+            queued with `send --queue`. A report that is not the live episode's (wrong nonce,
+            stale episode, parked ticket, ended runtime) changes nothing and exits 6 with that reason.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "busy or idle.")
+    var report: Report
+
+    @Option(help: "Ticket (default: $MCRUN_TICKET).")
+    var ticket: String?
+
+    @Option(help: "Episode (default: $MCRUN_EPISODE).")
+    var episode: Int?
+
+    @Option(help: "The episode's nonce (default: $MCRUN_NONCE).")
+    var nonce: String?
+
+    enum Report: String, ExpressibleByArgument, CaseIterable, Sendable {
+        case busy, idle
+    }
+
+    func execute() throws(MCRunError) -> Reply {
+        let env = MCRunContext.processEnvironment()
+        var merged = env
+        if let ticket { merged["MCRUN_TICKET"] = ticket }
+        if let episode { merged["MCRUN_EPISODE"] = String(episode) }
+        if let nonce { merged["MCRUN_NONCE"] = nonce }
+        let credentials = try EpisodeCredentials.fromEnvironment(merged)
+        let context = try global.context()
+        let recorded = try Activity.record(report == .busy ? .busy : .idle, credentials: credentials, ledger: context.ledger, actor: context.actor)
+        var delivered: Int64?
+        if report == .idle {
+            delivered = try Sender(context: context).deliverNext(runtimeID: recorded.id!)
+        }
+        return Reply(
+            fields: ["ticket": .string(recorded.ticket), "episode": .int(Int64(recorded.episode)), "busy": .bool(report == .busy), "delivered_queue_id": JSONValue(delivered)],
+            human: "\(recorded.ticket) episode \(recorded.episode): \(report.rawValue)\(delivered.map { "; delivered queued message \($0)" } ?? "")")
+    }
+}

@@ -1,0 +1,37 @@
+import ArgumentParser
+import MCRunCore
+
+struct HostKillSwitch: MCRunCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "killswitch",
+        abstract: "Stop all automatic action on this host: while on, start, adopt, send and relaunches exit 5 (killswitch).",
+        discussion: "ps, show, logs, stop and park keep working. The switch lives in the ledger, so it holds for every process and survives restarts.")
+
+    enum Action: String, ExpressibleByArgument, CaseIterable, Sendable {
+        case on, off, status
+    }
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "on, off or status.")
+    var action: Action
+
+    @Option(help: "Why (recorded on the event; shown in every refusal while on).")
+    var reason: String?
+
+    func execute() throws(MCRunError) -> Reply {
+        let context = try global.context()
+        let state: KillSwitch.State
+        var changed = false
+        switch action {
+        case .status:
+            state = try context.ledger.read { db in try KillSwitch.state(db) }
+        case .on, .off:
+            (state, changed) = try KillSwitch.set(action == .on, reason: reason, ledger: context.ledger, actor: context.actor)
+        }
+        let human = state.on ? "kill switch is ON (\(state.reason ?? "-"))" : "kill switch is off"
+        return Reply(
+            fields: ["killswitch": .bool(state.on), "reason": JSONValue(state.reason), "since": JSONValue(state.since), "changed": .bool(changed)],
+            human: human + (action != .status && !changed ? "; nothing changed" : ""))
+    }
+}

@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import MCRunCore
+
+struct RuntimeSend: MCRunCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "send",
+        abstract: "Type a message into a ticket's agent: one bracketed paste, then Enter.",
+        discussion: """
+            The text reaches the pane through tmux's paste buffer from stdin: no shell and no tmux
+            key-name parsing sees it, any size, any bytes. If the agent is mid-turn: exit 4
+            (agent_busy) unless --queue (kept in the ledger, delivered in order when the agent is
+            next idle, shown by `mcrun show`) or --interrupt (presses the interrupt key, see
+            `mcrun config interrupt-key`, waits up to --wait for idle, then sends).
+            Exit 3 no live runtime; 5 killswitch, ticket_parked, liveness_unknown; 6 agent_dead or
+            not_running (stopping).
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Ticket id.")
+    var ticket: String
+
+    @Argument(help: "The message; `-` reads it from stdin.")
+    var text: String?
+
+    @Option(help: "Read the message from this file.")
+    var file: String?
+
+    @Flag(help: "If the agent is busy, queue the message for its next idle moment.")
+    var queue = false
+
+    @Flag(help: "If the agent is busy, press the interrupt key and wait for idle first.")
+    var interrupt = false
+
+    @Option(help: "With --interrupt: how long to wait for the agent to become idle.")
+    var wait = DurationArgument(milliseconds: 10_000)
+
+    @Flag(help: "Paste without pressing Enter.")
+    var noEnter = false
+
+    func validate() throws {
+        if queue && interrupt { throw ValidationError("--queue and --interrupt cannot be combined") }
+        if (text == nil) == (file == nil) { throw ValidationError("give the message as TEXT, --file F or - (stdin), exactly one") }
+    }
+
+    func execute() throws(MCRunError) -> Reply {
+        let ticketID = try global.ticket(ticket)
+        let body = try readBody()
+        guard !body.isEmpty else { throw .badInput("empty_message", "the message is empty; nothing to send") }
+        let mode: Sender.Mode = queue ? .queue : interrupt ? .interrupt(waitMilliseconds: wait.milliseconds) : .now
+        let context = try global.context()
+        let outcome = try Sender(context: context).send(ticket: ticketID, body: body, enter: !noEnter, mode: mode)
+        let r = outcome.runtime
+        let human = outcome.delivered
+            ? "sent \(body.count) bytes to \(r.ticket) episode \(r.episode)\(outcome.interrupted ? " after interrupting it" : "")"
+            : "\(r.ticket) is busy; queued as message \(outcome.queuedID ?? 0) for its next idle moment"
+        return Reply(
+            status: outcome.delivered ? 200 : 202,
+            fields: [
+                "runtime": RuntimeView.json(r), "delivered": .bool(outcome.delivered), "queued_id": JSONValue(outcome.queuedID),
+                "flushed_queue_id": JSONValue(outcome.flushedID), "interrupted": .bool(outcome.interrupted), "bytes": .int(Int64(body.count)),
+                "busy_source": JSONValue(outcome.assessment.source?.rawValue),
+            ],
+            human: human)
+    }
+
+    func readBody() throws(MCRunError) -> [UInt8] {
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw .badInput("bad_file", "cannot read \(file.debugDescription)")
+            }
+            return [UInt8](data)
+        }
+        if text == "-" {
+            var bytes: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+                if n > 0 { bytes += buffer[0..<n]; continue }
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { throw .badInput("bad_stdin", "cannot read the message from stdin: \(String(cString: strerror(errno)))") }
+                break
+            }
+            return bytes
+        }
+        return Array((text ?? "").utf8)
+    }
+}

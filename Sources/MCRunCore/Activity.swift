@@ -1,0 +1,124 @@
+public import GRDB
+
+/// Whether an agent is mid-turn. Sources, best first: the agent's own hooks (it says when a
+/// turn starts and ends), then pane output (something was printed in the last few
+/// seconds), then, only when asked, a configured regex over the screen, because agents
+/// change their UI and a pattern is the first thing to go stale.
+public enum Activity {
+    public enum Source: String, Sendable {
+        case hook, pane, screen
+    }
+
+    public struct Assessment: Sendable, Equatable {
+        public var busy: Bool
+        /// nil when nothing is known (no hook report, no pane to look at).
+        public var source: Source?
+        public var at: Double?
+    }
+
+    /// The settings busy detection reads, once per command.
+    public struct Settings: Sendable {
+        /// Output within this many seconds counts as busy.
+        public var windowSeconds: Double
+        public var pattern: String?
+
+        public static let defaultWindowSeconds = 3.0
+
+        public init(windowSeconds: Double = Settings.defaultWindowSeconds, pattern: String? = nil) {
+            self.windowSeconds = windowSeconds
+            self.pattern = pattern
+        }
+
+        public static func load(_ db: Database) throws -> Settings {
+            let window = try Ledger.setting(db, .busyWindow).flatMap(Double.init) ?? defaultWindowSeconds
+            return Settings(windowSeconds: window, pattern: try Ledger.setting(db, .busyPattern))
+        }
+    }
+
+    /// Once an agent has reported through its hooks, its word is the only source for the
+    /// rest of the episode: pane output (a clock, a spinner) must not contradict it.
+    public static func hasHookReports(_ runtime: Runtime) -> Bool {
+        runtime.busySource == Source.hook.rawValue
+    }
+
+    /// The one busy-detection function: `ps` shows what it returns and `send` acts on it.
+    /// `screen` is called only when the cheaper sources say idle and a pattern is set; pass
+    /// nil where capturing the pane would cost a tmux call per runtime (`ps`).
+    public static func assess(
+        _ runtime: Runtime, pane: TmuxServer.Pane?, settings: Settings, now: Double = WallClock.now(),
+        screen: (() -> String?)? = nil
+    ) -> Assessment {
+        if hasHookReports(runtime) {
+            return Assessment(busy: runtime.busy, source: .hook, at: runtime.busyAt)
+        }
+        var result = Assessment(busy: false, source: nil, at: nil)
+        if let pane, !pane.dead, let activity = pane.activity {
+            // window_activity is truncated to the second: the last output was at most a
+            // second after it, so anything closer than window + 1 may be within the window.
+            result = Assessment(busy: now - activity < settings.windowSeconds + 1, source: .pane, at: activity)
+            if result.busy { return result }
+        }
+        if let pattern = settings.pattern, let screen, let text = screen(), matches(pattern, text) {
+            return Assessment(busy: true, source: .screen, at: now)
+        }
+        return result
+    }
+
+    /// A pattern that does not compile matches nothing; `mcrun config busy-pattern`
+    /// refuses such patterns, so this only guards a hand-edited ledger.
+    static func matches(_ pattern: String, _ text: String) -> Bool {
+        guard let regex = try? Regex(pattern) else { return false }
+        return text.contains(regex)
+    }
+
+    public static func isValidPattern(_ pattern: String) -> Bool {
+        (try? Regex(pattern)) != nil
+    }
+
+    public enum Report: String, Sendable, CaseIterable {
+        case busy, idle
+    }
+
+    /// Records what the agent said about itself, after checking its episode credentials in
+    /// the same transaction. A rejected report changes nothing but leaves an event, since a
+    /// wrong nonce is either a bug or someone pretending to be the agent.
+    public static func record(
+        _ report: Report, credentials: EpisodeCredentials, ledger: Ledger, actor: String
+    ) throws(MCRunError) -> Runtime {
+        let outcome = try ledger.write { db -> Result<Runtime, EpisodeCredentials.Rejection> in
+            let now = WallClock.now()
+            switch try credentials.verify(db) {
+            case .success(var runtime):
+                runtime.busy = report == .busy
+                runtime.busySource = Source.hook.rawValue
+                runtime.busyAt = now
+                try db.execute(
+                    sql: "UPDATE runtimes SET busy = ?, busy_source = ?, busy_at = ? WHERE id = ? AND state = 'running'",
+                    arguments: [runtime.busy, runtime.busySource, now, runtime.id])
+                return .success(runtime)
+            case .failure(let rejection):
+                let runtime = try Runtime.filter(Runtime.Columns.ticket == credentials.ticket.rawValue && Runtime.Columns.episode == credentials.episode).fetchOne(db)
+                try Ledger.appendEvent(
+                    db, kind: "activity_rejected", ticket: credentials.ticket.rawValue, runtime: runtime, actor: actor,
+                    reason: rejection.rawValue, data: ["report": .string(report.rawValue), "episode": .int(Int64(credentials.episode))], now: now)
+                return .failure(rejection)
+            }
+        }
+        switch outcome {
+        case .success(let runtime):
+            return runtime
+        case .failure(let rejection):
+            throw MCRunError(.declined, rejection.rawValue, "activity report declined: \(rejectionText(rejection)) (ticket \(credentials.ticket) episode \(credentials.episode)); nothing was recorded")
+        }
+    }
+
+    static func rejectionText(_ rejection: EpisodeCredentials.Rejection) -> String {
+        switch rejection {
+        case .badNonce: "the nonce does not match the episode"
+        case .staleEpisode: "a newer episode of the ticket exists"
+        case .ticketParked: "the ticket is parked, its episode's reports are quarantined"
+        case .runtimeEnded: "the episode is not running"
+        case .unknownEpisode: "no such episode"
+        }
+    }
+}

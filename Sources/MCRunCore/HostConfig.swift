@@ -1,0 +1,79 @@
+public import GRDB
+
+/// The host settings an operator may change with `mcrun config KEY VALUE`. Each value is
+/// validated before it is stored, because the readers fail closed on a bad one (a capacity
+/// that is not a number refuses every start).
+public enum HostConfig {
+    public enum Key: String, Sendable, CaseIterable {
+        case capacity
+        case busyPattern = "busy-pattern"
+        case busyWindow = "busy-window"
+        case interruptKey = "interrupt-key"
+
+        public var setting: Setting {
+            switch self {
+            case .capacity: .capacity
+            case .busyPattern: .busyPattern
+            case .busyWindow: .busyWindow
+            case .interruptKey: .interruptKey
+            }
+        }
+
+        public var help: String {
+            switch self {
+            case .capacity: "maximum live runtimes on this host (a whole number), or none"
+            case .busyPattern: "regex over the pane's screen that means busy (last resort), or none"
+            case .busyWindow: "seconds of recent pane output that count as busy (default 3)"
+            case .interruptKey: "tmux key send --interrupt presses (default Escape), e.g. C-c"
+            }
+        }
+    }
+
+    /// The stored form of `value`, or nil to clear the setting.
+    public static func normalise(_ key: Key, _ value: String) throws(MCRunError) -> String? {
+        if value == "none" || value == "default" { return nil }
+        switch key {
+        case .capacity:
+            guard let n = Int(value), n >= 0 else {
+                throw .badInput("bad_value", "capacity \(value.debugDescription) is not a whole number >= 0; use: mcrun config capacity N|none")
+            }
+            return String(n)
+        case .busyPattern:
+            guard !value.isEmpty, Activity.isValidPattern(value) else {
+                throw .badInput("bad_value", "busy-pattern \(value.debugDescription) is not a valid regular expression")
+            }
+            return value
+        case .busyWindow:
+            guard let seconds = Double(value.hasSuffix("s") ? String(value.dropLast()) : value), seconds > 0, seconds.isFinite else {
+                throw .badInput("bad_value", "busy-window \(value.debugDescription) is not a positive number of seconds")
+            }
+            return String(seconds)
+        case .interruptKey:
+            // A single tmux key name (Escape, C-c, M-x, F1): never more than one word.
+            let allowed = value.utf8.allSatisfy { b in
+                (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == UInt8(ascii: "-")
+            }
+            guard !value.isEmpty, value.utf8.count <= 16, allowed else {
+                throw .badInput("bad_value", "interrupt-key \(value.debugDescription) is not a tmux key name such as Escape or C-c")
+            }
+            return value
+        }
+    }
+
+    public static func value(_ db: Database, _ key: Key) throws -> String? {
+        try Ledger.setting(db, key.setting)
+    }
+
+    /// Stores a setting and its `config` event in one transaction.
+    public static func set(_ key: Key, _ raw: String, ledger: Ledger, actor: String) throws(MCRunError) -> String? {
+        let value = try normalise(key, raw)
+        return try ledger.write { db in
+            let before = try Ledger.setting(db, key.setting)
+            guard before != value else { return value }
+            let now = WallClock.now()
+            try Ledger.setSetting(db, key.setting, value, now: now)
+            try Ledger.appendEvent(db, kind: "config", actor: actor, data: ["key": .string(key.rawValue), "value": JSONValue(value), "previous": JSONValue(before)], now: now)
+            return value
+        }
+    }
+}

@@ -1,0 +1,303 @@
+public import GRDB
+import Foundation
+import Glibc
+
+/// Types text into an agent's pane: one bracketed paste (tmux `load-buffer` from stdin and
+/// `paste-buffer -p -r`, so no shell and no key-name parsing ever sees the text), then
+/// Enter. A busy agent gets a 409 unless the message is queued (delivered in order when
+/// the agent is next idle) or the agent is interrupted first.
+public struct Sender: Sendable {
+    public let context: MCRunContext
+
+    public init(context: MCRunContext) { self.context = context }
+
+    public enum Mode: Sendable, Equatable {
+        /// Deliver now, or answer 409 if the agent is busy.
+        case now
+        /// Deliver now if idle, else keep it for the next idle moment.
+        case queue
+        /// Press the interrupt key, wait up to the bound for idle, then deliver.
+        case interrupt(waitMilliseconds: Int)
+    }
+
+    public struct Outcome: Sendable {
+        public var runtime: Runtime
+        public var delivered: Bool
+        /// The queue entry, when the message was queued.
+        public var queuedID: Int64?
+        /// A queued message delivered on the way (the queue goes first).
+        public var flushedID: Int64?
+        public var assessment: Activity.Assessment
+        public var interrupted: Bool
+    }
+
+    /// The default interrupt key: Escape ends the turn in Claude Code and Codex without
+    /// ending the program, where C-c (twice) exits several agents.
+    public static let defaultInterruptKey = "Escape"
+
+    public func send(ticket: TicketID, body: [UInt8], enter: Bool, mode: Mode) throws(MCRunError) -> Outcome {
+        let (runtime, settings, interruptKey) = try context.ledger.read { db in
+            try (Self.target(db, ticket: ticket), Activity.Settings.load(db), Ledger.setting(db, .interruptKey) ?? Self.defaultInterruptKey)
+        }
+        let lock = try SendLock(context: context, runtimeID: runtime.id!)
+        defer { lock.release() }
+
+        var current = try refreshed(runtime)
+        var assessment = assess(current, settings: settings, withScreen: true)
+        var flushedID: Int64?
+        // Messages queued earlier go first: deliver the oldest if the agent is idle now;
+        // the agent is then busy with it and the new message waits (or is refused).
+        // An interrupt is urgent and skips the queue.
+        let flushes = mode == .now || mode == .queue
+        if flushes, current.state == .running, !assessment.busy, try pendingCount(runtimeID: current.id!) > 0 {
+            flushedID = try deliverHead(current, assessment: assessment)
+            if flushedID != nil {
+                current = try refreshed(current)
+                assessment = Activity.Assessment(busy: true, source: assessment.source, at: WallClock.now())
+            }
+        }
+        var interrupted = false
+        if current.state == .launching || assessment.busy {
+            switch mode {
+            case .now:
+                throw busy(current, assessment, queued: flushedID != nil)
+            case .queue:
+                let id = try enqueue(current, body: body, enter: enter)
+                return Outcome(runtime: current, delivered: false, queuedID: id, flushedID: flushedID, assessment: assessment, interrupted: false)
+            case .interrupt(let wait):
+                guard current.state == .running, let pane = current.paneID else { throw busy(current, assessment, queued: false) }
+                do {
+                    try context.tmux.sendKey(interruptKey, to: pane)
+                } catch {
+                    throw MCRunError(.internalError, "tmux_failed", "could not press \(interruptKey) in the pane of \(current.ticket): \(error)", runtime: current, cause: error)
+                }
+                interrupted = true
+                assessment = try waitForIdle(current, settings: settings, milliseconds: wait)
+                if assessment.busy {
+                    throw MCRunError(.busy, "agent_busy", "\(current.ticket) is still mid-turn \(wait) ms after \(interruptKey); nothing was sent; retry, or use --queue", runtime: current)
+                }
+                current = try refreshed(current)
+            }
+        }
+        try deliver(current, body: body, enter: enter, queueID: nil, data: ["mode": .string(Self.name(mode)), "interrupted": .bool(interrupted), "busy_source": JSONValue(assessment.source?.rawValue)])
+        return Outcome(runtime: try refreshed(current), delivered: true, queuedID: nil, flushedID: flushedID, assessment: assessment, interrupted: interrupted)
+    }
+
+    /// Delivers the oldest queued message of a runtime whose agent is idle. The activity
+    /// hook calls this right after the agent reports idle, so queues drain without `serve`;
+    /// the service may call it too. Returns the delivered entry's id.
+    @discardableResult
+    public func deliverNext(runtimeID: Int64) throws(MCRunError) -> Int64? {
+        let settings = try context.ledger.read { db in try Activity.Settings.load(db) }
+        guard try pendingCount(runtimeID: runtimeID) > 0 else { return nil }
+        let lock = try SendLock(context: context, runtimeID: runtimeID)
+        defer { lock.release() }
+        guard let runtime = try context.ledger.read({ db in try Ledger.runtime(db, id: runtimeID) }), runtime.state == .running else { return nil }
+        let stopped = try context.ledger.read { db in try Ledger.setting(db, .killswitch) != nil }
+        if stopped { return nil }
+        let assessment = assess(runtime, settings: settings, withScreen: true)
+        guard !assessment.busy, runtime.liveness() == .alive else { return nil }
+        return try deliverHead(runtime, assessment: assessment)
+    }
+
+    // MARK: - Steps
+
+    /// The ticket's runtime as `send` may address it, checked in one read.
+    static func target(_ db: Database, ticket: TicketID) throws -> Runtime {
+        let id = ticket.rawValue
+        try Policy.checkKillSwitch(db, action: "send")
+        if let t = try Ledger.ticket(db, id: id) { try Policy.checkNotParked(t, action: "send") }
+        guard let runtime = try Ledger.liveRuntime(db, ticket: id) else {
+            throw MCRunError(.notFound, "no_runtime", "ticket \(id) has no live runtime to send to; see: mcrun ps --all")
+        }
+        try Self.checkAddressable(runtime)
+        return runtime
+    }
+
+    static func checkAddressable(_ runtime: Runtime) throws(MCRunError) {
+        switch runtime.state {
+        case .launching:
+            return
+        case .running:
+            switch runtime.liveness() {
+            case .alive?: return
+            case .unknown?, nil:
+                throw MCRunError(.refused, "liveness_unknown", "send refused: whether the agent of \(runtime.ticket) is alive cannot be determined; nothing was sent", runtime: runtime)
+            case let other?:
+                throw MCRunError(.declined, "agent_dead", "send declined: the agent of \(runtime.ticket) episode \(runtime.episode) is gone (\(other.rawValue)); nothing was sent", runtime: runtime)
+            }
+        default:
+            throw MCRunError(.declined, "not_running", "send declined: \(runtime.ticket) episode \(runtime.episode) is \(runtime.state.rawValue); nothing was sent", runtime: runtime)
+        }
+    }
+
+    private func refreshed(_ runtime: Runtime) throws(MCRunError) -> Runtime {
+        let id = runtime.id!
+        let current = try context.ledger.read { db in
+            try Policy.checkKillSwitch(db, action: "send")
+            return try Ledger.runtime(db, id: id)
+        }
+        guard let current else { throw .internalError("runtime \(id) vanished from the ledger") }
+        try Self.checkAddressable(current)
+        return current
+    }
+
+    private func assess(_ runtime: Runtime, settings: Activity.Settings, withScreen: Bool) -> Activity.Assessment {
+        if Activity.hasHookReports(runtime) { return Activity.assess(runtime, pane: nil, settings: settings) }
+        let pane = context.pane(of: runtime)
+        return Activity.assess(runtime, pane: pane, settings: settings) {
+            guard withScreen, let pane else { return nil }
+            return context.tmux.capture(pane.paneID)
+        }
+    }
+
+    private func busy(_ runtime: Runtime, _ assessment: Activity.Assessment, queued: Bool) -> MCRunError {
+        if runtime.state == .launching {
+            return MCRunError(.busy, "agent_busy", "\(runtime.ticket) episode \(runtime.episode) is still launching; nothing was sent; retry, or use --queue", runtime: runtime)
+        }
+        let why = queued ? "was just given the oldest queued message" : "is mid-turn (by \(assessment.source?.rawValue ?? "unknown"))"
+        return MCRunError(.busy, "agent_busy", "the agent of \(runtime.ticket) \(why); nothing was sent; use --queue to deliver when idle, or --interrupt", runtime: runtime)
+    }
+
+    private func waitForIdle(_ runtime: Runtime, settings: Activity.Settings, milliseconds: Int) throws(MCRunError) -> Activity.Assessment {
+        let deadline = Monotonic.now() + Int64(milliseconds) * 1_000_000
+        while true {
+            let current = try context.ledger.read { db in try Ledger.runtime(db, id: runtime.id!) } ?? runtime
+            let assessment = assess(current, settings: settings, withScreen: true)
+            if !assessment.busy || Monotonic.now() >= deadline { return assessment }
+            usleep(Activity.hasHookReports(current) ? 20_000 : 200_000)
+        }
+    }
+
+    private func pendingCount(runtimeID: Int64) throws(MCRunError) -> Int {
+        try context.ledger.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM send_queue WHERE runtime_id = ? AND state = 'pending'", arguments: [runtimeID]) ?? 0
+        }
+    }
+
+    private func enqueue(_ runtime: Runtime, body: [UInt8], enter: Bool) throws(MCRunError) -> Int64 {
+        let actor = context.actor
+        return try context.ledger.write { db in
+            // Re-checked in the queueing transaction: a park or kill switch that came first wins.
+            _ = try Self.target(db, ticket: runtime.ticketID)
+            let now = WallClock.now()
+            try db.execute(
+                sql: "INSERT INTO send_queue(runtime_id, ticket, state, body, enter, actor, created_at) VALUES (?, ?, 'pending', ?, ?, ?, ?)",
+                arguments: [runtime.id, runtime.ticket, Data(body), enter, actor, now])
+            let id = db.lastInsertedRowID
+            try Ledger.appendEvent(db, kind: "send_queued", runtime: runtime, actor: actor, data: ["queue_id": .int(id), "bytes": .int(Int64(body.count))], now: now)
+            return id
+        }
+    }
+
+    /// Claims the oldest pending message (marking it `delivering` first, so a crash in the
+    /// middle shows as `uncertain`, never as delivered), pastes it, then records it.
+    private func deliverHead(_ runtime: Runtime, assessment: Activity.Assessment) throws(MCRunError) -> Int64? {
+        let claimed = try context.ledger.write { db -> (Int64, [UInt8], Bool)? in
+            // Only a sender that died mid-paste leaves `delivering` behind (we hold the lock).
+            try db.execute(sql: "UPDATE send_queue SET state = 'uncertain', error = 'sender died during delivery' WHERE runtime_id = ? AND state = 'delivering'", arguments: [runtime.id])
+            guard let row = try Row.fetchOne(db, sql: "SELECT id, body, enter FROM send_queue WHERE runtime_id = ? AND state = 'pending' ORDER BY id LIMIT 1", arguments: [runtime.id]) else {
+                return nil
+            }
+            let id: Int64 = row["id"]
+            try db.execute(sql: "UPDATE send_queue SET state = 'delivering' WHERE id = ?", arguments: [id])
+            return (id, [UInt8](row["body"] as Data? ?? Data()), row["enter"])
+        }
+        guard let (id, body, enter) = claimed else { return nil }
+        try deliver(runtime, body: body, enter: enter, queueID: id, data: ["mode": "queued", "busy_source": JSONValue(assessment.source?.rawValue)])
+        return id
+    }
+
+    private func deliver(_ runtime: Runtime, body: [UInt8], enter: Bool, queueID: Int64?, data: JSONValue) throws(MCRunError) {
+        let actor = context.actor
+        guard let pane = runtime.paneID ?? context.pane(of: runtime)?.paneID else {
+            try markQueued(queueID, failed: "the runtime has no pane")
+            throw MCRunError(.internalError, "no_pane", "\(runtime.ticket) episode \(runtime.episode) has no tmux pane recorded; nothing was sent", runtime: runtime)
+        }
+        do {
+            try context.tmux.paste(body, into: pane, buffer: "mcrun-send-\(runtime.id!)", enter: enter)
+        } catch {
+            try markQueued(queueID, failed: "\(error)")
+            throw MCRunError(.internalError, "tmux_failed", "could not paste into the pane of \(runtime.ticket): \(error)", runtime: runtime, cause: error)
+        }
+        try context.ledger.write { db in
+            let now = WallClock.now()
+            if let queueID {
+                try db.execute(sql: "UPDATE send_queue SET state = 'delivered', delivered_at = ? WHERE id = ?", arguments: [now, queueID])
+            }
+            // An agent that reports through hooks is busy from the moment it has input; its
+            // own busy report follows. Without hooks, the pane's output says so by itself.
+            if Activity.hasHookReports(runtime) {
+                try db.execute(sql: "UPDATE runtimes SET busy = 1, busy_at = ? WHERE id = ? AND busy_source = 'hook'", arguments: [now, runtime.id])
+            }
+            var fields: [String: JSONValue] = ["bytes": .int(Int64(body.count)), "enter": .bool(enter), "queue_id": JSONValue(queueID)]
+            if case .object(let extra) = data { fields.merge(extra) { _, new in new } }
+            try Ledger.appendEvent(db, kind: "send", runtime: runtime, actor: actor, data: .object(fields), now: now)
+        }
+    }
+
+    private func markQueued(_ queueID: Int64?, failed error: String) throws(MCRunError) {
+        guard let queueID else { return }
+        try context.ledger.write { db in
+            try db.execute(sql: "UPDATE send_queue SET state = 'failed', error = ? WHERE id = ?", arguments: [error, queueID])
+        }
+    }
+
+    static func name(_ mode: Mode) -> String {
+        switch mode {
+        case .now: "now"
+        case .queue: "queue"
+        case .interrupt: "interrupt"
+        }
+    }
+}
+
+/// One message per queue entry, as `show` lists it.
+public struct QueuedMessage: Sendable, Equatable {
+    public var id: Int64
+    public var runtimeID: Int64
+    public var state: String
+    public var bytes: Int
+    public var createdAt: Double
+    public var deliveredAt: Double?
+    public var error: String?
+
+    /// A runtime's queue, oldest first, without the message bodies.
+    public static func list(_ db: Database, runtimeID: Int64) throws -> [QueuedMessage] {
+        try Row.fetchAll(
+            db, sql: "SELECT id, runtime_id, state, length(body) AS bytes, created_at, delivered_at, error FROM send_queue WHERE runtime_id = ? ORDER BY id",
+            arguments: [runtimeID]
+        ).map { row in
+            QueuedMessage(
+                id: row["id"], runtimeID: row["runtime_id"], state: row["state"], bytes: row["bytes"],
+                createdAt: row["created_at"], deliveredAt: row["delivered_at"], error: row["error"])
+        }
+    }
+}
+
+/// Serialises sends to one runtime across processes: two pastes never interleave and the
+/// queue drains in order. An flock dies with its holder, so a crashed sender blocks no one.
+struct SendLock {
+    let fd: Int32
+
+    init(context: MCRunContext, runtimeID: Int64, timeoutMilliseconds: Int = 30_000) throws(MCRunError) {
+        let dir = context.stateDirectory.path + "/locks"
+        if mkdir(dir, 0o700) != 0 && errno != EEXIST {
+            throw .internalError("cannot create \(dir): \(String(cString: strerror(errno)))")
+        }
+        let path = dir + "/send-\(runtimeID).lock"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .internalError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        let deadline = Monotonic.now() + Int64(timeoutMilliseconds) * 1_000_000
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR, Monotonic.now() < deadline else {
+                close(fd)
+                throw MCRunError(.busy, "send_in_progress", "another send to runtime \(runtimeID) is still in progress; retry")
+            }
+            usleep(10_000)
+        }
+        self.fd = fd
+    }
+
+    func release() { close(fd) }
+}
