@@ -25,7 +25,19 @@ public final class Ledger: Sendable {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
-        // Serialise first-time creation and migrations across processes: twenty concurrent
+        do {
+            // The common case: an up-to-date ledger, opened without taking any write lock.
+            if Self.fileSize(path) > 0 {
+                let pool = try DatabasePool(path: path, configuration: config)
+                if try pool.read({ db in try Self.migrator.hasCompletedMigrations(db) }) {
+                    self.pool = pool
+                    return
+                }
+            }
+        } catch {
+            throw Self.map(error, doing: "open the ledger at \(path)")
+        }
+        // Creation and migrations are serialised across processes: twenty concurrent
         // `mcrun start` on a fresh directory must not race to create the same tables.
         let lock = open(directory.migrationLockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard lock >= 0 else {
@@ -42,6 +54,13 @@ public final class Ledger: Sendable {
         } catch {
             throw Self.map(error, doing: "open the ledger at \(path)")
         }
+    }
+
+    static func fileSize(_ path: String) -> Int {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return -1 }
+        defer { close(fd) }
+        return Int(lseek(fd, 0, SEEK_END))
     }
 
     public func write<T>(_ body: (Database) throws -> T) throws(MCRunError) -> T {
