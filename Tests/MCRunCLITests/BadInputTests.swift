@@ -32,7 +32,7 @@ import Testing
         defer { s.cleanup() }
         let result = try s.mcrun(["--help"])
         #expect(result.status == 0)
-        for line in ["0  ok", "2  bad usage or input", "4  conflict or busy (409)", "5  refused by policy", "6  declined (adopt guard)"] {
+        for line in ["0  ok", "2  bad usage or input", "4  conflict or busy (409)", "5  refused by policy", "6  declined"] {
             #expect(result.stdoutText.contains(line), "missing: \(line)")
         }
     }
