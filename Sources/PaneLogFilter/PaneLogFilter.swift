@@ -1,0 +1,186 @@
+/// Turns the raw byte stream of a terminal pane into a readable transcript.
+///
+/// Feed it chunks split anywhere (escape sequences and UTF-8 may be cut
+/// across chunks); it interprets what a terminal would do with them on a line
+/// editor and writes each line of output once, in its final form, as UTF-8
+/// text ending in "\n". Escape sequences and control characters are removed;
+/// carriage-return and cursor-up redraws (spinners, progress bars, status
+/// blocks) collapse to what was last shown. Call `flush()` when the stream
+/// goes idle and `finish()` at its end.
+///
+/// Written text collects in `output`; take it with `takeOutput()` or
+/// `drainOutput(_:)`.
+public struct PaneLogFilter: Sendable {
+    public struct Options: Sendable, Equatable {
+        /// A line longer than this many columns is broken, as a terminal would wrap it.
+        public var maxLineColumns: Int
+        /// How many lines stay editable before the oldest is written out.
+        /// It should be at least the pane's height, since a program cannot
+        /// move the cursor above the top of the screen.
+        public var pendingLines: Int
+        /// Memory budget for the pending lines, in cells of 4 bytes; beyond it
+        /// the oldest lines are written out early.
+        public var maxPendingCells: Int
+        public var tabWidth: Int
+
+        public init(
+            maxLineColumns: Int = 65_536,
+            pendingLines: Int = 256,
+            maxPendingCells: Int = 1 << 20,
+            tabWidth: Int = 8
+        ) {
+            self.maxLineColumns = max(maxLineColumns, 16)
+            self.pendingLines = max(pendingLines, 1)
+            self.maxPendingCells = max(maxPendingCells, 1)
+            self.tabWidth = max(tabWidth, 1)
+        }
+    }
+
+    /// The line written where a full-screen (alternate screen) program ran.
+    public static let alternateScreenNote = "[full-screen output omitted]"
+
+    enum State: UInt8 {
+        case ground
+        case escape
+        case escapeIntermediate
+        case csi
+        case csiIgnore
+        case osc
+        case oscEscape
+        case string
+        case stringEscape
+    }
+
+    var editor: LineEditor
+
+    var state = State.ground
+    var params: [Int] = []
+    var csiFresh = false
+    var privateMarker: UInt8 = 0
+    var intermediate: UInt8 = 0
+
+    var utf8Need = 0
+    var utf8Value: UInt32 = 0
+    var utf8Minimum: UInt32 = 0
+
+    // G0 and G1 designations (ESC ( 0, ESC ) 0) and which one SO/SI selected.
+    var g0Graphics = false
+    var g1Graphics = false
+    var shifted = false
+    var graphicsActive: Bool { shifted ? g1Graphics : g0Graphics }
+
+    var alternateScreen = false
+    var alternatePrinted = false
+
+    /// Input arrived since the last `flush()`.
+    public private(set) var hasUnflushedInput = false
+
+    public init(options: Options = Options()) {
+        editor = LineEditor(options: options)
+        params.reserveCapacity(16)
+    }
+
+    public var options: Options { editor.options }
+
+    // MARK: Input
+
+    public mutating func feed(_ chunk: UnsafeRawBufferPointer) {
+        guard let start = chunk.baseAddress, chunk.count > 0 else { return }
+        hasUnflushedInput = true
+        let bytes = start.assumingMemoryBound(to: UInt8.self)
+        let total = chunk.count
+        var index = 0
+        while index < total {
+            let byte = bytes[index]
+            // Most bytes are plain text: take runs of them at once.
+            if byte >= 0x20 && byte < 0x7F && state == .ground && utf8Need == 0 && !alternateScreen
+                && !graphicsActive
+            {
+                var end = index + 1
+                while end < total {
+                    let next = bytes[end]
+                    if next < 0x20 || next >= 0x7F { break }
+                    end += 1
+                }
+                editor.printASCII(bytes + index, count: end - index)
+                index = end
+                continue
+            }
+            step(byte)
+            index += 1
+        }
+    }
+
+    public mutating func feed(_ bytes: some Collection<UInt8>) {
+        let done: Void? = bytes.withContiguousStorageIfAvailable { buffer in
+            feed(UnsafeRawBufferPointer(buffer))
+        }
+        if done == nil {
+            Array(bytes).withUnsafeBytes { feed($0) }
+        }
+    }
+
+    // MARK: Committing
+
+    /// The stream went idle: write every pending line now, so a reader sees
+    /// it promptly. Lines stay editable; one that changes later is written
+    /// again, and the last line, if still being written, is left open so
+    /// text added to it continues it.
+    public mutating func flush() {
+        editor.flush()
+        hasUnflushedInput = false
+    }
+
+    /// Writes lines above the cursor that have not changed since the previous
+    /// call, for a stream that never goes idle (a spinner animating below
+    /// real output). Call it about once a second while input keeps coming.
+    public mutating func commitSettled() {
+        editor.commitSettled()
+    }
+
+    /// The stream ended: write everything, close the last line, and start
+    /// over as for a new stream.
+    public mutating func finish() {
+        if utf8Need > 0 {
+            utf8Need = 0
+            printScalar(0xFFFD)
+        }
+        state = .ground
+        leaveAlternateScreen()
+        editor.commitAll()
+        let written = editor.output
+        editor = LineEditor(options: editor.options)
+        editor.output = written
+        g0Graphics = false
+        g1Graphics = false
+        shifted = false
+        hasUnflushedInput = false
+    }
+
+    // MARK: Output
+
+    /// Transcript text written so far and not yet taken.
+    public var output: [UInt8] { editor.output }
+
+    public mutating func takeOutput() -> [UInt8] {
+        var taken: [UInt8] = []
+        swap(&taken, &editor.output)
+        return taken
+    }
+
+    /// Hands the pending output to `body`, then forgets it (keeping the
+    /// buffer's storage for the next chunk).
+    public mutating func drainOutput(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        guard !editor.output.isEmpty else { return }
+        try editor.output.withUnsafeBytes(body)
+        editor.output.removeAll(keepingCapacity: true)
+    }
+
+    /// The transcript of a complete recorded stream.
+    public static func transcript(of bytes: some Collection<UInt8>, options: Options = Options()) -> [UInt8] {
+        var filter = PaneLogFilter(options: options)
+        filter.feed(bytes)
+        filter.finish()
+        return filter.takeOutput()
+    }
+}
