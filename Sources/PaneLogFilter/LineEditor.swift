@@ -307,13 +307,12 @@ struct LineEditor {
                 output.append(0x0A)
                 lines[top + index].emittedHash = open.prefixHash
                 self.open = nil
-            } else {
-                closeOpenLine()
             }
         }
         let emitted = lines[top + index].emittedHash
         // Unchanged, or erased after it was written: nothing new to say.
         if hash == emitted || (end == 0 && emitted != 0) { return }
+        closeOpenLine()
         lines[top + index].render(from: 0, to: end, into: &output)
         if final {
             output.append(0x0A)

@@ -36,15 +36,19 @@ extension PaneLogFilter {
             switch byte {
             case Self.bel, Self.can, Self.sub: state = .ground
             case Self.esc: state = .oscEscape
+            case 0x9C where stringSawC2: state = .ground
             default: break
             }
+            stringSawC2 = byte == 0xC2
         case .string:
             // DCS, SOS, PM and APC end with ST only.
             switch byte {
             case Self.can, Self.sub: state = .ground
             case Self.esc: state = .stringEscape
+            case 0x9C where stringSawC2: state = .ground
             default: break
             }
+            stringSawC2 = byte == 0xC2
         case .oscEscape, .stringEscape:
             switch byte {
             case UInt8(ascii: "\\"):
@@ -157,8 +161,10 @@ extension PaneLogFilter {
             state = .csi
         case UInt8(ascii: "]"):
             state = .osc
+            stringSawC2 = false
         case UInt8(ascii: "P"), UInt8(ascii: "X"), UInt8(ascii: "^"), UInt8(ascii: "_"):
             state = .string
+            stringSawC2 = false
         case UInt8(ascii: "c"):
             resetTerminal()
         default:

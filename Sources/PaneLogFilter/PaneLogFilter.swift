@@ -59,6 +59,10 @@ public struct PaneLogFilter: Sendable {
     var privateMarker: UInt8 = 0
     var intermediate: UInt8 = 0
 
+    /// The previous byte of an OSC or DCS string was 0xC2: with 0x9C it makes
+    /// U+009C, the C1 string terminator written as UTF-8.
+    var stringSawC2 = false
+
     var utf8Need = 0
     var utf8Value: UInt32 = 0
     var utf8Minimum: UInt32 = 0
