@@ -24,7 +24,14 @@ enum TerminationSignals {
             errno = saved
         }
         sigemptyset(&action.sa_mask)
-        for signal in [SIGTERM, SIGHUP, SIGINT] { sigaction(signal, &action, nil) }
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for signal in [SIGTERM, SIGHUP, SIGINT] {
+            sigaction(signal, &action, nil)
+            sigaddset(&unblock, signal)
+        }
+        // A parent may hand down a mask that blocks them (Foundation's Process does).
+        sigprocmask(SIG_UNBLOCK, &unblock, nil)
         // A vanished stderr reader must not kill the pump.
         Glibc.signal(SIGPIPE, SIG_IGN)
         return ends[0]
