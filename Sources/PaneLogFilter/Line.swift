@@ -113,29 +113,38 @@ struct Line {
     /// made sure the run fits under the column cap.
     mutating func writeASCII(_ bytes: UnsafePointer<UInt8>, count: Int, at column: Int) {
         if column > cells.count { padWithSpaces(to: column) }
-        var index = 0
-        var target = column
-        // Overwrite what is there, minding wide characters and tabs under the run.
-        while index < count && target < cells.count {
-            if cells[target] == Line.tail || (target + 1 < cells.count && cells[target + 1] == Line.tail) {
-                breakCluster(at: target)
+        let overwritten = min(count, cells.count - column)
+        if overwritten > 0 {
+            // Wide characters and tabs under either end of the run lose
+            // their other half; the ones inside are overwritten whole.
+            breakCluster(at: column)
+            if column + overwritten < cells.count && cells[column + overwritten] == Line.tail {
+                breakCluster(at: column + overwritten)
             }
-            cells[target] = UInt32(bytes[index])
-            index += 1
-            target += 1
         }
-        if index < count {
-            cells.reserveCapacity(cells.count + count - index)
-            while index < count {
-                cells.append(UInt32(bytes[index]))
-                index += 1
-            }
+        let appended = count - overwritten
+        if appended > 0 { cells.append(contentsOf: repeatElement(0, count: appended)) }
+        cells.withUnsafeMutableBufferPointer { cells in
+            for index in 0..<count { cells[column + index] = UInt32(bytes[index]) }
         }
     }
 
     /// Writes one character of `width` 1 or 2 at `column`.
     mutating func write(_ value: UInt32, width: Int, at column: Int) {
-        if column > cells.count { padWithSpaces(to: column) }
+        let count = cells.count
+        if column == count {
+            cells.append(value)
+            if width == 2 { cells.append(Line.tail) }
+            return
+        }
+        // Redraws mostly put a narrow character over a narrow one.
+        if width == 1 && column < count && cells[column] != Line.tail
+            && (column + 1 == count || cells[column + 1] != Line.tail)
+        {
+            cells[column] = value
+            return
+        }
+        if column > count { padWithSpaces(to: column) }
         for covered in column..<(column + width) where covered < cells.count {
             breakCluster(at: covered)
         }
@@ -186,14 +195,14 @@ struct Line {
         guard column == cells.count else { return column - 1 }
         var head = column - 1
         while head > 0 && cells[head] == Line.tail { head -= 1 }
-        cells.removeSubrange(head...)
+        cells.removeLast(cells.count - head)
         return head
     }
 
     mutating func erase(from column: Int) {
         guard column < cells.count else { return }
         breakCluster(at: column)
-        cells.removeSubrange(column...)
+        cells.removeLast(cells.count - column)
         if cells.isEmpty { clusters.removeAll(keepingCapacity: true) }
     }
 

@@ -63,7 +63,7 @@ struct LineEditor {
     }
 
     mutating func print(_ value: UInt32) {
-        let width = CharacterWidth.of(value)
+        let width = width(of: value)
         if width == 0 {
             lines[top + row].attach(value, before: column)
             return
@@ -71,6 +71,21 @@ struct LineEditor {
         if column + width > options.maxLineColumns { wrapAtCap() }
         lines[top + row].write(value, width: width, at: column)
         column += width
+    }
+
+    /// Unicode property lookups are slow next to everything else a byte
+    /// costs, and a session uses few distinct characters beyond ASCII: they
+    /// are remembered in a small direct-mapped cache (scalar << 2 | width).
+    private var widthCache = [UInt32](repeating: 0, count: 256)
+
+    private mutating func width(of value: UInt32) -> Int {
+        if value < 0x300 { return 1 }
+        let slot = Int(value & 0xFF)
+        let entry = widthCache[slot]
+        if entry >> 2 == value { return Int(entry & 3) }
+        let width = CharacterWidth.of(value)
+        widthCache[slot] = value << 2 | UInt32(width)
+        return width
     }
 
     /// A line longer than the cap continues on a new line, as if the

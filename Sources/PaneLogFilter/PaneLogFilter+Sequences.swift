@@ -6,7 +6,6 @@ extension PaneLogFilter {
     private static let esc: UInt8 = 0x1B
     private static let can: UInt8 = 0x18
     private static let sub: UInt8 = 0x1A
-    private static let maxParams = 32
 
     mutating func step(_ byte: UInt8) {
         switch state {
@@ -153,8 +152,11 @@ extension PaneLogFilter {
             intermediate = byte
             state = .escapeIntermediate
         case UInt8(ascii: "["):
-            params.removeAll(keepingCapacity: true)
-            params.append(0)
+            paramCount = 0
+            currentParam = 0
+            param0 = 0
+            param1 = 0
+            namesAlternateScreen = false
             csiFresh = true
             privateMarker = 0
             intermediate = 0
@@ -199,24 +201,35 @@ extension PaneLogFilter {
                 state = .csiIgnore
                 return
             }
-            let last = params.count - 1
-            params[last] = min(params[last] * 10 + Int(byte - 0x30), 65_535)
+            currentParam = min(currentParam * 10 + Int(byte - 0x30), 65_535)
         case UInt8(ascii: ";"), UInt8(ascii: ":"):
             guard intermediate == 0 else {
                 state = .csiIgnore
                 return
             }
-            if params.count < Self.maxParams { params.append(0) }
+            endParam()
         case 0x3C...0x3F:
             if fresh { privateMarker = byte } else { state = .csiIgnore }
         case 0x20...0x2F:
             intermediate = byte
         case 0x40...0x7E:
             state = .ground
+            endParam()
             dispatchCSI(byte)
         default:
             state = .csiIgnore
         }
+    }
+
+    private mutating func endParam() {
+        switch paramCount {
+        case 0: param0 = currentParam
+        case 1: param1 = currentParam
+        default: break
+        }
+        if currentParam == 1049 || currentParam == 1047 || currentParam == 47 { namesAlternateScreen = true }
+        paramCount += 1
+        currentParam = 0
     }
 
     private mutating func dispatchCSI(_ final: UInt8) {
@@ -229,7 +242,7 @@ extension PaneLogFilter {
         // Other private sequences and those with intermediates (cursor
         // style, soft reset, key modifiers) do not change the text.
         guard privateMarker == 0, intermediate == 0, !alternateScreen else { return }
-        let first = params[0]
+        let first = param0
         let n = max(first, 1)
         switch final {
         case UInt8(ascii: "A"): editor.up(n)
@@ -245,7 +258,7 @@ extension PaneLogFilter {
         case UInt8(ascii: "G"), UInt8(ascii: "`"): editor.setColumn(first)
         case UInt8(ascii: "H"), UInt8(ascii: "f"):
             editor.setRow(screen: n)
-            editor.setColumn(params.count > 1 ? params[1] : 1)
+            editor.setColumn(paramCount > 1 ? param1 : 1)
         case UInt8(ascii: "d"): editor.setRow(screen: n)
         case UInt8(ascii: "I"): for _ in 0..<min(n, 64) { editor.tab() }
         case UInt8(ascii: "Z"): editor.back((editor.column - 1) % options.tabWidth + 1 + (n - 1) * options.tabWidth)
@@ -256,7 +269,7 @@ extension PaneLogFilter {
         case UInt8(ascii: "@"): editor.insertBlanks(n)
         case UInt8(ascii: "L"): editor.insertLines(n)
         case UInt8(ascii: "M"): editor.deleteLines(n)
-        case UInt8(ascii: "s"): if params.count == 1 && first == 0 { editor.saveCursor() }
+        case UInt8(ascii: "s"): if paramCount == 1 && first == 0 { editor.saveCursor() }
         case UInt8(ascii: "u"): editor.restoreCursor()
         default: break  // SGR, scroll regions, reports, window ops
         }
@@ -269,9 +282,8 @@ extension PaneLogFilter {
     /// terminal throws it away on leaving too. Its text is dropped and one
     /// note line records that it was there.
     private mutating func setPrivateModes(on: Bool) {
-        for mode in params where mode == 1049 || mode == 1047 || mode == 47 {
-            if on { enterAlternateScreen() } else { leaveAlternateScreen() }
-        }
+        guard namesAlternateScreen else { return }
+        if on { enterAlternateScreen() } else { leaveAlternateScreen() }
     }
 
     private mutating func enterAlternateScreen() {

@@ -54,7 +54,13 @@ public struct PaneLogFilter: Sendable {
     var editor: LineEditor
 
     var state = State.ground
-    var params: [Int] = []
+    // CSI parameters: only the first two matter to the line editor, and
+    // whether any of them names the alternate screen (for ?h / ?l).
+    var paramCount = 0
+    var currentParam = 0
+    var param0 = 0
+    var param1 = 0
+    var namesAlternateScreen = false
     var csiFresh = false
     var privateMarker: UInt8 = 0
     var intermediate: UInt8 = 0
@@ -81,7 +87,6 @@ public struct PaneLogFilter: Sendable {
 
     public init(options: Options = Options()) {
         editor = LineEditor(options: options)
-        params.reserveCapacity(16)
     }
 
     public var options: Options { editor.options }
@@ -96,19 +101,52 @@ public struct PaneLogFilter: Sendable {
         var index = 0
         while index < total {
             let byte = bytes[index]
-            // Most bytes are plain text: take runs of them at once.
-            if byte >= 0x20 && byte < 0x7F && state == .ground && utf8Need == 0 && !alternateScreen
-                && !graphicsActive
-            {
-                var end = index + 1
-                while end < total {
-                    let next = bytes[end]
-                    if next < 0x20 || next >= 0x7F { break }
-                    end += 1
+            switch state {
+            case .ground where utf8Need == 0 && !alternateScreen:
+                // Most bytes are plain text: take runs of them at once.
+                if byte >= 0x20 && byte < 0x7F && !graphicsActive {
+                    var end = index + 1
+                    while end < total {
+                        let next = bytes[end]
+                        if next < 0x20 || next >= 0x7F { break }
+                        end += 1
+                    }
+                    editor.printASCII(bytes + index, count: end - index)
+                    index = end
+                    continue
                 }
-                editor.printASCII(bytes + index, count: end - index)
-                index = end
-                continue
+                // A whole UTF-8 character in this chunk: decode it here; a
+                // cut or invalid one goes the slow way, byte by byte.
+                if byte >= 0xC2 && byte <= 0xF4 {
+                    let need = byte >= 0xF0 ? 3 : byte >= 0xE0 ? 2 : 1
+                    if index + need < total {
+                        var value = UInt32(byte & (0x3F >> need))
+                        var valid = true
+                        for offset in 1...need {
+                            let next = bytes[index + offset]
+                            if next & 0xC0 != 0x80 {
+                                valid = false
+                                break
+                            }
+                            value = value << 6 | UInt32(next & 0x3F)
+                        }
+                        let minimum: UInt32 = need == 1 ? 0x80 : need == 2 ? 0x800 : 0x1_0000
+                        if valid && value >= minimum && value <= 0x10FFFF && !(0xD800...0xDFFF).contains(value) {
+                            printScalar(value)
+                            index += need + 1
+                            continue
+                        }
+                    }
+                }
+            case .csi where intermediate == 0:
+                if byte >= 0x30 && byte <= 0x39 {
+                    currentParam = min(currentParam * 10 + Int(byte - 0x30), 65_535)
+                    csiFresh = false
+                    index += 1
+                    continue
+                }
+            default:
+                break
             }
             step(byte)
             index += 1
