@@ -168,10 +168,23 @@ struct Line {
         if existing & Line.clusterBit != 0 {
             let index = Int(existing & ~Line.clusterBit)
             if clusters[index].count < Line.maxClusterScalars { clusters[index].append(value) }
-        } else if clusters.count < Line.maxClusters {
+        } else {
+            // Redraws orphan the clusters of the cells they overwrite.
+            if clusters.count >= Line.maxClusters { compactClusters() }
+            guard clusters.count < Line.maxClusters else { return }
             clusters.append([existing, value])
             cells[head] = Line.clusterBit | UInt32(clusters.count - 1)
         }
+    }
+
+    /// Keeps only the clusters that cells still refer to.
+    private mutating func compactClusters() {
+        var kept: [[UInt32]] = []
+        for index in cells.indices where cells[index] & Line.clusterBit != 0 {
+            kept.append(clusters[Int(cells[index] & ~Line.clusterBit)])
+            cells[index] = Line.clusterBit | UInt32(kept.count - 1)
+        }
+        clusters = kept
     }
 
     /// Moves a tab from `column` to `stop`: over existing cells a tab only

@@ -100,6 +100,13 @@ struct UTF8Tests {
         #expect(clean("e\u{301}\u{1B}[Dx\r\n") == "x\n")
         #expect(clean("👍🏽 ok\r\n") == "👍🏽 ok\n")
     }
+
+    @Test func markedCharacterRedrawnManyTimesStaysWhole() {
+        // Each redraw of ⚠️ (U+26A0 U+FE0F) makes a new cluster; old ones must be reclaimed.
+        var input = ""
+        for index in 0..<6_000 { input += "\r⚠\u{FE0F} retry \(index % 10)" }
+        #expect(clean(input + "\r\n") == "⚠\u{FE0F} retry 9\n")
+    }
 }
 
 @Suite("The line editor")
