@@ -38,8 +38,9 @@ struct Pump {
             let timeout = filter.hasUnflushedInput ? Self.idleMilliseconds : -1
             let ready = poll(&watched, nfds_t(watched.count), timeout)
             if ready < 0 {
-                if errno == EINTR { continue }
-                readFailed = report("cannot wait for input")
+                let code = errno
+                if code == EINTR { continue }
+                readFailed = report("cannot wait for input", code)
                 break
             }
             if ready == 0 {
@@ -52,8 +53,9 @@ struct Pump {
             let count = read(STDIN_FILENO, buffer.baseAddress, capacity)
             if count == 0 { break }
             if count < 0 {
-                if errno == EINTR || errno == EAGAIN { continue loop }
-                readFailed = report("cannot read the pane")
+                let code = errno
+                if code == EINTR || code == EAGAIN { continue loop }
+                readFailed = report("cannot read the pane", code)
                 break
             }
             let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<count])
@@ -77,8 +79,8 @@ struct Pump {
         filter.drainOutput { log.write($0) }
     }
 
-    private func report(_ what: String) -> Bool {
-        writeLine("mcrun-pane-log: \(what): \(String(cString: strerror(errno)))", to: STDERR_FILENO)
+    private func report(_ what: String, _ code: Int32) -> Bool {
+        writeLine("mcrun-pane-log: \(what): \(String(cString: strerror(code)))", to: STDERR_FILENO)
         return true
     }
 

@@ -54,6 +54,11 @@ struct RotatingLog {
                 rest = UnsafeRawBufferPointer(rebasing: rest[cut...])
             }
             rotate()
+            if descriptor >= 0 && size >= maxBytes {
+                // Rotation freed nothing (already reported): write rather than spin.
+                writeAll(rest)
+                return
+            }
         }
     }
 
@@ -67,7 +72,8 @@ struct RotatingLog {
     private mutating func open() -> Bool {
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            fail("cannot open \(path)")
+            let code = errno
+            fail("cannot open \(path)", code)
             return false
         }
         var status = stat()
@@ -84,7 +90,10 @@ struct RotatingLog {
 
     private mutating func rotate() {
         if keep == 0 {
-            if ftruncate(descriptor, 0) != 0 { fail("cannot truncate \(path)") }
+            if ftruncate(descriptor, 0) != 0 {
+                let code = errno
+                fail("cannot truncate \(path)", code)
+            }
             size = 0
             return
         }
@@ -93,8 +102,9 @@ struct RotatingLog {
             _ = rename("\(path).\(generation)", "\(path).\(generation + 1)")
         }
         if rename(path, "\(path).1") != 0 {
+            let code = errno
             // Could not move it aside: start it over rather than outgrow the bound.
-            fail("cannot rotate \(path)")
+            fail("cannot rotate \(path)", code)
             _ = truncate(path, 0)
         }
         _ = open()
@@ -107,8 +117,9 @@ struct RotatingLog {
         while offset < bytes.count {
             let written = Glibc.write(descriptor, start + offset, bytes.count - offset)
             if written < 0 {
-                if errno == EINTR { continue }
-                fail("cannot write \(path)")
+                let code = errno
+                if code == EINTR { continue }
+                fail("cannot write \(path)", code)
                 return false
             }
             offset += written
@@ -127,8 +138,10 @@ struct RotatingLog {
         return nil
     }
 
-    private mutating func fail(_ what: String) {
-        let reason = String(cString: strerror(errno))
+    /// `code` is read right after the failing call: building the message
+    /// may allocate and disturb errno.
+    private mutating func fail(_ what: String, _ code: Int32) {
+        let reason = String(cString: strerror(code))
         hadError = true
         guard !failing else { return }
         failing = true
