@@ -128,6 +128,9 @@ public enum Subprocess {
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
         if let workingDirectory { mcrun_spawn_addchdir(&actions, workingDirectory) }
+        // Only stdin, stdout and stderr reach the child: a descriptor inherited by a
+        // long-lived child (a tmux server daemon, an agent) would hold another pipe open.
+        mcrun_spawn_addclosefrom(&actions, 3)
 
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
