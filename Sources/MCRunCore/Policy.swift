@@ -6,6 +6,8 @@ public enum Setting: String, Sendable, CaseIterable {
     case killswitch
     /// Maximum number of live runtimes on this host.
     case capacity
+    /// A live runtime silent (no pane output) longer than this many seconds is `silent`.
+    case harvestTimeout = "harvest_timeout"
 }
 
 extension Ledger {

@@ -8,6 +8,8 @@ public struct TeardownReport: Sendable, Equatable {
     public var exitSignal: Int?
     public var lastScreen: String?
     public var leftoversKilled: Int
+    /// The clean pane log's last lines, read once the pane-log hook has flushed.
+    public var transcriptTail: String?
 
     public var data: JSONValue {
         ["exit_code": JSONValue(exitCode), "exit_signal": JSONValue(exitSignal), "leftovers_killed": .int(Int64(leftoversKilled))]
@@ -20,6 +22,7 @@ public struct TeardownReport: Sendable, Equatable {
         }
         if let lastScreen { runtime.lastScreen = lastScreen }
         runtime.leftoversKilled = (runtime.leftoversKilled ?? 0) + leftoversKilled
+        if let transcriptTail { runtime.transcriptTail = transcriptTail }
     }
 }
 
@@ -60,6 +63,13 @@ extension MCRunContext {
         }
         report.leftoversKilled = Leftovers.kill(agent: runtime.identity, nonce: runtime.nonce, excluding: excluding)
         try? tmux.killSession(runtime.sessionID ?? TmuxServer.exact(runtime.sessionName))
+        if let id = runtime.id {
+            // The hook sees EOF when the session goes and writes its last pending line then.
+            let log = stateDirectory.paneLogPath(runtimeID: id)
+            PaneLog.awaitWriters(log, timeoutMilliseconds: 2_000)
+            let lines = PaneLog.tail(log, lines: PaneLog.defaultTailLines)
+            if !lines.isEmpty { report.transcriptTail = lines.joined(separator: "\n") }
+        }
         return report
     }
 }
