@@ -20,6 +20,7 @@ public struct MCRun: AsyncParsableCommand {
         discussion: exitCodesHelp,
         subcommands: [
             RuntimeStart.self, RuntimeStop.self, RuntimeList.self, RuntimeShow.self, RuntimeShim.self,
+            RuntimeLogs.self, RuntimeSignal.self, RuntimeHarvest.self, EventList.self, EventHooks.self,
         ])
 
     public init() {}

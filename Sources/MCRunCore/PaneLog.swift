@@ -15,7 +15,7 @@ public enum PaneLog {
             guard let bytes = readTail(file, maxBytes: maxBytes) else {
                 if i == 0 { continue } else { break }
             }
-            var fileLines = split(bytes)
+            var fileLines = Self.lines(bytes)
             if fileLines.count > lines - collected.count { fileLines = Array(fileLines.suffix(lines - collected.count)) }
             collected = fileLines + collected
             if collected.count >= lines { break }
@@ -24,7 +24,7 @@ public enum PaneLog {
     }
 
     /// Lines of `bytes`: a missing final newline still ends a line; invalid UTF-8 is repaired.
-    static func split(_ bytes: [UInt8]) -> [String] {
+    public static func lines(_ bytes: [UInt8]) -> [String] {
         var out: [String] = []
         var start = 0
         for (i, b) in bytes.enumerated() where b == 0x0A {
