@@ -18,7 +18,7 @@ struct RuntimeLogs: ParsableCommand {
     @Argument(help: "Ticket id.")
     var ticket: String
 
-    @Option(name: .short, help: "Only the last N lines.")
+    @Option(name: .customShort("n"), help: "Only the last N lines.")
     var lines: Int?
 
     @Flag(name: .short, help: "Follow: print new output as it arrives.")
