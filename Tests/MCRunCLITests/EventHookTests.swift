@@ -17,7 +17,7 @@ struct EventHookTests {
     func prepare(_ s: Scratch, hook: String) throws -> (eventID: Int64, hooksDir: String) {
         let dir = s.path("hooks.d")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        _ = try s.write("hooks.d/death", hook, mode: 0o755)
+        _ = try s.script("hooks.d/death", hook)
         let event = try s.context().ledger.write { db in
             try Ledger.appendEvent(db, kind: "death", ticket: "H1", actor: "test", reason: "agent_exited", data: ["exit_code": 1])
         }
@@ -53,7 +53,8 @@ struct EventHookTests {
                 cat >> '\(s.path("received"))'
                 """)
         let run = try s.mcrunJSON(["hooks", "deliver", "--once", "--hooks-dir", dir, "--backoff", "20ms"])
-        #expect(run.result.status == 0)
+        #expect(run.result.status == 0, "\(run.result.stderrText)")
+        #expect(run.json["delivered"]?.intValue == 1)
         #expect(run.json["delivered"]?.intValue == 1)
         #expect(run.json["pending"]?.intValue == 0)
         let got = received(s)
@@ -154,8 +155,8 @@ struct EventHookTests {
         defer { s.cleanup() }
         let dir = s.path("hooks.d")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        _ = try s.write("hooks.d/any", "#!/bin/sh\ncat >> '\(s.path("received"))'\n", mode: 0o755)
-        _ = try s.write("hooks.d/README.txt", "not a hook", mode: 0o755)
+        _ = try s.script("hooks.d/any", "#!/bin/sh\ncat >> '\(s.path("received"))'\n")
+        _ = try s.script("hooks.d/README.txt", "not a hook")
         try s.context().ledger.write { db in
             try Ledger.appendEvent(db, kind: "launch", ticket: "H1", actor: "test")
             try Ledger.appendEvent(db, kind: "escalation", ticket: "H1", actor: "test")

@@ -26,8 +26,7 @@ struct HarvestTests {
         let s = try Scratch(name: "logs")
         defer { s.cleanup() }
         let go = s.path("go")
-        let agent = try s.write(
-            "agent.sh",
+        let agent = try s.script("agent.sh",
             """
             #!/bin/sh
             while [ ! -e '\(go)' ]; do sleep 0.02; done
@@ -38,7 +37,7 @@ struct HarvestTests {
             printf 'progress [          ]\\rprogress [#####     ]\\rprogress [##########]\\n'
             echo 'last line'
             exec sleep 30
-            """, mode: 0o755)
+            """)
         #expect(try s.mcrun(["start", "L1", "--", agent]).status == 0)
         let follower = try s.spawnMcrun(["logs", "L1", "-f"])
         #expect(FileManager.default.createFile(atPath: go, contents: nil))
@@ -106,15 +105,14 @@ struct HarvestTests {
     @Test func anAgentThatSignalsDoneThenExitsEndsCompleted() throws {
         let s = try Scratch(name: "done")
         defer { s.cleanup() }
-        let agent = try s.write(
-            "agent.sh",
+        let agent = try s.script("agent.sh",
             """
             #!/bin/sh
             echo 'building the thing'
             '\(Scratch.mcrunPath)' signal DONE --payload '{"summary":"built it","pr":42}' >/dev/null || exit 9
             echo 'signalled'
             exit 0
-            """, mode: 0o755)
+            """)
         #expect(try s.mcrun(["start", "D1", "--", agent]).status == 0)
         try waitUntil("DONE accepted and the agent gone", timeout: 15) {
             guard let r = try runtime(s, "D1") else { return false }
@@ -143,14 +141,13 @@ struct HarvestTests {
     @Test func anAgentThatExitsWithoutASignalLeavesARecordWithItsExitStatusAndLastLines() throws {
         let s = try Scratch(name: "died")
         defer { s.cleanup() }
-        let agent = try s.write(
-            "agent.sh",
+        let agent = try s.script("agent.sh",
             """
             #!/bin/sh
             i=1
             while [ $i -le 60 ]; do echo "output $i"; i=$((i+1)); done
             exit 7
-            """, mode: 0o755)
+            """)
         #expect(try s.mcrun(["start", "X1", "--", agent]).status == 0)
         try waitUntil("the agent exited", timeout: 15) { try runtime(s, "X1")?.liveness() == .exited }
 
@@ -185,7 +182,7 @@ struct HarvestTests {
     @Test func aSilentRuntimeIsFlaggedInPsAndHarvested() throws {
         let s = try Scratch(name: "silent")
         defer { s.cleanup() }
-        let agent = try s.write("agent.sh", "#!/bin/sh\necho 'waiting for input'\nexec sleep 30\n", mode: 0o755)
+        let agent = try s.script("agent.sh", "#!/bin/sh\necho 'waiting for input'\nexec sleep 30\n")
         #expect(try s.mcrun(["start", "S1", "--", agent]).status == 0)
 
         let busy = try s.mcrunJSON(["ps", "--harvest-timeout", "10m"])

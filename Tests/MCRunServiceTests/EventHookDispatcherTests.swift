@@ -31,7 +31,7 @@ struct EventHookDispatcherTests {
         let context = try s.context()
         let dir = s.path("hooks.d")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        _ = try s.write("hooks.d/orphan", "#!/bin/sh\ncat >> '\(s.path("received"))'\n", mode: 0o755)
+        _ = try s.script("hooks.d/orphan", "#!/bin/sh\ncat >> '\(s.path("received"))'\n")
         try context.ledger.write { db in _ = try Ledger.appendEvent(db, kind: "orphan", ticket: "O1", actor: "test") }
         var configuration = EventHookDispatcher.Configuration(directory: dir)
         configuration.pollMilliseconds = 20
