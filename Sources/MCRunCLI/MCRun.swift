@@ -23,6 +23,7 @@ public struct MCRun: AsyncParsableCommand {
             RuntimeStart.self, RuntimeStop.self, RuntimeList.self, RuntimeShow.self, RuntimeShim.self,
             RuntimeAdopt.self, RuntimeSend.self, RuntimePark.self, RuntimeUnpark.self, HostKillSwitch.self,
             HostConfigCommand.self, Hook.self,
+            RuntimeLogs.self, RuntimeSignal.self, RuntimeHarvest.self, EventList.self, EventHooks.self,
         ])
 
     public init() {}

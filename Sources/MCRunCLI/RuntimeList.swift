@@ -17,11 +17,15 @@ struct RuntimeList: MCRunCommand {
     @Flag(help: "Also match the configured busy-pattern against the screen of each live runtime that hooks and pane activity call idle (one tmux call per such runtime).")
     var busyDetail = false
 
+    @Option(help: "Flag live runtimes without pane output for this long as silent (default: the harvest_timeout setting).")
+    var harvestTimeout: DurationArgument?
+
     func execute() throws(MCRunError) -> Reply {
         let context = try global.context()
-        let (rows, busySettings) = try context.ledger.read { db in
-            (try Self.latestPerTicket(db, includeEnded: all), try Activity.Settings.load(db))
+        let (rows, busySettings, configuredSilence) = try context.ledger.read { db in
+            (try Self.latestPerTicket(db, includeEnded: all), try Activity.Settings.load(db), try HarvestTimeout.limit(db, environment: context.environment))
         }
+        let silenceLimit = harvestTimeout.map { Double($0.milliseconds) / 1000 } ?? configuredSilence
         let bootID = ProcFS.bootID()
         // One tmux call, whatever the number of runtimes.
         let snapshot = try? context.tmux.snapshot()
@@ -57,6 +61,15 @@ struct RuntimeList: MCRunCommand {
             if ticket.escalated { flags.append("ESCALATED") }
             if runtime.state.isLive, snapshot?.serverRunning == true, snapshot?.pane(sessionName: runtime.sessionName) == nil {
                 flags.append("no-session")
+            }
+            // From the one snapshot and the log's mtime: no tmux call per runtime.
+            let pane = snapshot?.pane(id: runtime.paneID) ?? snapshot?.pane(sessionName: runtime.sessionName)
+            if HarvestTimeout.silence(runtime, pane: pane, logPath: context.stateDirectory.paneLogPath(runtimeID: runtime.id!), limit: silenceLimit, now: now) != nil {
+                flags.append("silent")
+                if case .object(var o)? = json.popLast() {
+                    o["silent"] = true
+                    json.append(.object(o))
+                }
             }
             let since = runtime.startedAt ?? runtime.createdAt
             table.append([

@@ -9,6 +9,7 @@ public enum HostConfig {
         case busyPattern = "busy-pattern"
         case busyWindow = "busy-window"
         case interruptKey = "interrupt-key"
+        case harvestTimeout = "harvest-timeout"
 
         public var setting: Setting {
             switch self {
@@ -16,6 +17,7 @@ public enum HostConfig {
             case .busyPattern: .busyPattern
             case .busyWindow: .busyWindow
             case .interruptKey: .interruptKey
+            case .harvestTimeout: .harvestTimeout
             }
         }
 
@@ -25,6 +27,7 @@ public enum HostConfig {
             case .busyPattern: "regex over the pane's screen that means busy (last resort), or none"
             case .busyWindow: "seconds of recent pane output that count as busy (default 3)"
             case .interruptKey: "tmux key send --interrupt presses (default Escape), e.g. C-c"
+            case .harvestTimeout: "a live runtime without pane output this long is silent (e.g. 30m), or none"
             }
         }
     }
@@ -57,6 +60,11 @@ public enum HostConfig {
                 throw .badInput("bad_value", "interrupt-key \(value.debugDescription) is not a tmux key name such as Escape or C-c")
             }
             return value
+        case .harvestTimeout:
+            guard let seconds = HarvestTimeout.parse(value) else {
+                throw .badInput("bad_value", "harvest-timeout \(value.debugDescription) is not a positive duration such as 30m or 90s")
+            }
+            return String(seconds)
         }
     }
 

@@ -100,6 +100,66 @@ extension Ledger {
                     CREATE INDEX send_queue_by_runtime ON send_queue(runtime_id, state, id);
                     """)
         }
+        m.registerMigration("harvest-1-signals-records-hooks") { db in
+            try db.execute(
+                sql: """
+                    -- Completion signals, stored before they are judged: a signal is never lost,
+                    -- and a quarantined one keeps its reason.
+                    CREATE TABLE signals (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        at REAL NOT NULL,
+                        ticket TEXT NOT NULL,
+                        episode INTEGER NOT NULL,
+                        runtime_id INTEGER,
+                        kind TEXT NOT NULL CHECK (kind IN ('DONE','REVIEW','QUESTION')),
+                        payload TEXT NOT NULL DEFAULT '{}',
+                        state TEXT NOT NULL CHECK (state IN ('received','accepted','quarantined')),
+                        reason TEXT,
+                        decided_at REAL,
+                        actor TEXT NOT NULL
+                    );
+                    CREATE INDEX signals_by_runtime ON signals(runtime_id, state, id);
+                    CREATE INDEX signals_undecided ON signals(state) WHERE state = 'received';
+                    -- Written when the runtime ends, so harvest survives log rotation.
+                    ALTER TABLE runtimes ADD COLUMN transcript_tail TEXT;
+                    ALTER TABLE runtimes ADD COLUMN terminal_record TEXT;
+                    -- The event-hook outbox: a delivery is pending until its hook exited 0.
+                    CREATE TABLE hook_cursor (
+                        id INTEGER PRIMARY KEY CHECK (id = 1),
+                        last_event_id INTEGER NOT NULL
+                    );
+                    CREATE TABLE hook_deliveries (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        event_id INTEGER NOT NULL REFERENCES events(id),
+                        hook TEXT NOT NULL,
+                        state TEXT NOT NULL CHECK (state IN ('pending','delivered','failed')),
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        next_attempt_at REAL NOT NULL,
+                        lease_until REAL,
+                        lease_owner TEXT,
+                        last_error TEXT,
+                        last_exit INTEGER,
+                        created_at REAL NOT NULL,
+                        delivered_at REAL,
+                        UNIQUE (event_id, hook)
+                    );
+                    CREATE INDEX hook_deliveries_due ON hook_deliveries(state, next_attempt_at) WHERE state = 'pending';
+                    CREATE TABLE hook_attempts (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        delivery_id INTEGER NOT NULL REFERENCES hook_deliveries(id),
+                        attempt INTEGER NOT NULL,
+                        started_at REAL NOT NULL,
+                        ended_at REAL,
+                        pid INTEGER,
+                        pid_start_time INTEGER,
+                        outcome TEXT,
+                        exit_code INTEGER,
+                        exit_signal INTEGER,
+                        error TEXT,
+                        UNIQUE (delivery_id, attempt)
+                    );
+                    """)
+        }
         return m
     }()
 }

@@ -12,6 +12,8 @@ public enum Setting: String, Sendable, CaseIterable {
     case busyWindow = "busy_window"
     /// The tmux key `send --interrupt` presses to end the agent's turn.
     case interruptKey = "interrupt_key"
+    /// A live runtime silent (no pane output) longer than this many seconds is `silent`.
+    case harvestTimeout = "harvest_timeout"
 }
 
 extension Ledger {

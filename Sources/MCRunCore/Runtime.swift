@@ -67,6 +67,10 @@ public struct Runtime: Codable, Sendable, Equatable, FetchableRecord, MutablePer
     public var busyAt: Double?
     public var verdict: String?
     public var verdictAt: Double?
+    /// The clean pane log's last lines, read when the runtime ended.
+    public var transcriptTail: String?
+    /// What ended the runtime and what to do next, derived once when it ended.
+    public var terminalRecord: TerminalRecord?
 
     public enum CodingKeys: String, CodingKey, ColumnExpression {
         case id, ticket, episode, nonce, owner, state
@@ -79,6 +83,7 @@ public struct Runtime: Codable, Sendable, Equatable, FetchableRecord, MutablePer
         case leftoversKilled = "leftovers_killed", lastScreen = "last_screen"
         case busy, busySource = "busy_source", busyAt = "busy_at"
         case verdict, verdictAt = "verdict_at"
+        case transcriptTail = "transcript_tail", terminalRecord = "terminal_record"
     }
     public typealias Columns = CodingKeys
 

@@ -81,7 +81,13 @@ public struct Stopper: Sendable {
             data = .object(fields)
         }
         let actor = context.actor
-        let result = try context.ledger.applyIfCurrent(endEvent, to: runtime.id!, actor: actor, reason: options.reason, data: data) { r in
+        // A runtime whose DONE was accepted finished its work: stopping it afterwards is
+        // not what ended it, so it ends completed (no signal is accepted once it is stopping).
+        var end = endEvent
+        if runtime.verdict == "DONE" && endEvent.to == .stopped {
+            end = Transition(from: endEvent.from, to: .completed, event: endEvent.event)
+        }
+        let result = try context.ledger.applyIfCurrent(end, to: runtime.id!, actor: actor, reason: options.reason, data: data) { r in
             report.apply(to: &r)
             r.endReason = options.reason
             r.endedBy = actor

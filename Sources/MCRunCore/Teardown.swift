@@ -10,6 +10,8 @@ public struct TeardownReport: Sendable, Equatable {
     public var leftoversKilled: Int
     /// The session was left because its pane runs a process that is not the agent.
     public var sessionKept = false
+    /// The clean pane log's last lines, read once the pane-log hook has flushed.
+    public var transcriptTail: String?
 
     public var data: JSONValue {
         [
@@ -25,6 +27,7 @@ public struct TeardownReport: Sendable, Equatable {
         }
         if let lastScreen { runtime.lastScreen = lastScreen }
         runtime.leftoversKilled = (runtime.leftoversKilled ?? 0) + leftoversKilled
+        if let transcriptTail { runtime.transcriptTail = transcriptTail }
     }
 }
 
@@ -72,6 +75,13 @@ extension MCRunContext {
             report.sessionKept = true
         } else {
             try? tmux.killSession(runtime.sessionID ?? TmuxServer.exact(runtime.sessionName))
+        }
+        if let id = runtime.id {
+            // The hook sees EOF when the session goes and writes its last pending line then.
+            let log = stateDirectory.paneLogPath(runtimeID: id)
+            PaneLog.awaitWriters(log, timeoutMilliseconds: 2_000)
+            let lines = PaneLog.tail(log, lines: PaneLog.defaultTailLines)
+            if !lines.isEmpty { report.transcriptTail = lines.joined(separator: "\n") }
         }
         return report
     }

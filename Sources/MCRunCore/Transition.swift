@@ -52,6 +52,10 @@ public struct Transition: Sendable {
             if runtime.endReason == nil { runtime.endReason = reason }
         }
         update(&runtime)
+        if RuntimeState.ended.contains(to) {
+            // Every end passes here: the record is made once, from the facts of the end.
+            runtime.terminalRecord = TerminalRecord.derive(runtime, ticket: try Ledger.ticket(db, id: runtime.ticket))
+        }
         try runtime.update(db)
         try Ledger.appendEvent(
             db, kind: event, runtime: runtime, from: previous, actor: actor, reason: reason, data: data, now: now)

@@ -1,0 +1,164 @@
+import ArgumentParser
+import GRDB
+import Logging
+import MCRunCore
+import MCRunService
+
+struct EventHooks: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hooks",
+        abstract: "Event hooks: executables run per event kind with the event as JSON on stdin.",
+        discussion: """
+            Hooks live in --hooks-dir, $MCRUN_EVENT_HOOKS_DIR or STATE_DIR/event-hooks.d. A file named
+            after an event kind (death, retry, escalation, park, stop, completion, quarantine, orphan,
+            or any other kind) runs for that kind; a file named `any` runs for the eight listed.
+            `mcrun serve` delivers them; `mcrun hooks deliver` does the same in the foreground.
+            """,
+        subcommands: [EventHooksDeliver.self, EventHooksList.self])
+}
+
+struct DispatcherOptions: ParsableArguments {
+    @Option(help: "Folder of event hooks (default: $MCRUN_EVENT_HOOKS_DIR, else STATE_DIR/event-hooks.d).")
+    var hooksDir: String?
+
+    @Option(help: "Kill a hook (and its process group) still running after this long, and retry it (default 30s).")
+    var timeout: DurationArgument?
+
+    @Option(help: "Attempts before a delivery is recorded as failed (default 6).")
+    var maxAttempts: Int?
+
+    @Option(help: "Backoff after the first failure, doubled after each further one (default 1s).")
+    var backoff: DurationArgument?
+
+    @Option(help: "Longest backoff (default 5m).")
+    var maxBackoff: DurationArgument?
+
+    @Option(help: "How often to look for new events (default 200ms).")
+    var poll: DurationArgument?
+
+    func configuration(_ context: MCRunContext) throws(MCRunError) -> EventHookDispatcher.Configuration {
+        var c = EventHookDispatcher.Configuration.resolve(explicit: hooksDir, stateDirectory: context.stateDirectory, environment: context.environment)
+        if let timeout {
+            guard timeout.milliseconds > 0 else { throw .badInput("bad_timeout", "--timeout must be positive") }
+            c.timeoutMilliseconds = timeout.milliseconds
+        }
+        if let maxAttempts {
+            guard maxAttempts > 0 else { throw .badInput("bad_attempts", "--max-attempts must be 1 or more") }
+            c.maxAttempts = maxAttempts
+        }
+        if let backoff { c.backoffMilliseconds = backoff.milliseconds }
+        if let maxBackoff { c.maxBackoffMilliseconds = maxBackoff.milliseconds }
+        if let poll { c.pollMilliseconds = max(10, poll.milliseconds) }
+        return c
+    }
+}
+
+struct EventHooksDeliver: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deliver",
+        abstract: "Run the event-hook dispatcher in the foreground (what serve runs); --once flushes and exits.",
+        discussion: """
+            Without --once it runs until SIGINT or SIGTERM. With --once it delivers every pending
+            delivery, waiting out backoffs, and exits when none is pending (each delivered or
+            failed). Deliveries are leases in the ledger: a dispatcher killed mid-delivery leaves
+            them to the next one, which redelivers.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var options: DispatcherOptions
+
+    @Flag(help: "Deliver everything pending, then exit.")
+    var once = false
+
+    func run() async throws {
+        do {
+            let context = try global.context()
+            let configuration = try options.configuration(context)
+            var logger = Logger(label: "mcrun.event-hooks", factory: { StreamLogHandler.standardError(label: $0) })
+            logger.logLevel = .info
+            let dispatcher = try EventHookDispatcher(context: context, configuration: configuration, logger: logger)
+            if once {
+                let s = dispatcher.drain()
+                let pending = try context.ledger.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM hook_deliveries WHERE state = 'pending'") ?? 0 }
+                let fields: [String: JSONValue] = [
+                    "enqueued": .int(Int64(s.enqueued)), "delivered": .int(Int64(s.delivered)), "retried": .int(Int64(s.retried)),
+                    "failed": .int(Int64(s.failed)), "pending": .int(Int64(pending)), "hooks_dir": .string(configuration.directory),
+                ]
+                if global.json {
+                    var o = fields
+                    o["ok"] = true
+                    o["code"] = 200
+                    Output.printJSON(.object(o))
+                } else {
+                    Output.write("delivered \(s.delivered), retried \(s.retried), failed \(s.failed), pending \(pending) (hooks in \(configuration.directory))\n", to: 1)
+                }
+                return
+            }
+            try await dispatcher.runUntilSignalled()
+        } catch let error as MCRunError {
+            Output.fail(error, json: global.json)
+            throw ExitCode(error.code.exitCode)
+        }
+    }
+}
+
+struct EventHooksList: MCRunCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "Show hook deliveries and every attempt: pending, delivered or failed.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Only deliveries in this state: pending, delivered or failed.")
+    var state: String?
+
+    @Option(help: "Only deliveries of this event id.")
+    var event: Int64?
+
+    @Option(help: "At most this many deliveries, newest first.")
+    var limit: Int = 100
+
+    func execute() throws(MCRunError) -> Reply {
+        if let state, !["pending", "delivered", "failed"].contains(state) {
+            throw .badInput("bad_state", "--state must be pending, delivered or failed")
+        }
+        let context = try global.context()
+        let (deliveries, attempts) = try context.ledger.read { db -> ([Row], [Int64: [Row]]) in
+            var conditions: [String] = []
+            var arguments: [any DatabaseValueConvertible] = []
+            if let state { conditions.append("d.state = ?"); arguments.append(state) }
+            if let event { conditions.append("d.event_id = ?"); arguments.append(event) }
+            let sql = "SELECT d.*, e.kind FROM hook_deliveries d JOIN events e ON e.id = d.event_id"
+                + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")) + " ORDER BY d.id DESC LIMIT ?"
+            arguments.append(max(0, limit))
+            let rows = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments))
+            var attempts: [Int64: [Row]] = [:]
+            for row in rows {
+                let id: Int64 = row["id"]
+                attempts[id] = try Row.fetchAll(db, sql: "SELECT * FROM hook_attempts WHERE delivery_id = ? ORDER BY attempt", arguments: [id])
+            }
+            return (rows, attempts)
+        }
+        var json: [JSONValue] = []
+        var table: [[String]] = []
+        for d in deliveries {
+            let id: Int64 = d["id"]
+            let tries = (attempts[id] ?? []).map { a -> JSONValue in
+                [
+                    "attempt": .int(a["attempt"]), "started_at": .double(a["started_at"]), "ended_at": JSONValue(a["ended_at"] as Double?),
+                    "outcome": JSONValue(a["outcome"] as String?), "exit_code": JSONValue(a["exit_code"] as Int?),
+                    "exit_signal": JSONValue(a["exit_signal"] as Int?), "error": JSONValue(a["error"] as String?),
+                ]
+            }
+            json.append([
+                "id": .int(id), "event_id": .int(d["event_id"]), "kind": .string(d["kind"]), "hook": .string(d["hook"]),
+                "state": .string(d["state"]), "attempts": .int(d["attempts"]), "next_attempt_at": .double(d["next_attempt_at"]),
+                "last_exit": JSONValue(d["last_exit"] as Int?), "last_error": JSONValue(d["last_error"] as String?),
+                "delivered_at": JSONValue(d["delivered_at"] as Double?), "tries": .array(tries),
+            ])
+            table.append([String(id), String(d["event_id"] as Int64), d["kind"], d["hook"], d["state"], String(d["attempts"] as Int), (d["last_error"] as String?) ?? "-"])
+        }
+        return Reply(
+            fields: ["deliveries": .array(json)],
+            human: table.isEmpty ? "no hook deliveries" : RuntimeView.table(["ID", "EVENT", "KIND", "HOOK", "STATE", "ATTEMPTS", "LAST ERROR"], table))
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import GRDB
+import MCRunCore
+
+struct EventList: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "events",
+        abstract: "Print the ledger's events as JSON lines, by cursor; --follow keeps streaming new ones.",
+        discussion: """
+            One JSON object per line: id, at, kind, ticket, runtime_id, episode, from, to, actor,
+            reason, data (the same object event hooks receive on stdin). Resume after a restart with
+            --since LAST_ID. --follow polls the ledger every 150 ms and exits 0 on Ctrl-C, SIGTERM
+            or when the reader goes away.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Only events after this id.")
+    var since: Int64 = 0
+
+    @Flag(help: "Keep streaming new events.")
+    var follow = false
+
+    @Option(help: "Only this ticket's events.")
+    var ticket: String?
+
+    @Option(help: "Only events of this kind (repeatable).")
+    var kind: [String] = []
+
+    func run() throws {
+        do {
+            try execute()
+        } catch {
+            Output.fail(error, json: global.json)
+            throw ExitCode(error.code.exitCode)
+        }
+    }
+
+    func execute() throws(MCRunError) {
+        guard since >= 0 else { throw .badInput("bad_since", "--since must be an event id (0 or more)") }
+        let ticketID = try ticket.map { (t: String) throws(MCRunError) in try global.ticket(t) }
+        let context = try global.context()
+        Streaming.prepare()
+        var cursor = since
+        var conditions = ["id > ?"]
+        if ticketID != nil { conditions.append("ticket = ?") }
+        if !kind.isEmpty { conditions.append("kind IN (\(kind.map { _ in "?" }.joined(separator: ",")))") }
+        let sql = "SELECT * FROM events WHERE \(conditions.joined(separator: " AND ")) ORDER BY id LIMIT 500"
+        while true {
+            var arguments: [any DatabaseValueConvertible] = [cursor]
+            if let ticketID { arguments.append(ticketID.rawValue) }
+            arguments += kind
+            let batch = try context.ledger.read { db in try Event.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)) }
+            for event in batch {
+                guard Streaming.writeLine(event.json) else { return }
+                cursor = event.id ?? cursor
+            }
+            if batch.count == 500 { continue }
+            guard follow, Streaming.pause(milliseconds: 150) else { return }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import GRDB
+import MCRunCore
+
+struct RuntimeHarvest: MCRunCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "harvest",
+        abstract: "What an episode came to: its accepted verdict and payload, or the terminal record of how it ended.",
+        discussion: """
+            The terminal record (status, summary, root cause, retry safe, human input needed, next
+            actions, artifacts) and the transcript tail are written when the runtime ends, so they
+            survive log rotation. A live runtime silent longer than the harvest timeout (setting
+            harvest_timeout, $MCRUN_HARVEST_TIMEOUT or --harvest-timeout) gets a record with status
+            `silent`.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Ticket id.")
+    var ticket: String
+
+    @Option(help: "Episode (default: the latest).")
+    var episode: Int?
+
+    @Option(help: "Treat a live runtime without pane output for this long as silent (e.g. 30m); overrides the setting.")
+    var harvestTimeout: DurationArgument?
+
+    @Option(help: "Lines of transcript tail.")
+    var lines: Int = PaneLog.defaultTailLines
+
+    func execute() throws(MCRunError) -> Reply {
+        let ticketID = try global.ticket(ticket)
+        guard lines >= 0 else { throw .badInput("bad_lines", "--lines must be 0 or more") }
+        if let harvestTimeout, harvestTimeout.milliseconds <= 0 { throw .badInput("bad_timeout", "--harvest-timeout must be positive") }
+        let context = try global.context()
+        let runtime = try RuntimeLogs.find(context, ticket: ticketID, episode: episode)
+        let (ticketRow, signal, configured) = try context.ledger.read { db in
+            (try Ledger.ticket(db, id: runtime.ticket), try CompletionSignals.standing(db, runtimeID: runtime.id!),
+             try HarvestTimeout.limit(db, environment: context.environment))
+        }
+        let log = context.stateDirectory.paneLogPath(runtimeID: runtime.id!)
+        var record: TerminalRecord?
+        var tail: [String]
+        if runtime.state.isLive {
+            let limit = harvestTimeout.map { Double($0.milliseconds) / 1000 } ?? configured
+            let pane = limit == nil ? nil : (try? context.tmux.snapshot())?.pane(sessionName: runtime.sessionName)
+            if let silence = HarvestTimeout.silence(runtime, pane: pane, logPath: log, limit: limit) {
+                record = TerminalRecord.derive(runtime, ticket: ticketRow, silence: silence)
+            }
+            tail = PaneLog.tail(log, lines: lines)
+        } else {
+            record = runtime.terminalRecord ?? TerminalRecord.derive(runtime, ticket: ticketRow)
+            if let saved = runtime.transcriptTail {
+                tail = saved.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            } else {
+                tail = PaneLog.tail(log, lines: lines)
+                if tail.isEmpty, let screen = runtime.lastScreen {
+                    tail = screen.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                }
+            }
+            tail = Array(tail.suffix(lines))
+        }
+        record = record?.locating(runtime, in: context.stateDirectory)
+        let status = record?.status ?? (signal.map { "signalled_" + $0.kind.rawValue.lowercased() } ?? "running")
+
+        var human: [String] = ["\(runtime.ticket) episode \(runtime.episode): \(status)"]
+        if let signal {
+            human.append("verdict: \(signal.kind.rawValue) (signal \(signal.id ?? 0)) \(signal.payload.jsonText)")
+        }
+        if let r = record {
+            human.append("summary: \(r.summary)")
+            human.append("root cause: \(r.rootCause); retry safe: \(r.retrySafe ? "yes" : "no"); human input needed: \(r.humanInputNeeded ? "yes" : "no")")
+            human.append(contentsOf: r.nextActions.map { "next: \($0)" })
+            let exit = r.artifacts.exitSignal.map { "signal \($0)" } ?? r.artifacts.exitCode.map { "code \($0)" } ?? "unknown"
+            human.append("artifacts: log \(r.artifacts.log ?? "-"), raw \(r.artifacts.rawLog ?? "-"), exit \(exit), leftovers killed \(r.artifacts.leftoversKilled)")
+        }
+        if !tail.isEmpty {
+            human.append("--- last \(tail.count) line\(tail.count == 1 ? "" : "s") ---")
+            human.append(contentsOf: tail)
+        }
+        var recordJSON: JSONValue = .null
+        if let record, let data = try? Output.encoder.encode(record), let value = JSONValue.parse(String(decoding: data, as: UTF8.self)) {
+            recordJSON = value
+        }
+        return Reply(
+            fields: [
+                "status": .string(status), "runtime": RuntimeView.json(runtime, ticket: ticketRow),
+                "verdict": signal.map { ["kind": .string($0.kind.rawValue), "payload": $0.payload, "signal_id": JSONValue($0.id), "at": .double($0.at)] } ?? .null,
+                "record": recordJSON, "transcript_tail": JSONValue(tail),
+            ],
+            human: human.joined(separator: "\n"))
+    }
+}

@@ -1,0 +1,137 @@
+public import GRDB
+
+/// What an agent reports about its work: done, ready for review, or a question for a person.
+public enum SignalKind: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+    case done = "DONE"
+    case review = "REVIEW"
+    case question = "QUESTION"
+}
+
+/// One reported signal, a row of `signals`. Stored as `received` before it is judged, then
+/// `accepted` or `quarantined` with the reason; the nonce it came with is never stored.
+public struct CompletionSignal: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "signals"
+
+    public enum State: String, Codable, Sendable, DatabaseValueConvertible {
+        case received, accepted, quarantined
+    }
+
+    public var id: Int64?
+    public var at: Double
+    public var ticket: String
+    public var episode: Int
+    public var runtimeID: Int64?
+    public var kind: SignalKind
+    public var payload: JSONValue
+    public var state: State
+    /// For a quarantined signal: bad_nonce, stale_episode, ticket_parked, runtime_ended,
+    /// unknown_episode, or unverified (stored by a process that died before judging it).
+    public var reason: String?
+    public var decidedAt: Double?
+    public var actor: String
+
+    public enum CodingKeys: String, CodingKey, ColumnExpression {
+        case id, at, ticket, episode, runtimeID = "runtime_id", kind, payload, state, reason
+        case decidedAt = "decided_at", actor
+    }
+    public typealias Columns = CodingKeys
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+
+    public var json: JSONValue {
+        [
+            "id": JSONValue(id), "at": .double(at), "ticket": .string(ticket), "episode": .int(Int64(episode)),
+            "runtime_id": JSONValue(runtimeID), "kind": .string(kind.rawValue), "payload": payload,
+            "state": .string(state.rawValue), "reason": JSONValue(reason), "decided_at": JSONValue(decidedAt),
+        ]
+    }
+}
+
+/// Stores and judges completion signals. The store comes first, in its own transaction, so
+/// a signal is on record even if judging it fails; judging is a second transaction that
+/// checks the credentials against the live episode (`EpisodeCredentials.verify`).
+public enum CompletionSignals {
+    /// The largest payload a signal may carry, in bytes of JSON.
+    public static let maxPayloadBytes = 64 << 10
+
+    /// The nonce only proves who sent a signal at the moment it is judged, so it is held in
+    /// memory between the two transactions and never written down.
+    public static func submit(
+        _ ledger: Ledger, credentials: EpisodeCredentials, kind: SignalKind, payload: JSONValue, actor: String
+    ) throws(MCRunError) -> CompletionSignal {
+        var signal = CompletionSignal(
+            id: nil, at: WallClock.now(), ticket: credentials.ticket.rawValue, episode: credentials.episode, runtimeID: nil,
+            kind: kind, payload: payload, state: .received, actor: actor)
+        try ledger.write { db in try signal.insert(db) }
+        return try ledger.write { db in
+            try judgePending(db, actor: actor, except: signal.id)
+            return try judge(db, signal, credentials: credentials, actor: actor)
+        }
+    }
+
+    struct Rejected: Error { var reason: String }
+
+    /// Decides one received signal inside `db`'s transaction.
+    static func judge(_ db: Database, _ received: CompletionSignal, credentials: EpisodeCredentials?, actor: String) throws -> CompletionSignal {
+        var signal = received
+        let now = WallClock.now()
+        signal.decidedAt = now
+        let verdict: Result<Runtime, Rejected>
+        if let credentials {
+            verdict = try credentials.verify(db).mapError { Rejected(reason: $0.rawValue) }
+        } else {
+            // Its sender's nonce was lost with the process that stored it: it cannot be verified.
+            verdict = .failure(Rejected(reason: "unverified"))
+        }
+        switch verdict {
+        case .success(let runtime):
+            signal.state = .accepted
+            signal.runtimeID = runtime.id
+            try signal.update(db)
+            // DONE is final for the episode: a later REVIEW or QUESTION does not undo it.
+            let firstDone = signal.kind == .done && runtime.verdict != SignalKind.done.rawValue
+            let newVerdict = runtime.verdict == SignalKind.done.rawValue ? SignalKind.done.rawValue : signal.kind.rawValue
+            try db.execute(
+                sql: "UPDATE runtimes SET verdict = ?, verdict_at = ?, updated_at = ? WHERE id = ?",
+                arguments: [newVerdict, now, now, runtime.id])
+            var updated = runtime
+            updated.verdict = newVerdict
+            try Ledger.appendEvent(
+                db, kind: firstDone ? "completion" : "signal", runtime: updated, actor: actor, reason: signal.kind.rawValue,
+                data: ["signal_id": JSONValue(signal.id), "signal": .string(signal.kind.rawValue), "payload": signal.payload], now: now)
+        case .failure(let rejection):
+            signal.state = .quarantined
+            signal.reason = rejection.reason
+            let runtime = try Runtime.filter(Runtime.Columns.ticket == signal.ticket && Runtime.Columns.episode == signal.episode).fetchOne(db)
+            signal.runtimeID = runtime?.id
+            try signal.update(db)
+            try Ledger.appendEvent(
+                db, kind: "quarantine", ticket: signal.ticket, runtime: runtime, actor: actor, reason: rejection.reason,
+                data: ["signal_id": JSONValue(signal.id), "signal": .string(signal.kind.rawValue), "episode": .int(Int64(signal.episode))],
+                now: now)
+        }
+        return signal
+    }
+
+    /// Signals stored by a process that died before judging them: quarantined, since the
+    /// nonce that would prove them is gone. Returns how many were judged.
+    @discardableResult
+    public static func judgePending(_ db: Database, actor: String, except: Int64? = nil, olderThan age: Double = 5) throws -> Int {
+        let cutoff = WallClock.now() - age
+        let pending = try CompletionSignal
+            .filter(CompletionSignal.Columns.state == CompletionSignal.State.received.rawValue)
+            .filter(CompletionSignal.Columns.at < cutoff)
+            .filter(CompletionSignal.Columns.id != (except ?? -1))
+            .order(CompletionSignal.Columns.id).fetchAll(db)
+        for signal in pending { _ = try judge(db, signal, credentials: nil, actor: actor) }
+        return pending.count
+    }
+
+    /// The accepted signal that stands for the runtime: its DONE if any, else the latest.
+    public static func standing(_ db: Database, runtimeID: Int64) throws -> CompletionSignal? {
+        let accepted = try CompletionSignal
+            .filter(CompletionSignal.Columns.runtimeID == runtimeID && CompletionSignal.Columns.state == CompletionSignal.State.accepted.rawValue)
+            .order(CompletionSignal.Columns.id.desc).fetchAll(db)
+        return accepted.first { $0.kind == .done } ?? accepted.first
+    }
+}

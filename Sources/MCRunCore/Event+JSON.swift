@@ -1,0 +1,27 @@
+import Foundation
+
+extension Event {
+    /// The event as every consumer sees it: `mcrun events`, event hooks' stdin, the journal.
+    public var json: JSONValue {
+        [
+            "id": JSONValue(id), "at": .double(at), "kind": .string(kind), "ticket": JSONValue(ticket),
+            "runtime_id": JSONValue(runtimeID), "episode": JSONValue(episode), "from": JSONValue(fromState),
+            "to": JSONValue(toState), "actor": .string(actor), "reason": JSONValue(reason), "data": data,
+        ]
+    }
+}
+
+extension JSONValue {
+    /// Compact JSON text with sorted keys: the same bytes for the same value.
+    public var jsonText: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(self) else { return "null" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Parses JSON text; nil when it is not valid JSON.
+    public static func parse(_ text: String) -> JSONValue? {
+        try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+    }
+}

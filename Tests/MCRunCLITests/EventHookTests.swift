@@ -1,0 +1,170 @@
+import Foundation
+import GRDB
+import Glibc
+import MCRunCore
+import MCRunTestSupport
+import Testing
+
+/// Event hooks through `mcrun hooks deliver`, the dispatcher serve runs, as a real process.
+@Suite(.serialized)
+struct EventHookTests {
+    struct Attempt: Equatable {
+        var attempt: Int
+        var outcome: String?
+    }
+
+    /// One `death` event for ticket H1, and the hooks folder.
+    func prepare(_ s: Scratch, hook: String) throws -> (eventID: Int64, hooksDir: String) {
+        let dir = s.path("hooks.d")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        _ = try s.script("hooks.d/death", hook)
+        let event = try s.context().ledger.write { db in
+            try Ledger.appendEvent(db, kind: "death", ticket: "H1", actor: "test", reason: "agent_exited", data: ["exit_code": 1])
+        }
+        return (try #require(event.id), dir)
+    }
+
+    func deliveries(_ s: Scratch) throws -> [(state: String, attempts: Int)] {
+        try s.context().ledger.read { db in
+            try Row.fetchAll(db, sql: "SELECT state, attempts FROM hook_deliveries ORDER BY id").map { ($0["state"], $0["attempts"]) }
+        }
+    }
+
+    func attempts(_ s: Scratch) throws -> [Attempt] {
+        try s.context().ledger.read { db in
+            try Row.fetchAll(db, sql: "SELECT attempt, outcome FROM hook_attempts ORDER BY id").map { Attempt(attempt: $0["attempt"], outcome: $0["outcome"]) }
+        }
+    }
+
+    func received(_ s: Scratch) -> [JSONValue] {
+        let text = (try? String(contentsOfFile: s.path("received"), encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { JSONValue.parse(String($0)) }
+    }
+
+    @Test func aHookThatFailsTwiceThenSucceedsIsDeliveredOnceWithThreeRecordedAttempts() throws {
+        let s = try Scratch(name: "hook3")
+        defer { s.cleanup() }
+        let (eventID, dir) = try prepare(
+            s,
+            hook: """
+                #!/bin/sh
+                n=$(cat '\(s.path("count"))' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '\(s.path("count"))'
+                [ $n -ge 3 ] || { echo "not yet ($n)" >&2; exit 1; }
+                cat >> '\(s.path("received"))'
+                """)
+        let run = try s.mcrunJSON(["hooks", "deliver", "--once", "--hooks-dir", dir, "--backoff", "20ms"])
+        #expect(run.result.status == 0, "\(run.result.stderrText)")
+        #expect(run.json["delivered"]?.intValue == 1)
+        #expect(run.json["delivered"]?.intValue == 1)
+        #expect(run.json["pending"]?.intValue == 0)
+        let got = received(s)
+        #expect(got.count == 1)
+        #expect(got.first?["id"]?.intValue == eventID)
+        #expect(got.first?["kind"]?.stringValue == "death")
+        #expect(got.first?.at("data.exit_code")?.intValue == 1)
+        #expect(try deliveries(s).map(\.state) == ["delivered"])
+        #expect(try deliveries(s).map(\.attempts) == [3])
+        #expect(try attempts(s) == [Attempt(attempt: 1, outcome: "exit"), Attempt(attempt: 2, outcome: "exit"), Attempt(attempt: 3, outcome: "ok")])
+
+        // Delivered is final: another dispatcher run does not deliver it again.
+        #expect(try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", dir]).status == 0)
+        #expect(received(s).count == 1)
+        #expect(try attempts(s).count == 3)
+    }
+
+    @Test func aHookThatNeverSucceedsIsRecordedFailedWithAnEvent() throws {
+        let s = try Scratch(name: "hookf")
+        defer { s.cleanup() }
+        let (_, dir) = try prepare(s, hook: "#!/bin/sh\necho broken >&2\nexit 3\n")
+        #expect(try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", dir, "--backoff", "10ms", "--max-attempts", "2"]).status == 0)
+        #expect(try deliveries(s).map(\.state) == ["failed"])
+        #expect(try attempts(s).map(\.outcome) == ["exit", "exit"])
+        let failed = try s.context().ledger.read { db in try Event.filter(Event.Columns.kind == "hook_failed").fetchAll(db) }
+        #expect(failed.count == 1)
+        #expect(failed.first?.data["hook"]?.stringValue == "death")
+        #expect(failed.first?.data["attempts"]?.intValue == 2)
+    }
+
+    @Test func aHungHookIsKilledWithItsProcessGroupAtTheTimeoutAndRetried() throws {
+        let s = try Scratch(name: "hookhang")
+        defer { s.cleanup() }
+        let (_, dir) = try prepare(
+            s,
+            hook: """
+                #!/bin/sh
+                n=$(cat '\(s.path("count"))' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '\(s.path("count"))'
+                if [ $n -eq 1 ]; then
+                    sleep 60 &
+                    echo $! > '\(s.path("background"))'
+                    exec sleep 60
+                fi
+                cat >> '\(s.path("received"))'
+                """)
+        let started = Monotonic.now()
+        let run = try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", dir, "--timeout", "500ms", "--backoff", "10ms"])
+        #expect(run.status == 0)
+        #expect(Monotonic.now() - started < 20_000_000_000)
+        #expect(received(s).count == 1)
+        #expect(try attempts(s).map(\.outcome) == ["timeout", "ok"])
+        #expect(try deliveries(s).map(\.state) == ["delivered"])
+        let background = try #require(Int32(try String(contentsOfFile: s.path("background"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        try waitUntil("the hung hook's background child was killed with its group", timeout: 5) {
+            ProcFS.stat(background).map { $0.hasExited } ?? true
+        }
+    }
+
+    @Test func killingTheDispatcherMidDeliveryLeadsToRedeliveryNeverToALostEvent() throws {
+        let s = try Scratch(name: "hookkill")
+        defer { s.cleanup() }
+        let (eventID, dir) = try prepare(
+            s,
+            hook: """
+                #!/bin/sh
+                n=$(cat '\(s.path("count"))' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '\(s.path("count"))'
+                if [ $n -eq 1 ]; then
+                    echo $$ > '\(s.path("first"))'
+                    exec sleep 60
+                fi
+                cat >> '\(s.path("received"))'
+                """)
+        // A long timeout: redelivery must not wait for the lease to expire.
+        let dispatcher = try s.spawnMcrun(["hooks", "deliver", "--hooks-dir", dir, "--timeout", "60s", "--backoff", "10ms"])
+        try waitUntil("the first attempt is running", timeout: 10) { FileManager.default.fileExists(atPath: s.path("first")) }
+        try waitUntil("the attempt's pid is recorded", timeout: 5) {
+            try s.context().ledger.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM hook_attempts WHERE pid IS NOT NULL") } == 1
+        }
+        kill(dispatcher.pid, SIGKILL)
+        _ = dispatcher.collect(stdin: nil, timeoutMilliseconds: 5_000)
+        #expect(try deliveries(s).map(\.state) == ["pending"])
+        #expect(received(s).isEmpty)
+
+        let restarted = Monotonic.now()
+        #expect(try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", dir, "--timeout", "60s"]).status == 0)
+        #expect(Monotonic.now() - restarted < 30_000_000_000)
+        let got = received(s)
+        #expect(got.count == 1)
+        #expect(got.first?["id"]?.intValue == eventID)
+        #expect(try attempts(s).map(\.outcome) == ["interrupted", "ok"])
+        #expect(try deliveries(s).map(\.state) == ["delivered"])
+        let first = try #require(Int32(try String(contentsOfFile: s.path("first"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        try waitUntil("the orphaned first attempt was killed", timeout: 5) { ProcFS.stat(first).map { $0.hasExited } ?? true }
+    }
+
+    @Test func hooksRunPerKindAndAnyOnlyForTheNotableKinds() throws {
+        let s = try Scratch(name: "hookany")
+        defer { s.cleanup() }
+        let dir = s.path("hooks.d")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        _ = try s.script("hooks.d/any", "#!/bin/sh\ncat >> '\(s.path("received"))'\n")
+        _ = try s.script("hooks.d/README.txt", "not a hook")
+        try s.context().ledger.write { db in
+            try Ledger.appendEvent(db, kind: "launch", ticket: "H1", actor: "test")
+            try Ledger.appendEvent(db, kind: "escalation", ticket: "H1", actor: "test")
+            try Ledger.appendEvent(db, kind: "hook_failed", ticket: "H1", actor: "test")
+        }
+        #expect(try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", dir]).status == 0)
+        #expect(received(s).map { $0["kind"]?.stringValue } == ["escalation"])
+        let list = try s.mcrunJSON(["hooks", "list"])
+        #expect(list.json["deliveries"]?.arrayValue?.count == 1)
+    }
+}
