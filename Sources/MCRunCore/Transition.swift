@@ -23,6 +23,8 @@ public struct Transition: Sendable {
     public static let completed = Transition(from: [.running], to: .completed, event: "completion")
     /// Adopt normalises a live runtime in place; it never moves one backwards.
     public static let adopted = Transition(from: [.running], to: .running, event: "adopt")
+    /// A reconcile pass found the agent of a runtime recorded dead still alive in its pane.
+    public static let healed = Transition(from: [.dead], to: .running, event: "healed")
     /// The exec after a recorded identity failed: the process is the shim, about to exit.
     public static let execFailed = Transition(from: [.running], to: .launchFailed, event: "launch_failed")
 

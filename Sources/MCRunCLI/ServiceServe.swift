@@ -1,0 +1,54 @@
+import ArgumentParser
+import Glibc
+import MCRunCore
+import MCRunService
+
+struct ServiceServe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Supervise every runtime of the state directory: notice deaths, retry once, escalate.",
+        discussion: """
+            One instance per state directory; a second one exits 4 (already_running). Under
+            systemd (Type=notify) it sends READY=1 after the first reconcile pass, STATUS=, and
+            WATCHDOG=1 only while supervision passes complete. SIGTERM exits promptly and leaves
+            every agent running in mcrun's tmux server. Without systemd it starts that tmux
+            server itself and logs to stderr.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Time between full reconcile passes (shortened to a quarter of the watchdog interval).")
+    var reconcileInterval = DurationArgument(milliseconds: 15_000)
+
+    @Option(help: "Unexpected deaths of a ticket that are relaunched silently before it escalates.")
+    var maxSilentRetries = 1
+
+    @Option(help: "Delay before a silent relaunch.")
+    var retryDelay = DurationArgument(milliseconds: 2_000)
+
+    @Option(help: "Milliseconds a relaunched agent gets to report its identity.")
+    var launchTimeout = 10_000
+
+    func validate() throws {
+        guard reconcileInterval.milliseconds >= 50 else { throw ValidationError("--reconcile-interval must be at least 50ms") }
+        guard maxSilentRetries >= 0 else { throw ValidationError("--max-silent-retries must be 0 or more") }
+        guard launchTimeout > 0 else { throw ValidationError("--launch-timeout must be positive") }
+    }
+
+    func run() async throws {
+        do {
+            let env = MCRunContext.processEnvironment()
+            let context = try MCRunContext(
+                stateDirectory: StateDirectory.resolve(explicit: global.stateDir, environment: env), environment: env,
+                actor: global.actor ?? "serve (pid \(getpid()))")
+            let configuration = SupervisorConfiguration(
+                passIntervalMilliseconds: reconcileInterval.milliseconds,
+                policy: DeathPolicy(maxSilentRetries: maxSilentRetries, retryDelayMilliseconds: retryDelay.milliseconds),
+                launchTimeoutMilliseconds: launchTimeout)
+            try await Serve.main(context: context, configuration: configuration)
+        } catch let error as MCRunError {
+            Output.fail(error, json: global.json)
+            throw ExitCode(error.code.exitCode)
+        }
+    }
+}
