@@ -20,6 +20,7 @@ public struct MCRun: AsyncParsableCommand {
         discussion: exitCodesHelp,
         subcommands: [
             RuntimeStart.self, RuntimeStop.self, RuntimeList.self, RuntimeShow.self, RuntimeShim.self,
+            ServiceServe.self, TicketReset.self,
         ])
 
     public init() {}

@@ -36,19 +36,27 @@ struct ServiceServe: AsyncParsableCommand {
     }
 
     func run() async throws {
-        do {
-            let env = MCRunContext.processEnvironment()
-            let context = try MCRunContext(
-                stateDirectory: StateDirectory.resolve(explicit: global.stateDir, environment: env), environment: env,
-                actor: global.actor ?? "serve (pid \(getpid()))")
-            let configuration = SupervisorConfiguration(
-                passIntervalMilliseconds: reconcileInterval.milliseconds,
-                policy: DeathPolicy(maxSilentRetries: maxSilentRetries, retryDelayMilliseconds: retryDelay.milliseconds),
-                launchTimeoutMilliseconds: launchTimeout)
-            try await Serve.main(context: context, configuration: configuration)
-        } catch let error as MCRunError {
+        if let error = await serve() {
             Output.fail(error, json: global.json)
             throw ExitCode(error.code.exitCode)
         }
+    }
+
+    /// nil after a graceful shutdown.
+    private func serve() async -> MCRunError? {
+        let env = MCRunContext.processEnvironment()
+        let context: MCRunContext
+        do {
+            context = try MCRunContext(
+                stateDirectory: StateDirectory.resolve(explicit: global.stateDir, environment: env), environment: env,
+                actor: global.actor ?? "serve (pid \(getpid()))")
+        } catch {
+            return error
+        }
+        let configuration = SupervisorConfiguration(
+            passIntervalMilliseconds: reconcileInterval.milliseconds,
+            policy: DeathPolicy(maxSilentRetries: maxSilentRetries, retryDelayMilliseconds: retryDelay.milliseconds),
+            launchTimeoutMilliseconds: launchTimeout)
+        return await Serve.main(context: context, configuration: configuration)
     }
 }

@@ -1,15 +1,22 @@
 public import Logging
 public import MCRunCore
 import ServiceLifecycle
+import UnixSignals
 
 /// `mcrun serve`: the supervision loop and the heartbeat that reports it to systemd, run as
 /// a service group that shuts down gracefully on SIGTERM or SIGINT.
 public enum Serve {
     /// The command's entry point: journal or stderr logging, sd_notify when systemd runs it.
-    public static func main(context: MCRunContext, configuration: SupervisorConfiguration) async throws(MCRunError) {
+    /// Returns the error that ended it, nil after a graceful shutdown.
+    public static func main(context: MCRunContext, configuration: SupervisorConfiguration) async -> MCRunError? {
         MCRunLogging.bootstrap(level: .info)
         let logger = Logger(label: "mcrun.serve")
-        try await run(context: context, configuration: configuration, notifier: SystemdNotifier(logger: logger), logger: logger)
+        do {
+            try await run(context: context, configuration: configuration, notifier: SystemdNotifier(logger: logger), logger: logger)
+            return nil
+        } catch {
+            return error
+        }
     }
 
     /// Runs until SIGTERM/SIGINT; holds the state directory's serve lock meanwhile.
