@@ -360,14 +360,9 @@ public final class Supervisor: @unchecked Sendable {
         }
         let live: [Runtime]
         let pending: [PendingRetry]
-        let escalated: Int
         do {
-            (live, pending, escalated) = try context.ledger.read { db in
-                (
-                    try Runtime.filter(sql: "state IN ('launching','running','stopping')").fetchAll(db),
-                    try PendingRetry.all(db),
-                    try Int.fetchOne(db, sql: "SELECT count(*) FROM tickets WHERE escalated = 1") ?? 0
-                )
+            (live, pending) = try context.ledger.read { db in
+                (try Runtime.filter(sql: "state IN ('launching','running','stopping')").fetchAll(db), try PendingRetry.all(db))
             }
         } catch {
             return passFailed("the ledger did not answer: \(error.message)")
@@ -381,9 +376,24 @@ public final class Supervisor: @unchecked Sendable {
         reconcileSessions(snapshot.panes.filter { !liveSessions.contains($0.sessionName) })
 
         retries = Dictionary(pending.map { ($0.ticket, $0) }, uniquingKeysWith: { a, _ in a })
+        // Counted after this pass's deaths and healings, so STATUS= (and READY's) is current.
+        let counts: Counts
+        do {
+            counts = try context.ledger.read { db in
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT (SELECT count(*) FROM runtimes WHERE state IN ('launching','running','stopping')) AS live,
+                               (SELECT count(*) FROM runtimes WHERE state = 'running' AND busy = 1) AS busy,
+                               (SELECT count(*) FROM tickets WHERE escalated = 1) AS escalated
+                        """)
+                return Counts(live: row?["live"] ?? 0, busy: row?["busy"] ?? 0, escalated: row?["escalated"] ?? 0)
+            }
+        } catch {
+            return passFailed("the ledger did not answer: \(error.message)")
+        }
         shared.withLock { state in
-            state.counts = Counts(
-                live: live.count, busy: live.filter { $0.state == .running && $0.busy }.count, escalated: escalated)
+            state.counts = counts
             state.passFailure = nil
         }
         lastFullPass.store(Monotonic.now(), ordering: .releasing)
@@ -392,7 +402,7 @@ public final class Supervisor: @unchecked Sendable {
             notifier.ready(status: statusLine())
             logger.info(
                 "first reconcile done; ready",
-                metadata: ["event": "ready", "live": "\(live.count)", "watched": "\(watched.count)"])
+                metadata: ["event": "ready", "live": "\(counts.live)", "watched": "\(watched.count)"])
         }
         return true
     }

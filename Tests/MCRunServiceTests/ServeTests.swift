@@ -161,3 +161,51 @@ struct ServeTests {
         #expect(try s.runtimes("KEEP").first?.state == .running)
     }
 }
+
+/// The sd_notify conversation, against a fake `NOTIFY_SOCKET`.
+@Suite(.serialized)
+struct ServeNotifyTests {
+    static func count(_ socket: FakeNotifySocket, _ prefix: String) -> Int {
+        socket.messages.filter { $0.hasPrefix(prefix) }.count
+    }
+
+    static func isStopped(_ pid: Int32) -> Bool { ProcFS.stat(pid)?.state == UInt8(ascii: "T") }
+
+    @Test func readyAfterTheFirstReconcileThenStatusWatchdogAndStopping() async throws {
+        let s = try Scratch(name: "notify")
+        defer { s.cleanup() }
+        let socket = try FakeNotifySocket()
+        defer { socket.close() }
+        // A death that happened while no serve ran: READY=1 must report it already handled.
+        let agent = try s.startAgent("GONE", ["sleep", "1000"])
+        kill(agent, SIGKILL)
+        try waitUntil("the agent to be gone") { !isAlive(agent) }
+
+        let serve = try ServeProcess(
+            s, arguments: ["--max-silent-retries", "0", "--reconcile-interval", "30s"],
+            environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "1000000"])
+        let ready = try await socket.waitForMessage(timeout: .seconds(15)) { $0.hasPrefix("READY=1") }
+        let readyAt = ContinuousClock.now
+        #expect(ready.hasPrefix("READY=1\nSTATUS=0 live, 0 busy, 1 escalated; last pass 0s ago; pidfd"), "\(ready)")
+        #expect(try s.runtimes("GONE").first?.state == .dead)
+
+        // Pings at half of WATCHDOG_USEC: five of them take about two seconds.
+        let before = Self.count(socket, "WATCHDOG=1")
+        try waitUntil("five watchdog pings; got \(socket.messages)", timeout: 10) { Self.count(socket, "WATCHDOG=1") >= before + 5 }
+        let perPing = (ContinuousClock.now - readyAt) / 5
+        #expect(perPing >= .milliseconds(300) && perPing <= .milliseconds(1_000), "one ping every \(perPing)")
+        #expect(socket.messages.contains { $0.hasPrefix("STATUS=") && $0.contains("escalated; last pass") })
+
+        // A frozen process sends nothing.
+        kill(serve.pid, SIGSTOP)
+        try waitUntil("serve to be stopped") { Self.isStopped(serve.pid) }
+        let frozen = Self.count(socket, "WATCHDOG=1")
+        try holdsFalse("a watchdog ping while stopped", for: 1.5) { Self.count(socket, "WATCHDOG=1") > frozen }
+        kill(serve.pid, SIGCONT)
+        try waitUntil("pings to resume") { Self.count(socket, "WATCHDOG=1") > frozen }
+
+        kill(serve.pid, SIGTERM)
+        try await socket.waitForMessage { $0.hasPrefix("STOPPING=1") }
+        #expect(serve.waitForExit(timeout: 5) == 0)
+    }
+}
