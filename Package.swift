@@ -45,6 +45,7 @@ let package = Package(
                 "MCRunCore", "CLinux", "CSystemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
         // Every subcommand, in a library so tests can call it.
@@ -63,7 +64,7 @@ let package = Package(
         .testTarget(name: "MCRunCLITests", dependencies: ["MCRunCLI", "MCRunCore", "MCRunTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "MCRunServiceTests",
-            dependencies: ["MCRunService", "MCRunCore", "MCRunTestSupport"],
+            dependencies: ["MCRunService", "MCRunCore", "MCRunTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict),
     ]
 )

@@ -24,6 +24,7 @@ public struct MCRun: AsyncParsableCommand {
             RuntimeAdopt.self, RuntimeSend.self, RuntimePark.self, RuntimeUnpark.self, HostKillSwitch.self,
             HostConfigCommand.self, Hook.self,
             RuntimeLogs.self, RuntimeSignal.self, RuntimeHarvest.self, EventList.self, EventHooks.self,
+            ServiceServe.self, TicketReset.self,
         ])
 
     public init() {}

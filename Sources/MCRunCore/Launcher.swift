@@ -36,20 +36,40 @@ public struct Launcher: Sendable {
             throw .badInput("command_not_found", "command \(TicketID.printable(request.argv[0])) was not found in PATH or is not executable")
         }
         let admitted = try admit(request)
-        return try launch(admitted, timeoutMilliseconds: request.timeoutMilliseconds)
+        let runtime = try launch(admitted, timeoutMilliseconds: request.timeoutMilliseconds)
+        ServiceNudge.send(context.stateDirectory)
+        return runtime
+    }
+
+    /// A new episode of `previous`: the same argv, cwd, environment and owner, through the
+    /// same admission as `start` (kill switch, parked, one live runtime, capacity). `within`
+    /// runs inside the admission transaction with the new row, so a retry can be claimed
+    /// exactly once together with the admission.
+    public func relaunch(
+        from previous: Runtime, timeoutMilliseconds: Int = 10_000,
+        within: @escaping (Database, Runtime) throws -> Void = { _, _ in }
+    ) throws(MCRunError) -> Runtime {
+        let request = LaunchRequest(
+            ticket: previous.ticketID, argv: previous.argv, cwd: previous.cwd, env: previous.env, owner: previous.owner,
+            timeoutMilliseconds: timeoutMilliseconds)
+        let admitted = try admit(request, action: "retry", within: within)
+        return try launch(admitted, timeoutMilliseconds: timeoutMilliseconds)
     }
 
     /// The admission transaction: policy, the one-live-runtime index and the capacity count
     /// are all decided here, in one IMMEDIATE transaction. If the ledger cannot answer, the
     /// start is refused: an unknown count is never taken for zero.
-    func admit(_ request: LaunchRequest) throws(MCRunError) -> Runtime {
+    func admit(
+        _ request: LaunchRequest, action: String = "start", within: (Database, Runtime) throws -> Void = { _, _ in }
+    ) throws(MCRunError) -> Runtime {
         let me = try AgentIdentity.current()
         let actor = context.actor
         do {
             return try context.ledger.write { db in
                 let now = WallClock.now()
                 let ticket = try Ledger.ensureTicket(db, id: request.ticket.rawValue, now: now)
-                try Policy.checkAdmission(db, ticket: ticket)
+                try Policy.checkKillSwitch(db, action: action)
+                try Policy.checkNotParked(ticket, action: action)
                 if let live = try Ledger.liveRuntime(db, ticket: ticket.id) {
                     guard live.isAbandonedLaunch else {
                         throw MCRunError(.busy, "busy", "ticket \(ticket.id) already has a live runtime (episode \(live.episode), \(live.state.rawValue)); adopt it with: mcrun adopt \(ticket.id)", runtime: live)
@@ -71,6 +91,7 @@ public struct Launcher: Sendable {
                     throw MCRunError(.busy, "busy", "ticket \(ticket.id) already has a live runtime", runtime: winner)
                 }
                 try Ledger.appendEvent(db, kind: "launch", runtime: runtime, actor: actor, data: ["argv": JSONValue(request.argv), "cwd": .string(request.cwd), "owner": JSONValue(request.owner)], now: now)
+                try within(db, runtime)
                 return runtime
             }
         } catch where error.code == .internalError {

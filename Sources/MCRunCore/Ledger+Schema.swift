@@ -160,6 +160,20 @@ extension Ledger {
                     );
                     """)
         }
+        m.registerMigration("v2-pending-retries") { db in
+            // A death's silent relaunch, recorded in the death's own transaction and claimed in
+            // the relaunch's admission transaction: a supervisor crash in between neither loses
+            // nor repeats it.
+            try db.execute(
+                sql: """
+                    CREATE TABLE pending_retries (
+                        ticket TEXT PRIMARY KEY NOT NULL REFERENCES tickets(id),
+                        runtime_id INTEGER NOT NULL REFERENCES runtimes(id),
+                        due_at REAL NOT NULL,
+                        created_at REAL NOT NULL
+                    );
+                    """)
+        }
         return m
     }()
 }

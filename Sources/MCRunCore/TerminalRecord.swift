@@ -1,3 +1,5 @@
+public import GRDB
+
 /// What a dispatcher needs to know about a runtime that ended without an accepted verdict
 /// (or went silent): what happened, why, whether running it again is safe, whether a
 /// person must look, and what to do next. Derived by one function from the facts the
@@ -57,6 +59,15 @@ public struct TerminalRecord: Codable, Sendable, Equatable {
 
     /// The one derivation: every end path (stop, park, death, completion, launch failure)
     /// and the harvest timeout produce their record here.
+    /// Re-derives a stored record after the ticket changed in the same transaction (the
+    /// death count, an escalation), so the record says what the ticket now is.
+    public static func refresh(_ db: Database, _ runtime: Runtime) throws -> Runtime {
+        var updated = runtime
+        updated.terminalRecord = derive(runtime, ticket: try Ledger.ticket(db, id: runtime.ticket))
+        try updated.update(db)
+        return updated
+    }
+
     public static func derive(_ runtime: Runtime, ticket: Ticket?, silence: Silence? = nil) -> TerminalRecord {
         let t = runtime.ticket
         let deaths = ticket?.deaths ?? 0

@@ -22,9 +22,13 @@ public struct Transition: Sendable {
     /// The end of a runtime stopped by `park`: its own event, so the evidence says why.
     public static let parkStopped = Transition(from: [.launching, .stopping], to: .stopped, event: "park_stop")
     public static let died = Transition(from: [.running], to: .dead, event: "death")
-    public static let completed = Transition(from: [.running], to: .completed, event: "completion")
+    /// The agent exited after its DONE was accepted; the `completion` event was written
+    /// when the signal was accepted, so this one is the exit.
+    public static let completed = Transition(from: [.running], to: .completed, event: "exit")
     /// Adopt normalises a live runtime in place; it never moves one backwards.
     public static let adopted = Transition(from: [.running], to: .running, event: "adopt")
+    /// A reconcile pass found the agent of a runtime recorded dead still alive in its pane.
+    public static let healed = Transition(from: [.dead], to: .running, event: "healed")
     /// The exec after a recorded identity failed: the process is the shim, about to exit.
     public static let execFailed = Transition(from: [.running], to: .launchFailed, event: "launch_failed")
 

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Dispatch
 import Glibc
 public import Logging
 public import MCRunCore
@@ -57,6 +58,7 @@ public final class EventHookDispatcher: Service, Sendable {
     /// This process, as it appears in `lease_owner`: boot id, pid, start time.
     let owner: String
     private let stopping = Atomic<Bool>(false)
+    private let doorbell = DispatchSemaphore(value: 0)
 
     public init(context: MCRunContext, configuration: Configuration, logger: Logger) throws(MCRunError) {
         self.context = context
@@ -72,17 +74,22 @@ public final class EventHookDispatcher: Service, Sendable {
         // A hook that does not read its stdin must not kill the dispatcher with SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
         await withGracefulShutdownHandler {
-            while !Task.isCancelled && !Task.isShuttingDownGracefully && !stopping.load(ordering: .relaxed) {
-                await onThread { _ = self.pass() }
-                try? await cancelWhenGracefulShutdown {
-                    try await Task.sleep(for: .milliseconds(self.configuration.pollMilliseconds))
+            await onThread {
+                while !self.stopping.load(ordering: .relaxed) {
+                    _ = self.pass()
+                    _ = self.doorbell.wait(timeout: .now() + .milliseconds(self.configuration.pollMilliseconds))
                 }
             }
         } onGracefulShutdown: {
             // The running hook finishes or times out; no new one starts.
             self.stopping.store(true, ordering: .relaxed)
+            self.doorbell.signal()
         }
     }
+
+    /// New events are in the ledger (a death, a nudge from the CLI): look now, not at the
+    /// next poll, so a hook starts within milliseconds of its event.
+    public func ring() { doorbell.signal() }
 
     /// Runs alone in a service group until SIGINT or SIGTERM: `mcrun hooks deliver`.
     public func runUntilSignalled() async throws {

@@ -42,4 +42,9 @@ void mcrun_reset_signals(void);
 /// process is not yet reaped by its parent, or another errno when the kernel cannot say.
 int mcrun_pidfd_wait_status(int pidfd, int *status);
 
+/// epoll(7) and eventfd(2), which Swift's Glibc module does not export: the supervisor
+/// waits on every agent's pidfd in one epoll set.
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
 #endif

@@ -1,0 +1,34 @@
+import ArgumentParser
+import MCRunCore
+import MCRunService
+
+struct TicketReset: MCRunCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reset",
+        abstract: "Clear a ticket's death count and escalation, so the next death is retried again.",
+        discussion: "Works with or without `mcrun serve` running. A relaunch still owed to the ticket is cancelled.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Ticket id.")
+    var ticket: String
+
+    @Option(help: "Why (recorded on the reset event).")
+    var reason: String?
+
+    func execute() throws(MCRunError) -> Reply {
+        let ticketID = try global.ticket(ticket)
+        let context = try global.context()
+        let actor = context.actor
+        let reason = reason
+        let result = try context.ledger.write { db in
+            try TicketHealth.reset(db, ticket: ticketID.rawValue, actor: actor, reason: reason)
+        }
+        return Reply(
+            fields: [
+                "ticket": .string(ticketID.rawValue), "previous_deaths": .int(Int64(result.previousDeaths)),
+                "was_escalated": .bool(result.wasEscalated), "cancelled_retry": .bool(result.cancelledRetry),
+            ],
+            human: "reset \(ticketID): deaths \(result.previousDeaths) -> 0\(result.wasEscalated ? ", escalation cleared" : "")\(result.cancelledRetry ? ", pending relaunch cancelled" : "")")
+    }
+}

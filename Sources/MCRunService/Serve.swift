@@ -1,0 +1,109 @@
+public import Logging
+public import MCRunCore
+import ServiceLifecycle
+import UnixSignals
+
+/// `mcrun serve`: the supervision loop and the heartbeat that reports it to systemd, run as
+/// a service group that shuts down gracefully on SIGTERM or SIGINT.
+public enum Serve {
+    /// The command's entry point: journal or stderr logging, sd_notify when systemd runs it.
+    /// Returns the error that ended it, nil after a graceful shutdown.
+    public static func main(
+        context: MCRunContext, configuration: SupervisorConfiguration, eventHooks: EventHookDispatcher.Configuration
+    ) async -> MCRunError? {
+        MCRunLogging.bootstrap(level: .info)
+        let logger = Logger(label: "mcrun.serve")
+        do {
+            try await run(
+                context: context, configuration: configuration, eventHooks: eventHooks, notifier: SystemdNotifier(logger: logger),
+                logger: logger)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    /// Runs until SIGTERM/SIGINT; holds the state directory's serve lock meanwhile.
+    /// Returns normally after a graceful shutdown; the agents keep running.
+    public static func run(
+        context: MCRunContext, configuration: SupervisorConfiguration, eventHooks: EventHookDispatcher.Configuration? = nil,
+        notifier: any ServiceNotifying, logger: Logger
+    ) async throws(MCRunError) {
+        let lock = try ServeLock.acquire(context.stateDirectory)
+        defer { withExtendedLifetime(lock) {} }
+        var configuration = configuration
+        if let watchdog = notifier.watchdogInterval {
+            // A full pass must land well inside every half-interval the heartbeat checks.
+            configuration.passIntervalMilliseconds = max(50, min(configuration.passIntervalMilliseconds, milliseconds(watchdog) / 4))
+        }
+        let hooks = try eventHooks.map { c throws(MCRunError) in try EventHookDispatcher(context: context, configuration: c, logger: logger) }
+        if let hooks { configuration.onEvents = { hooks.ring() } }
+        let supervisor = try Supervisor(context: context, configuration: configuration, notifier: notifier, logger: logger)
+        // Shut down in reverse order: the loop first (STOPPING=1), then hooks, then the heartbeat.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: Heartbeat(supervisor: supervisor, notifier: notifier), serviceName: "heartbeat")
+        ]
+        if let hooks { services.append(.init(service: hooks, serviceName: "event-hooks")) }
+        services.append(.init(service: SupervisionLoop(supervisor: supervisor, notifier: notifier), serviceName: "supervisor"))
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: services,
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            throw MCRunError.internalError("mcrun serve stopped: \(error)", cause: error)
+        }
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+    }
+}
+
+/// Runs the supervisor's thread for the life of the group.
+struct SupervisionLoop: Service {
+    let supervisor: Supervisor
+    let notifier: any ServiceNotifying
+
+    func run() async throws {
+        supervisor.start()
+        await withGracefulShutdownHandler {
+            await supervisor.waitUntilStopped()
+        } onGracefulShutdown: { [supervisor, notifier] in
+            notifier.stopping(status: "stopping; agents keep running in mcrun's tmux server")
+            supervisor.stop()
+        }
+    }
+}
+
+/// `WATCHDOG=1` and `STATUS=` from a timer that looks at when the loop last completed a
+/// full pass, never from the pass itself: a loop that is stuck anywhere stops the pings.
+struct Heartbeat: Service {
+    let supervisor: Supervisor
+    let notifier: any ServiceNotifying
+
+    func run() async throws {
+        let watchdog = notifier.watchdogInterval
+        let period = watchdog.map { min($0 / 2, .seconds(5)) } ?? .seconds(5)
+        let fresh = watchdog.map { Int64(Serve.milliseconds($0 / 2)) * 1_000_000 }
+        do {
+            try await cancelWhenGracefulShutdown { [supervisor, notifier] in
+                var lastStatus = ""
+                while true {
+                    try await Task.sleep(for: period)
+                    guard let age = supervisor.lastFullPassAge() else { continue }
+                    if let fresh, age <= fresh { notifier.watchdog() }
+                    let status = supervisor.statusLine()
+                    if status != lastStatus {
+                        notifier.status(status)
+                        lastStatus = status
+                    }
+                }
+            }
+        } catch is CancellationError {
+        }
+    }
+}

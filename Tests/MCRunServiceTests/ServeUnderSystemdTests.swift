@@ -1,0 +1,105 @@
+import Foundation
+import Glibc
+import MCRunCore
+import MCRunTestSupport
+import Testing
+
+/// `mcrun serve` as the shipped unit runs it, under a real systemd in a namespace: readiness
+/// and status as systemd sees them, the watchdog killing a frozen loop, and restarts that
+/// leave the agents running and re-adopted.
+@Suite(
+    .serialized,
+    .enabled(
+        if: SystemdNamespace.unavailableReason == nil,
+        Comment(rawValue: "SKIPPED LOUDLY: needs root and a real systemd in a namespace: \(SystemdNamespace.unavailableReason ?? "")")))
+struct ServeUnderSystemdTests {
+    static let units = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("units")
+    static let stateDir = "/var/lib/mcrun"
+
+    /// The built binary, a short watchdog, quick restarts; no core file or Swift backtrace
+    /// on the watchdog's SIGABRT, which would only slow the kill down.
+    static let dropIn = """
+        [Service]
+        ExecStart=
+        ExecStart=\(Scratch.mcrunPath) serve --reconcile-interval 1s
+        WatchdogSec=2s
+        RestartSec=200ms
+        LimitCORE=0
+        Environment=SWIFT_BACKTRACE=enable=no
+        """
+
+    private func mcrun(_ ns: SystemdNamespace, _ arguments: [String]) async throws -> (CommandResult, JSONValue?) {
+        let result = try await ns.run([Scratch.mcrunPath] + arguments)
+        let json = try? JSONDecoder().decode(JSONValue.self, from: Data(result.standardOutput.utf8))
+        return (result, json)
+    }
+
+    /// Each ticket's (episode, pid, deaths) as `mcrun ps` reports it inside the namespace.
+    private func runtimes(_ ns: SystemdNamespace) async throws -> [String: [Int64]] {
+        let (result, json) = try await mcrun(ns, ["ps", "--state-dir", Self.stateDir, "--json"])
+        let rows = try #require(json?.at("runtimes")?.arrayValue, "\(result)")
+        var out: [String: [Int64]] = [:]
+        for row in rows {
+            guard let ticket = row.at("ticket")?.stringValue else { continue }
+            out[ticket] = [row.at("episode")?.intValue ?? -1, row.at("pid")?.intValue ?? -1, row.at("deaths")?.intValue ?? -1]
+        }
+        return out
+    }
+
+    @Test func theUnitIsReadyWithStatusIsRestartedByTheWatchdogAndKeepsTheAgents() async throws {
+        try await SystemdNamespace.withBooted { ns in
+            for name in ["mcrun.service", "mcrun-tmux.service"] {
+                try await ns.install(unit: String(contentsOf: Self.units.appendingPathComponent(name), encoding: .utf8), name: name)
+            }
+            try await ns.install(dropIn: Self.dropIn, for: "mcrun.service", name: "test")
+            try await ns.systemctl("start", "mcrun.service")
+            try await ns.waitFor("mcrun.service", toHave: ["ActiveState": "active", "SubState": "running"])
+            let status = try await ns.show("mcrun.service", ["StatusText"])["StatusText"] ?? ""
+            #expect(status.hasPrefix("0 live, 0 busy, 0 escalated; last pass") && status.hasSuffix("pidfd"), "\(status)")
+
+            var agents: [String: Int64] = [:]
+            for ticket in ["A", "B"] {
+                let (result, json) = try await mcrun(
+                    ns, ["start", "--state-dir", Self.stateDir, "--json", ticket, "--", "/bin/sleep", "600"])
+                agents[ticket] = try #require(json?.at("runtime.pid")?.intValue, "\(result)")
+            }
+            try await ns.waitFor("STATUS= to count the agents") {
+                try await ns.show("mcrun.service", ["StatusText"])["StatusText"]?.hasPrefix("2 live") == true
+            }
+            let expected = ["A": [1, agents["A"]!, 0], "B": [1, agents["B"]!, 0]]
+
+            // A restart leaves the agents running; the new serve adopts them (same episode and
+            // PID, no death recorded).
+            let firstPID = try await ns.show("mcrun.service", ["MainPID"])["MainPID"]
+            try await ns.systemctl("restart", "mcrun.service")
+            try await ns.waitFor("mcrun.service", toHave: ["ActiveState": "active", "SubState": "running"])
+            #expect(try await ns.show("mcrun.service", ["MainPID"])["MainPID"] != firstPID)
+            for pid in agents.values { #expect(try await ns.run(["kill", "-0", String(pid)]).succeeded, "agent \(pid) died") }
+            #expect(try await runtimes(ns) == expected)
+
+            // A frozen supervision loop stops the pings: systemd kills and restarts it.
+            let frozenPID = try #require(try await ns.show("mcrun.service", ["MainPID"])["MainPID"])
+            #expect(try await ns.run(["kill", "-STOP", frozenPID]).succeeded)
+            try await ns.waitFor("the watchdog to restart mcrun.service", timeout: .seconds(30)) {
+                let state = try await ns.show("mcrun.service", ["NRestarts", "MainPID", "ActiveState", "SubState"])
+                return (Int(state["NRestarts"] ?? "") ?? 0) >= 1 && state["MainPID"] != frozenPID && state["MainPID"] != "0"
+                    && state["SubState"] == "running"
+            }
+            #expect(try await ns.journal("mcrun.service", format: "cat").contains("Watchdog timeout"))
+            try await ns.waitFor("STATUS= after the restart") {
+                try await ns.show("mcrun.service", ["StatusText"])["StatusText"]?.hasPrefix("2 live") == true
+            }
+            for pid in agents.values { #expect(try await ns.run(["kill", "-0", String(pid)]).succeeded, "agent \(pid) died") }
+            #expect(try await runtimes(ns) == expected)
+
+            // And the supervisor still notices deaths: one retry for A.
+            #expect(try await ns.run(["kill", "-KILL", String(agents["A"]!)]).succeeded)
+            try await ns.waitFor("A relaunched in episode 2") {
+                try await runtimes(ns)["A"]?.first == 2
+            }
+            #expect(try await runtimes(ns)["A"]?.last == 1)
+        }
+    }
+}
