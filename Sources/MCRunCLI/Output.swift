@@ -39,19 +39,8 @@ extension MCRunCommand {
 }
 
 enum Output {
-    static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return e
-    }()
-
-    static func jsonLine(_ value: JSONValue) -> String {
-        guard let data = try? encoder.encode(value) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
-    }
-
     static func printJSON(_ value: JSONValue) {
-        write(jsonLine(value) + "\n", to: 1)
+        write(value.jsonText + "\n", to: 1)
     }
 
     static func write(_ text: String, to fd: Int32) {

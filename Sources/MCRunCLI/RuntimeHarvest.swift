@@ -80,7 +80,7 @@ struct RuntimeHarvest: MCRunCommand {
             human.append(contentsOf: tail)
         }
         var recordJSON: JSONValue = .null
-        if let record, let data = try? Output.encoder.encode(record), let value = JSONValue.parse(String(decoding: data, as: UTF8.self)) {
+        if let record, let data = try? JSONEncoder().encode(record), let value = JSONValue.parse(String(decoding: data, as: UTF8.self)) {
             recordJSON = value
         }
         return Reply(

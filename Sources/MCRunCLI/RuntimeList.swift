@@ -84,10 +84,13 @@ struct RuntimeList: MCRunCommand {
         for orphan in orphans {
             table.append(["?", "-", "orphan", "?", String(orphan.panePID), "-", "-", "-", "-", "orphan", orphan.sessionName])
         }
-        var human = table.isEmpty && orphans.isEmpty
-            ? "no runtimes" + (all ? "" : " (see --all for ended ones)")
-            : RuntimeView.table(["TICKET", "EP", "STATE", "ALIVE", "PID", "UPTIME", "BUSY", "OWNER", "DEATHS", "FLAGS", "SESSION"], table)
-        if snapshot == nil { human += "\nwarning: mcrun's tmux server did not answer; sessions are not shown" }
+        var human = ""
+        if !global.json {
+            human = table.isEmpty && orphans.isEmpty
+                ? "no runtimes" + (all ? "" : " (see --all for ended ones)")
+                : RuntimeView.table(["TICKET", "EP", "STATE", "ALIVE", "PID", "UPTIME", "BUSY", "OWNER", "DEATHS", "FLAGS", "SESSION"], table)
+            if snapshot == nil { human += "\nwarning: mcrun's tmux server did not answer; sessions are not shown" }
+        }
         return Reply(
             fields: [
                 "runtimes": .array(json),
@@ -103,7 +106,7 @@ struct RuntimeList: MCRunCommand {
         let runtimes = try Runtime.fetchAll(
             db,
             sql: """
-                SELECT r.* FROM runtimes r
+                SELECT \(Runtime.listingColumns) FROM runtimes r
                 JOIN (SELECT ticket, max(episode) AS episode FROM runtimes GROUP BY ticket) latest
                   ON latest.ticket = r.ticket AND latest.episode = r.episode
                 ORDER BY r.ticket

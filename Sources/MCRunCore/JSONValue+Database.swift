@@ -6,14 +6,11 @@ public import GRDB
 /// and every event's data reads back as `false`.
 extension JSONValue: DatabaseValueConvertible {
     public var databaseValue: DatabaseValue {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(self) else { return "null".databaseValue }
-        return String(decoding: data, as: UTF8.self).databaseValue
+        jsonText.databaseValue
     }
 
     public static func fromDatabaseValue(_ dbValue: DatabaseValue) -> JSONValue? {
         guard let text = String.fromDatabaseValue(dbValue) else { return dbValue.isNull ? .null : nil }
-        return try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        return JSONValue.parse(text)
     }
 }

@@ -150,8 +150,9 @@ public struct Launcher: Sendable {
                     throw fail(current, reason: "shim_exited", message: "the launch shim for \(current.ticket) exited before the agent started: \(context.tmux.capture(created.paneID)?.replacingNewlines() ?? "")")
                 }
             }
+            // The shim records within a few milliseconds; short polls keep start's answer prompt.
             usleep(pause)
-            pause = min(pause * 2, 20_000)
+            pause = min(pause * 2, 2_000)
         }
     }
 

@@ -1,4 +1,5 @@
 public import GRDB
+import Foundation
 
 /// Where a runtime is in its life. Only `Ledger.transition` changes it.
 public enum RuntimeState: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
@@ -72,7 +73,7 @@ public struct Runtime: Codable, Sendable, Equatable, FetchableRecord, MutablePer
     /// What ended the runtime and what to do next, derived once when it ended.
     public var terminalRecord: TerminalRecord?
 
-    public enum CodingKeys: String, CodingKey, ColumnExpression {
+    public enum CodingKeys: String, CodingKey, ColumnExpression, CaseIterable {
         case id, ticket, episode, nonce, owner, state
         case sessionName = "session_name", sessionID = "session_id", paneID = "pane_id"
         case argv, cwd, env
@@ -194,4 +195,103 @@ extension Runtime {
         default: return state.rawValue
         }
     }
+}
+
+// Rows are read by hand rather than through Codable: `ps` decodes every runtime, and
+// GRDB's generic Codable path cost most of its time. The environment is decoded only when
+// the query selected it (`ps` does not).
+extension Runtime {
+    public init(row: Row) throws {
+        id = row[Columns.id]
+        ticket = row[Columns.ticket]
+        episode = row[Columns.episode]
+        nonce = row[Columns.nonce] ?? ""
+        owner = row[Columns.owner]
+        state = row[Columns.state]
+        sessionName = row[Columns.sessionName]
+        sessionID = row[Columns.sessionID]
+        paneID = row[Columns.paneID]
+        argv = Self.decodeJSON([String].self, row[Columns.argv]) ?? []
+        cwd = row[Columns.cwd]
+        env = row.hasColumn(Columns.env.rawValue) ? Self.decodeJSON([String: String].self, row[Columns.env]) ?? [:] : [:]
+        bootID = row[Columns.bootID]
+        pid = row[Columns.pid]
+        startTime = row[Columns.startTime]
+        launcherPID = row[Columns.launcherPID]
+        launcherStartTime = row[Columns.launcherStartTime]
+        createdAt = row[Columns.createdAt]
+        startedAt = row[Columns.startedAt]
+        endedAt = row[Columns.endedAt]
+        updatedAt = row[Columns.updatedAt]
+        endReason = row[Columns.endReason]
+        endedBy = row[Columns.endedBy]
+        exitCode = row[Columns.exitCode]
+        exitSignal = row[Columns.exitSignal]
+        leftoversKilled = row[Columns.leftoversKilled]
+        lastScreen = row[Columns.lastScreen]
+        busy = row[Columns.busy] ?? false
+        busySource = row[Columns.busySource]
+        busyAt = row[Columns.busyAt]
+        verdict = row[Columns.verdict]
+        verdictAt = row[Columns.verdictAt]
+        transcriptTail = row[Columns.transcriptTail]
+        terminalRecord = Self.decodeJSON(TerminalRecord.self, row[Columns.terminalRecord])
+    }
+
+    public func encode(to container: inout PersistenceContainer) throws {
+        // A row read for listing has no nonce or environment; writing it back would erase them.
+        precondition(!nonce.isEmpty, "a runtime read without its nonce cannot be written back")
+        container[Columns.id] = id
+        container[Columns.ticket] = ticket
+        container[Columns.episode] = episode
+        container[Columns.nonce] = nonce
+        container[Columns.owner] = owner
+        container[Columns.state] = state
+        container[Columns.sessionName] = sessionName
+        container[Columns.sessionID] = sessionID
+        container[Columns.paneID] = paneID
+        container[Columns.argv] = Self.encodeJSON(argv)
+        container[Columns.cwd] = cwd
+        container[Columns.env] = Self.encodeJSON(env)
+        container[Columns.bootID] = bootID
+        container[Columns.pid] = pid
+        container[Columns.startTime] = startTime
+        container[Columns.launcherPID] = launcherPID
+        container[Columns.launcherStartTime] = launcherStartTime
+        container[Columns.createdAt] = createdAt
+        container[Columns.startedAt] = startedAt
+        container[Columns.endedAt] = endedAt
+        container[Columns.updatedAt] = updatedAt
+        container[Columns.endReason] = endReason
+        container[Columns.endedBy] = endedBy
+        container[Columns.exitCode] = exitCode
+        container[Columns.exitSignal] = exitSignal
+        container[Columns.leftoversKilled] = leftoversKilled
+        container[Columns.lastScreen] = lastScreen
+        container[Columns.busy] = busy
+        container[Columns.busySource] = busySource
+        container[Columns.busyAt] = busyAt
+        container[Columns.verdict] = verdict
+        container[Columns.verdictAt] = verdictAt
+        container[Columns.transcriptTail] = transcriptTail
+        container[Columns.terminalRecord] = terminalRecord.flatMap { Self.encodeJSON($0) }
+    }
+
+    /// Every column but the environment and the nonce: what listing runtimes needs.
+    public static let listingColumns: String = CodingKeys.allColumnNames.filter { $0 != "env" && $0 != "nonce" }.map { "r.\($0)" }.joined(separator: ", ")
+
+    static func decodeJSON<T: Decodable>(_ type: T.Type, _ text: String?) -> T? {
+        guard let text else { return nil }
+        return try? JSONDecoder().decode(T.self, from: Data(text.utf8))
+    }
+
+    static func encodeJSON<T: Encodable>(_ value: T) -> String? {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) }
+    }
+}
+
+extension Runtime.CodingKeys {
+    static var allColumnNames: [String] { allCases.map(\.rawValue) }
 }

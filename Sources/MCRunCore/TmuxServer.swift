@@ -125,11 +125,27 @@ public struct TmuxServer: Sendable {
 
     public struct Snapshot: Sendable {
         /// False when no server is running on the socket: no panes, and no error.
-        public var serverRunning: Bool
-        public var panes: [Pane]
+        public let serverRunning: Bool
+        public let panes: [Pane]
+        // Indexed once: callers look up every runtime's pane in one pass.
+        private let byID: [String: Int]
+        private let bySession: [String: Int]
 
-        public func pane(id: String?) -> Pane? { id.flatMap { id in panes.first { $0.paneID == id } } }
-        public func pane(sessionName: String) -> Pane? { panes.first { $0.sessionName == sessionName } }
+        public init(serverRunning: Bool, panes: [Pane]) {
+            self.serverRunning = serverRunning
+            self.panes = panes
+            var byID: [String: Int] = [:]
+            var bySession: [String: Int] = [:]
+            for (i, pane) in panes.enumerated() {
+                byID[pane.paneID] = byID[pane.paneID] ?? i
+                bySession[pane.sessionName] = bySession[pane.sessionName] ?? i
+            }
+            self.byID = byID
+            self.bySession = bySession
+        }
+
+        public func pane(id: String?) -> Pane? { id.flatMap { byID[$0] }.map { panes[$0] } }
+        public func pane(sessionName: String) -> Pane? { bySession[sessionName].map { panes[$0] } }
     }
 
     static let paneFormat = "#{session_id}\t#{pane_id}\t#{pane_pid}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_dead_signal}\t#{window_activity}\t#{session_name}"
