@@ -1,19 +1,62 @@
 #!/usr/bin/env bash
-# The main job: builds mcrun, then shows what it does on the default state directory
-# (~/.local/state/mcrun, or $MCRUN_STATE_DIR): two agents started, listed, one stopped.
+# The main job: builds mcrun, runs its supervisor (`mcrun serve`) on the default state
+# directory (~/.local/state/mcrun, or $MCRUN_STATE_DIR), and shows what it does: two
+# agents started and listed, a 409 answered by adopt, a message sent, a killed agent
+# noticed and relaunched once, a ticket parked, a harvest, the event log. On a terminal the
+# supervisor then keeps running until Ctrl-C; otherwise the demo cleans up and exits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-swift build -c release
+swift build -c release --static-swift-stdlib
 mcrun=$PWD/.build/release/mcrun
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+step() { printf '\n\033[1m$ mcrun %s\033[0m\n' "$*"; "$mcrun" "$@"; }
+note() { printf '\n\033[2m# %s\033[0m\n' "$*"; }
+wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...: poll a condition, bounded
+    local deadline=$((SECONDS + $1)) what=$2; shift 2
+    until "$@" >/dev/null 2>&1; do
+        ((SECONDS < deadline)) || { echo "demo: timed out waiting for $what" >&2; exit 1; }
+        sleep 0.1
+    done
+}
 
-demo_agent='i=0; while :; do i=$((i+1)); echo "working on $MCRUN_TICKET, step $i"; sleep 2; done'
-step "$mcrun" start DEMO-1 --owner demo -- sh -c "$demo_agent"
-step "$mcrun" start DEMO-2 --owner demo -- sh -c "$demo_agent"
-step "$mcrun" start DEMO-1 -- sh -c "$demo_agent" || echo "(exit $?: DEMO-1 already has a live runtime)"
-step "$mcrun" ps
-step "$mcrun" stop DEMO-1 --reason "demo finished" --grace 2s
-step "$mcrun" ps --all
-step "$mcrun" show DEMO-1
-step "$mcrun" stop DEMO-2 --reason "demo finished" --grace 2s
+log=$(mktemp -t mcrun-serve-XXXXXX.log)
+"$mcrun" serve --retry-delay 1s --reconcile-interval 5s 2>"$log" &
+serve=$!
+cleanup() {
+    for t in DEMO-1 DEMO-2; do "$mcrun" stop "$t" --grace 2s >/dev/null 2>&1 || true; done
+    "$mcrun" unpark DEMO-2 >/dev/null 2>&1 || true
+    kill -TERM "$serve" 2>/dev/null && wait "$serve" 2>/dev/null || true
+}
+trap cleanup EXIT
+note "mcrun serve (pid $serve) supervises; its log: $log"
+
+worker='i=0; while :; do i=$((i+1)); echo "DEMO-1 working, step $i"; sleep 1; done'
+echoer='echo "DEMO-2 ready"; while IFS= read -r line; do echo "DEMO-2 got: $line"; done'
+step start DEMO-1 --owner demo -- sh -c "$worker"
+step start DEMO-2 --owner demo -- sh -c "$echoer"
+step ps
+note "a second start of a live ticket is a 409, not a new session; the dispatcher adopts"
+step start DEMO-1 --owner demo -- sh -c "$worker" || echo "(exit $?)"
+step adopt DEMO-1 --owner demo
+step send DEMO-2 'hello from the dispatcher: $(not a shell) "quotes" C-c'
+wait_for 10 "the echo" sh -c "'$mcrun' logs DEMO-2 | grep -q 'DEMO-2 got: hello'"
+step logs DEMO-2
+
+note "kill DEMO-1's agent behind mcrun's back: serve notices at once and relaunches it once"
+pid=$("$mcrun" show DEMO-1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["runtime"]["pid"])')
+kill -KILL "$pid"
+wait_for 20 "the relaunch" sh -c "'$mcrun' show DEMO-1 --json | python3 -c 'import json,sys; r=json.load(sys.stdin)[\"runtime\"]; sys.exit(0 if r[\"episode\"] == 2 and r[\"state\"] == \"running\" else 1)'"
+step ps --all
+step harvest DEMO-1 --episode 1
+
+note "park: the runtime is stopped and the ticket cannot be started until unparked"
+step park DEMO-2 --reason "waiting for review" --grace 2s
+step start DEMO-2 -- sh -c "$echoer" || echo "(exit $?)"
+step stop DEMO-1 --reason "demo finished" --grace 2s
+step ps --all
+step show DEMO-1 --events 12
+
+if [ -t 0 ] && [ -t 1 ]; then
+    note "serve keeps supervising (state: $("$mcrun" show DEMO-1 --json >/dev/null; echo "${MCRUN_STATE_DIR:-~/.local/state/mcrun}")); Ctrl-C stops it, agents would keep running"
+    wait "$serve" || true
+fi

@@ -39,7 +39,7 @@ struct RuntimeList: MCRunCommand {
             var runtime = recorded
             if runtime.state.isLive {
                 // The same function `send` acts on; the screen only when asked for.
-                let pane = snapshot?.pane(id: runtime.paneID) ?? snapshot?.pane(sessionName: runtime.sessionName)
+                let pane = snapshot?.pane(of: runtime)
                 let assessment = Activity.assess(runtime, pane: pane, settings: busySettings, now: now, screen: busyDetail ? {
                     pane.flatMap { context.tmux.capture($0.paneID) }
                 } : nil)
@@ -63,7 +63,7 @@ struct RuntimeList: MCRunCommand {
                 flags.append("no-session")
             }
             // From the one snapshot and the log's mtime: no tmux call per runtime.
-            let pane = snapshot?.pane(id: runtime.paneID) ?? snapshot?.pane(sessionName: runtime.sessionName)
+            let pane = snapshot?.pane(of: runtime)
             if HarvestTimeout.silence(runtime, pane: pane, logPath: context.stateDirectory.paneLogPath(runtimeID: runtime.id!), limit: silenceLimit, now: now) != nil {
                 flags.append("silent")
                 if case .object(var o)? = json.popLast() {

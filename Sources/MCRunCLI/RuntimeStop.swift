@@ -34,7 +34,9 @@ struct RuntimeStop: MCRunCommand {
         let human = outcome.alreadyEnded
             ? "\(r.ticket) episode \(r.episode) had already ended (\(r.state.rawValue)); nothing changed"
             : "stopped \(r.ticket) episode \(r.episode)\(r.exitSignal.map { ", agent killed by signal \($0)" } ?? r.exitCode.map { ", agent exited \($0)" } ?? ""); leftovers killed: \(r.leftoversKilled ?? 0)"
-        return Reply(fields: ["runtime": RuntimeView.json(r), "already_ended": .bool(outcome.alreadyEnded)], human: human)
+        return Reply(
+            fields: ["runtime": RuntimeView.json(r), "already_ended": .bool(outcome.alreadyEnded), "retry_cancelled": .bool(outcome.retryCancelled)],
+            human: human + (outcome.retryCancelled ? "; its pending relaunch was cancelled" : ""))
     }
 }
 

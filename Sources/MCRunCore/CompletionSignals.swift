@@ -96,9 +96,14 @@ public enum CompletionSignals {
                 arguments: [newVerdict, now, now, runtime.id])
             var updated = runtime
             updated.verdict = newVerdict
+            let previousDeaths = try Ledger.ticket(db, id: runtime.ticket)?.deaths ?? 0
+            if firstDone { try Ledger.recordCompletion(db, ticket: runtime.ticket, now: now) }
             try Ledger.appendEvent(
                 db, kind: firstDone ? "completion" : "signal", runtime: updated, actor: actor, reason: signal.kind.rawValue,
-                data: ["signal_id": JSONValue(signal.id), "signal": .string(signal.kind.rawValue), "payload": signal.payload], now: now)
+                data: [
+                    "signal_id": JSONValue(signal.id), "signal": .string(signal.kind.rawValue), "payload": signal.payload,
+                    "deaths_reset": .bool(firstDone && previousDeaths > 0),
+                ], now: now)
         case .failure(let rejection):
             signal.state = .quarantined
             signal.reason = rejection.reason

@@ -130,7 +130,7 @@ public struct Launcher: Sendable {
                 break
             case .running:
                 guard current.pid == created.panePID else {
-                    throw fail(current, reason: "identity_mismatch", message: "the recorded agent PID \(current.pid ?? 0) is not the pane's process \(created.panePID)")
+                    throw MCRunError(.internalError, "identity_mismatch", "the recorded agent PID \(current.pid ?? 0) of \(current.ticket) is not its pane's process \(created.panePID); see: mcrun show \(current.ticket)", runtime: current)
                 }
                 return current
             default:
@@ -142,12 +142,12 @@ public struct Launcher: Sendable {
             }
             let now = Monotonic.now()
             if now >= deadline {
-                throw fail(current, reason: "launch_timeout", message: "the agent for \(current.ticket) did not report its identity within \(timeoutMilliseconds) ms")
+                return try failUnlessStarted(current, reason: "launch_timeout", message: "the agent for \(current.ticket) did not report its identity within \(timeoutMilliseconds) ms")
             }
             if now >= nextPaneCheck {
                 nextPaneCheck = now + 250_000_000
                 if let pane = try? context.tmux.pane(created.paneID), pane.dead {
-                    throw fail(current, reason: "shim_exited", message: "the launch shim for \(current.ticket) exited before the agent started: \(context.tmux.capture(created.paneID)?.replacingNewlines() ?? "")")
+                    return try failUnlessStarted(current, reason: "shim_exited", message: "the launch shim for \(current.ticket) exited before the agent started: \(context.tmux.capture(created.paneID)?.replacingNewlines() ?? "")")
                 }
             }
             // The shim records within a few milliseconds; short polls keep start's answer prompt.
@@ -156,18 +156,17 @@ public struct Launcher: Sendable {
         }
     }
 
-    /// Ends a launch that will not complete; if the shim won the race meanwhile, the
-    /// runtime is running and is returned instead.
-    private func fail(_ runtime: Runtime, reason: String, message: String) -> MCRunError {
+    /// Ends a launch that will not complete. If the shim won the race meanwhile, the agent
+    /// did start: its runtime is returned, never reported as a failure.
+    private func failUnlessStarted(_ runtime: Runtime, reason: String, message: String) throws(MCRunError) -> Runtime {
         let result = try? context.ledger.applyIfCurrent(Transition.launchFailed, to: runtime.id!, actor: context.actor, reason: reason)
         let current = result?.runtime ?? runtime
-        if result?.applied == true || current.state != .running {
-            let report = context.teardown(current)
-            _ = try? context.ledger.write { db in
-                try db.execute(sql: "UPDATE runtimes SET last_screen = ?, leftovers_killed = ? WHERE id = ?", arguments: [report.lastScreen, report.leftoversKilled, runtime.id!])
-            }
+        if result?.applied != true && current.state == .running { return current }
+        let report = context.teardown(current)
+        _ = try? context.ledger.write { db in
+            try db.execute(sql: "UPDATE runtimes SET last_screen = ?, leftovers_killed = ? WHERE id = ?", arguments: [report.lastScreen, report.leftoversKilled, runtime.id!])
         }
-        return MCRunError(.internalError, "launch_failed", message + "; the session was removed", runtime: current)
+        throw MCRunError(.internalError, "launch_failed", message + "; the session was removed", runtime: current)
     }
 
     static func checkDirectory(_ path: String) throws(MCRunError) {

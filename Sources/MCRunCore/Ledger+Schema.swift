@@ -174,6 +174,16 @@ extension Ledger {
                     );
                     """)
         }
+        m.registerMigration("v3-stopper-identity") { db in
+            // Who is stopping a runtime and by when, so the service takes over a stop only
+            // when its stopper is gone or late, never in the middle of a long grace period.
+            try db.execute(
+                sql: """
+                    ALTER TABLE runtimes ADD COLUMN stopper_pid INTEGER;
+                    ALTER TABLE runtimes ADD COLUMN stopper_start_time INTEGER;
+                    ALTER TABLE runtimes ADD COLUMN stop_deadline REAL;
+                    """)
+        }
         return m
     }()
 }

@@ -33,8 +33,9 @@ public struct Parker: Sendable {
                 t.updatedAt = now
                 try t.update(db)
             }
-            let requested = try Stopper.requestStop(db, ticket: id, reason: "parked", actor: actor)
-            if !wasParked || before != nil {
+            let (requested, retryCancelled) = try Stopper.requestStop(
+                db, ticket: id, reason: "parked", actor: actor, graceMilliseconds: options.graceMilliseconds)
+            if !wasParked || before != nil || retryCancelled {
                 var running: JSONValue = .null
                 if let before {
                     running = [
@@ -45,7 +46,7 @@ public struct Parker: Sendable {
                 }
                 try Ledger.appendEvent(
                     db, kind: "park", ticket: id, runtime: requested, actor: actor, reason: reason,
-                    data: ["running": running, "already_parked": .bool(wasParked)], now: now)
+                    data: ["running": running, "already_parked": .bool(wasParked), "retry_cancelled": .bool(retryCancelled)], now: now)
             }
             return (t, requested, wasParked && before == nil)
         }

@@ -72,6 +72,10 @@ public struct Runtime: Codable, Sendable, Equatable, FetchableRecord, MutablePer
     public var transcriptTail: String?
     /// What ended the runtime and what to do next, derived once when it ended.
     public var terminalRecord: TerminalRecord?
+    /// The process carrying out a stop, and when it should be done by.
+    public var stopperPID: Int32?
+    public var stopperStartTime: Int64?
+    public var stopDeadline: Double?
 
     public enum CodingKeys: String, CodingKey, ColumnExpression, CaseIterable {
         case id, ticket, episode, nonce, owner, state
@@ -85,6 +89,7 @@ public struct Runtime: Codable, Sendable, Equatable, FetchableRecord, MutablePer
         case busy, busySource = "busy_source", busyAt = "busy_at"
         case verdict, verdictAt = "verdict_at"
         case transcriptTail = "transcript_tail", terminalRecord = "terminal_record"
+        case stopperPID = "stopper_pid", stopperStartTime = "stopper_start_time", stopDeadline = "stop_deadline"
     }
     public typealias Columns = CodingKeys
 
@@ -103,17 +108,28 @@ public struct Runtime: Codable, Sendable, Equatable, FetchableRecord, MutablePer
         startTime = Int64(identity.startTime)
     }
 
-    public var launcherIdentity: AgentIdentity? {
-        guard let bootID = ProcFS.bootID(), let launcherPID, let launcherStartTime else { return nil }
-        return AgentIdentity(bootID: bootID, pid: launcherPID, startTime: UInt64(launcherStartTime))
-    }
-
     /// A launch whose `mcrun start` is gone before the agent's identity was recorded will
-    /// never finish: it is safe to fail it and admit a new episode.
+    /// never finish: it is safe to fail it and admit a new episode. Unknown is not gone.
     public var isAbandonedLaunch: Bool {
         guard state == .launching, identity == nil else { return false }
-        guard let launcher = launcherIdentity else { return true }
-        return launcher.liveness() == .exited || launcher.liveness() == .recycled
+        return Self.isGone(pid: launcherPID, startTime: launcherStartTime)
+    }
+
+    /// A `stopping` runtime whose stopper is gone, or is past its deadline, will not finish
+    /// by itself: the service takes the stop over.
+    public func isAbandonedStop(now: Double = WallClock.now()) -> Bool {
+        guard state == .stopping else { return false }
+        if let stopDeadline, now > stopDeadline { return true }
+        return Self.isGone(pid: stopperPID, startTime: stopperStartTime)
+    }
+
+    /// Whether the process (pid, start time) on this boot has exited; a process never
+    /// recorded counts as gone, an unreadable /proc does not.
+    static func isGone(pid: Int32?, startTime: Int64?) -> Bool {
+        guard let pid, let startTime else { return true }
+        guard let bootID = ProcFS.bootID() else { return false }
+        let liveness = AgentIdentity(bootID: bootID, pid: pid, startTime: UInt64(startTime)).liveness(currentBootID: bootID)
+        return liveness == .exited || liveness == .recycled
     }
 
     public func liveness() -> AgentIdentity.Liveness? { identity?.liveness() }
@@ -236,6 +252,9 @@ extension Runtime {
         verdictAt = row[Columns.verdictAt]
         transcriptTail = row[Columns.transcriptTail]
         terminalRecord = Self.decodeJSON(TerminalRecord.self, row[Columns.terminalRecord])
+        stopperPID = row[Columns.stopperPID]
+        stopperStartTime = row[Columns.stopperStartTime]
+        stopDeadline = row[Columns.stopDeadline]
     }
 
     public func encode(to container: inout PersistenceContainer) throws {
@@ -275,6 +294,9 @@ extension Runtime {
         container[Columns.verdictAt] = verdictAt
         container[Columns.transcriptTail] = transcriptTail
         container[Columns.terminalRecord] = terminalRecord.flatMap { Self.encodeJSON($0) }
+        container[Columns.stopperPID] = stopperPID
+        container[Columns.stopperStartTime] = stopperStartTime
+        container[Columns.stopDeadline] = stopDeadline
     }
 
     /// Every column but the environment and the nonce: what listing runtimes needs.

@@ -65,7 +65,7 @@ public struct Sender: Sendable {
                 let id = try enqueue(current, body: body, enter: enter)
                 return Outcome(runtime: current, delivered: false, queuedID: id, flushedID: flushedID, assessment: assessment, interrupted: false)
             case .interrupt(let wait):
-                guard current.state == .running, let pane = current.paneID else { throw busy(current, assessment, queued: false) }
+                guard current.state == .running, let pane = context.pane(of: current)?.paneID else { throw busy(current, assessment, queued: false) }
                 do {
                     try context.tmux.sendKey(interruptKey, to: pane)
                 } catch {
@@ -210,7 +210,9 @@ public struct Sender: Sendable {
 
     private func deliver(_ runtime: Runtime, body: [UInt8], enter: Bool, queueID: Int64?, data: JSONValue) throws(MCRunError) {
         let actor = context.actor
-        guard let pane = runtime.paneID ?? context.pane(of: runtime)?.paneID else {
+        // The pane as tmux has it now, checked against the session's name: a recorded `%N`
+        // may name another ticket's pane after a tmux restart.
+        guard let pane = context.pane(of: runtime)?.paneID else {
             try markQueued(queueID, failed: "the runtime has no pane")
             throw MCRunError(.internalError, "no_pane", "\(runtime.ticket) episode \(runtime.episode) has no tmux pane recorded; nothing was sent", runtime: runtime)
         }

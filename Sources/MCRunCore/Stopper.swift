@@ -26,31 +26,56 @@ public struct Stopper: Sendable {
 
     public struct Outcome: Sendable {
         public var runtime: Runtime
-        /// True when the runtime had already ended: nothing was changed.
+        /// True when the runtime had already ended: no runtime was changed.
         public var alreadyEnded: Bool
+        /// A relaunch owed for an earlier death was cancelled: stop means stopped.
+        public var retryCancelled = false
     }
 
     /// Phase one, inside a write transaction: moves the ticket's live runtime to `stopping`
     /// (a runtime already stopping is taken over, so a stop killed half-way can be resumed).
-    public static func requestStop(_ db: Database, ticket: String, reason: String, actor: String) throws -> Runtime? {
-        guard let live = try Ledger.liveRuntime(db, ticket: ticket) else { return nil }
-        if live.state == .stopping { return live }
-        return try Transition.stopRequested.apply(db, runtimeID: live.id!, actor: actor, reason: reason)
+    ///
+    /// A stop also means "do not relaunch": a retry still owed for an earlier death is
+    /// dropped in the same transaction. The stopper records itself and its deadline, so
+    /// the service takes the stop over only if this process dies or overruns.
+    public static func requestStop(
+        _ db: Database, ticket: String, reason: String, actor: String, graceMilliseconds: Int
+    ) throws -> (runtime: Runtime?, retryCancelled: Bool) {
+        let retryCancelled = try PendingRetry.cancel(db, ticket: ticket)
+        if retryCancelled {
+            try Ledger.appendEvent(db, kind: "retry_cancelled", ticket: ticket, actor: actor, reason: reason)
+        }
+        guard let live = try Ledger.liveRuntime(db, ticket: ticket) else { return (nil, retryCancelled) }
+        let me = try AgentIdentity.current()
+        // Signal, grace, SIGKILL, leftovers and teardown: generous slack past the grace.
+        let deadline = WallClock.now() + Double(graceMilliseconds) / 1000 + 30
+        let mark: (inout Runtime) -> Void = { r in
+            r.stopperPID = me.pid
+            r.stopperStartTime = Int64(me.startTime)
+            r.stopDeadline = deadline
+        }
+        if live.state == .stopping {
+            var resumed = live
+            mark(&resumed)
+            try resumed.update(db)
+            return (resumed, retryCancelled)
+        }
+        return (try Transition.stopRequested.apply(db, runtimeID: live.id!, actor: actor, reason: reason, update: mark), retryCancelled)
     }
 
     public func stop(ticket: TicketID, options: Options) throws(MCRunError) -> Outcome {
         let actor = context.actor
-        let requested = try context.ledger.write { db -> Runtime? in
-            try Stopper.requestStop(db, ticket: ticket.rawValue, reason: options.reason, actor: actor)
+        let (requested, retryCancelled) = try context.ledger.write { db in
+            try Stopper.requestStop(db, ticket: ticket.rawValue, reason: options.reason, actor: actor, graceMilliseconds: options.graceMilliseconds)
         }
         guard let requested else {
             let latest = try context.ledger.read { db in try Ledger.latestRuntime(db, ticket: ticket.rawValue) }
             guard let latest else {
                 throw MCRunError(.notFound, "no_runtime", "ticket \(ticket) has no runtime; see: mcrun ps --all")
             }
-            return Outcome(runtime: latest, alreadyEnded: true)
+            return Outcome(runtime: latest, alreadyEnded: true, retryCancelled: retryCancelled)
         }
-        return Outcome(runtime: try finish(requested, options: options, endEvent: .stopped), alreadyEnded: false)
+        return Outcome(runtime: try finish(requested, options: options, endEvent: .stopped), alreadyEnded: false, retryCancelled: retryCancelled)
     }
 
     /// Phase two: make sure the agent and everything it left are gone, then record the end.
@@ -58,6 +83,14 @@ public struct Stopper: Sendable {
         var signalled = false
         var forced = false
         let handle = runtime.identity.flatMap(ProcessHandle.open)
+        if handle == nil, let identity = runtime.identity, [.alive, .unknown].contains(identity.liveness()) {
+            // No handle, yet the agent may be running (no descriptors left, /proc unreadable):
+            // never record a stop that did not happen. The runtime stays `stopping`.
+            throw MCRunError(
+                .internalError, "cannot_signal",
+                "cannot get a handle on the agent of \(runtime.ticket) (pid \(identity.pid)), which may still be running; it stays stopping: retry the stop",
+                runtime: runtime)
+        }
         if let handle {
             if let key = options.interruptKey, let pane = runtime.paneID {
                 try? context.tmux.sendKey(key, to: pane)

@@ -33,7 +33,7 @@ public struct TeardownReport: Sendable, Equatable {
 
 extension MCRunContext {
     /// The pane of a runtime: by id when recorded, else by its session's exact name.
-    func pane(of runtime: Runtime) -> TmuxServer.Pane? {
+    public func pane(of runtime: Runtime) -> TmuxServer.Pane? {
         if let paneID = runtime.paneID, let pane = try? tmux.pane(paneID), pane.sessionName == runtime.sessionName {
             return pane
         }
@@ -74,7 +74,9 @@ extension MCRunContext {
         {
             report.sessionKept = true
         } else {
-            try? tmux.killSession(runtime.sessionID ?? TmuxServer.exact(runtime.sessionName))
+            // By exact name, never by `$N`: tmux numbers sessions anew after a server restart,
+            // so a recorded id may name another ticket's session; `TICKET@EPISODE` cannot.
+            try? tmux.killSession(TmuxServer.exact(runtime.sessionName))
         }
         if let id = runtime.id {
             // The hook sees EOF when the session goes and writes its last pending line then.

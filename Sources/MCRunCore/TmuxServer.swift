@@ -145,6 +145,13 @@ public struct TmuxServer: Sendable {
         }
 
         public func pane(id: String?) -> Pane? { id.flatMap { byID[$0] }.map { panes[$0] } }
+
+        /// A runtime's pane: by its recorded id only while that pane is still in the
+        /// runtime's session (ids are reused after a server restart), else by session name.
+        public func pane(of runtime: Runtime) -> Pane? {
+            if let byID = pane(id: runtime.paneID), byID.sessionName == runtime.sessionName { return byID }
+            return pane(sessionName: runtime.sessionName)
+        }
         public func pane(sessionName: String) -> Pane? { bySession[sessionName].map { panes[$0] } }
     }
 

@@ -44,6 +44,7 @@ public enum Serve {
             .init(service: Heartbeat(supervisor: supervisor, notifier: notifier), serviceName: "heartbeat")
         ]
         if let hooks { services.append(.init(service: hooks, serviceName: "event-hooks")) }
+        services.append(.init(service: SendQueueDrainer(context: context, logger: logger), serviceName: "send-queue"))
         services.append(.init(service: SupervisionLoop(supervisor: supervisor, notifier: notifier), serviceName: "supervisor"))
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

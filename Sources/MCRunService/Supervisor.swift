@@ -447,7 +447,7 @@ public final class Supervisor: @unchecked Sendable {
                 logger.warning("cannot fail an abandoned launch: \(error.message)", metadata: Self.metadata(runtime))
             }
         case .stopping:
-            guard WallClock.now() - runtime.updatedAt > configuration.stopTakeoverSeconds, !finishing.contains(id) else { return }
+            guard runtime.isAbandonedStop(), !finishing.contains(id) else { return }
             finishing.insert(id)
             logger.warning("stop left unfinished by its stopper; finishing it", metadata: Self.metadata(runtime).merging(["event": "stop"]) { $1 })
             Thread.detachNewThread { [self] in

@@ -44,14 +44,7 @@ public enum TicketHealth {
 
     /// An accepted completion: the count starts again and the escalation is cleared.
     public static func recordCompletion(_ db: Database, ticket id: String, now: Double = WallClock.now()) throws {
-        guard var ticket = try Ledger.ticket(db, id: id) else { return }
-        try PendingRetry.cancel(db, ticket: id)
-        ticket.deaths = 0
-        ticket.escalated = false
-        ticket.escalatedReason = nil
-        ticket.escalatedAt = nil
-        ticket.updatedAt = now
-        try ticket.update(db)
+        try Ledger.recordCompletion(db, ticket: id, now: now)
     }
 
     /// Escalates without a death, e.g. when the silent relaunch itself failed to start.

@@ -1,0 +1,72 @@
+import Dispatch
+import Foundation
+import GRDB
+public import Logging
+public import MCRunCore
+public import ServiceLifecycle
+import Synchronization
+
+/// Delivers queued `send --queue` messages when their agent is next idle. Agents with
+/// activity hooks drain their queue themselves on `hook activity idle`; for agents without
+/// hooks, idleness is read from pane activity, so someone must look: serve does, every
+/// `intervalMilliseconds`, and only for runtimes that have messages waiting.
+public final class SendQueueDrainer: Service, Sendable {
+    let context: MCRunContext
+    let intervalMilliseconds: Int
+    let logger: Logger
+    private let stopping = Atomic<Bool>(false)
+    private let doorbell = DispatchSemaphore(value: 0)
+
+    public init(context: MCRunContext, intervalMilliseconds: Int = 500, logger: Logger) {
+        self.context = context
+        self.intervalMilliseconds = intervalMilliseconds
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                let thread = Thread {
+                    while !self.stopping.load(ordering: .relaxed) {
+                        self.pass()
+                        _ = self.doorbell.wait(timeout: .now() + .milliseconds(self.intervalMilliseconds))
+                    }
+                    done.resume()
+                }
+                thread.name = "mcrun-send-queue"
+                thread.start()
+            }
+        } onGracefulShutdown: {
+            self.stopping.store(true, ordering: .relaxed)
+            self.doorbell.signal()
+        }
+    }
+
+    /// One look: one query for runtimes with pending messages, then at most one delivery each.
+    func pass() {
+        let waiting: [Int64]
+        do {
+            waiting = try context.ledger.read { db in
+                try Int64.fetchAll(
+                    db,
+                    sql: """
+                        SELECT DISTINCT q.runtime_id FROM send_queue q JOIN runtimes r ON r.id = q.runtime_id
+                        WHERE q.state = 'pending' AND r.state = 'running' ORDER BY q.runtime_id
+                        """)
+            }
+        } catch {
+            logger.warning("cannot read the send queue: \(error.message)")
+            return
+        }
+        let sender = Sender(context: context)
+        for runtimeID in waiting {
+            do {
+                if let delivered = try sender.deliverNext(runtimeID: runtimeID) {
+                    logger.info("delivered a queued message", metadata: ["runtime_id": "\(runtimeID)", "event": "send", "queue_id": "\(delivered)"])
+                }
+            } catch {
+                logger.warning("cannot deliver a queued message: \(error.message)", metadata: ["runtime_id": "\(runtimeID)", "event": "send"])
+            }
+        }
+    }
+}
