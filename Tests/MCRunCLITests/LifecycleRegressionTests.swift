@@ -1,0 +1,53 @@
+import Foundation
+import GRDB
+import Glibc
+import MCRunCore
+import MCRunTestSupport
+import Testing
+
+@Suite(.serialized)
+struct LifecycleRegressionTests {
+    /// The usual dispatcher flow, DONE then stop, must leave the ticket in good standing:
+    /// the accepted completion resets the death count and the escalation.
+    @Test func doneThenStopResetsTheDeathCount() throws {
+        let s = try Scratch(name: "done")
+        defer { s.cleanup() }
+        let context = try s.context()
+        try context.ledger.write { db in
+            var t = try Ledger.ensureTicket(db, id: "D1", now: 0)
+            t.deaths = 1
+            t.escalated = true
+            try t.update(db)
+        }
+        let signal = "'\(Scratch.mcrunPath)' signal DONE --summary finished && exec sleep 1000"
+        _ = try s.startJSON("D1", ["sh", "-c", signal])
+        try waitUntil("the DONE accepted") {
+            try context.ledger.read { db in try Ledger.latestRuntime(db, ticket: "D1")?.verdict } == "DONE"
+        }
+        let standing = try context.ledger.read { db in try #require(try Ledger.ticket(db, id: "D1")) }
+        #expect(standing.deaths == 0)
+        #expect(standing.escalated == false)
+        let stop = try s.mcrunJSON(["stop", "D1", "--grace", "1s"])
+        #expect(stop.json.at("runtime.state")?.stringValue == "completed")
+        #expect(try context.ledger.read { db in try Ledger.ticket(db, id: "D1")?.deaths } == 0)
+    }
+
+    /// tmux numbers sessions and panes anew after a server restart: ending one runtime must
+    /// never touch the session another ticket got under the same `$N`.
+    @Test func endingARuntimeAfterATmuxRestartLeavesOtherTicketsAlone() throws {
+        let s = try Scratch(name: "reuse")
+        defer { s.cleanup() }
+        let a = try s.startJSON("A", ["sleep", "1000"])
+        #expect(try s.tmux(["kill-server"]).status == 0)
+        let b = try s.startJSON("B", ["sleep", "1000"])
+        #expect(a.at("runtime.session_id") == b.at("runtime.session_id"), "the premise: tmux reused the session id")
+        #expect(a.at("runtime.pane") == b.at("runtime.pane"), "the premise: tmux reused the pane id")
+        let bPID = Int32(try #require(b.at("runtime.pid")?.intValue))
+        #expect(try s.mcrun(["stop", "A", "--grace", "1s"]).status == 0)
+        #expect(try s.sessions().contains("B@1"))
+        #expect(processExists(bPID))
+        #expect(try s.psEntry("B")?["status"]?.stringValue == "running")
+        // And a send to A's old pane id cannot reach B.
+        #expect(try s.mcrun(["send", "A", "hello"]).status != 0)
+    }
+}
