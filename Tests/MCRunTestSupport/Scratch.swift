@@ -117,11 +117,25 @@ public final class Scratch: @unchecked Sendable {
 
     public func path(_ name: String) -> String { directory + "/" + name }
 
+    /// Writes a file through a close-on-exec descriptor: a plain write can leak its
+    /// descriptor into a process spawned at that moment (a tmux server lives on), and exec
+    /// of the file then fails with ETXTBSY.
     public func write(_ name: String, _ text: String, mode: Int = 0o644) throws -> String {
         let p = path(name)
-        try text.write(toFile: p, atomically: true, encoding: .utf8)
-        chmod(p, mode_t(mode))
+        let fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(mode))
+        guard fd >= 0 else { throw ScratchError("cannot create \(p): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
+            throw ScratchError("cannot write \(p)")
+        }
+        fchmod(fd, mode_t(mode))
         return p
+    }
+
+    /// An executable script in the scratch directory.
+    public func script(_ name: String, _ text: String) throws -> String {
+        try write(name, text, mode: 0o755)
     }
 }
 
