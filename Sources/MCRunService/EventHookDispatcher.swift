@@ -330,9 +330,10 @@ public final class EventHookDispatcher: Service, Sendable {
                         arguments: [child.pid, Int64(stat.startTime), claim.attemptID])
                 }
             }
+            // Bounded even when the hook closes its output and lives on: at the timeout collect
+            // kills its process group (before reaping, while the group id is still its own).
             let result = child.collect(stdin: input, timeoutMilliseconds: configuration.timeoutMilliseconds)
             if result.timedOut {
-                kill(-child.pid, SIGKILL)
                 outcome = "timeout"
                 error = "killed after \(configuration.timeoutMilliseconds) ms"
             } else if let s = result.signal {
