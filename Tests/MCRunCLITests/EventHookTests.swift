@@ -169,6 +169,41 @@ struct EventHookTests {
         try waitUntil("the hung hook was killed", timeout: 5) { ProcFS.stat(hung).map { $0.hasExited } ?? true }
     }
 
+    func cursor(_ s: Scratch) throws -> Int64 {
+        try s.context().ledger.read { db in try Int64.fetchOne(db, sql: "SELECT last_event_id FROM hook_cursor WHERE id = 1") ?? 0 }
+    }
+
+    @Test func eventsWaitWhileTheHooksFolderCannotBeReadAndAreDeliveredOnceItCan() throws {
+        let s = try Scratch(name: "hookunread")
+        defer { s.cleanup() }
+        let event = try s.context().ledger.write { db in
+            try Ledger.appendEvent(db, kind: "death", ticket: "H1", actor: "test", reason: "agent_exited")
+        }
+        // A file where the folder should be: the listing fails (root reads any mode, so not chmod).
+        let dir = try s.write("hooks.d", "not a folder")
+        let blocked = try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", dir])
+        #expect(blocked.status == 0, "\(blocked.stderrText)")
+        #expect(blocked.stderrText.contains("hooks.d"), "\(blocked.stderrText)")
+        #expect(try cursor(s) == 0)
+        #expect(try deliveries(s).isEmpty)
+
+        unlink(dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        _ = try s.script("hooks.d/death", "#!/bin/sh\ncat >> '\(s.path("received"))'\n")
+        #expect(try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", dir]).status == 0)
+        #expect(received(s).compactMap { $0["id"]?.intValue } == [try #require(event.id)])
+        #expect(try cursor(s) == event.id)
+    }
+
+    @Test func aMissingHooksFolderMeansNoHooksAndTheCursorMovesOn() throws {
+        let s = try Scratch(name: "hookmiss")
+        defer { s.cleanup() }
+        let event = try s.context().ledger.write { db in try Ledger.appendEvent(db, kind: "death", ticket: "H1", actor: "test") }
+        #expect(try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", s.path("absent")]).status == 0)
+        #expect(try cursor(s) == event.id)
+        #expect(try deliveries(s).isEmpty)
+    }
+
     @Test func killingTheDispatcherMidDeliveryLeadsToRedeliveryNeverToALostEvent() throws {
         let s = try Scratch(name: "hookkill")
         defer { s.cleanup() }
