@@ -49,8 +49,11 @@ public final class EventHookDispatcher: Service, Sendable {
         var leaseSeconds: Double { Double(timeoutMilliseconds + 5_000) / 1000 }
     }
 
-    /// The kinds an `any` hook receives: the ones someone must hear of.
-    public static let notableKinds: Set<String> = ["death", "retry", "escalation", "park", "stop", "completion", "quarantine", "orphan"]
+    /// The kinds an `any` hook receives: the ones someone must hear of, a relaunch refused by
+    /// policy or dropped by a stop or park among them.
+    public static let notableKinds: Set<String> = [
+        "death", "retry", "retry_refused", "retry_cancelled", "escalation", "park", "stop", "completion", "quarantine", "orphan",
+    ]
 
     public let context: MCRunContext
     public let configuration: Configuration

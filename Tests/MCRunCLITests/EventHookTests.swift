@@ -252,10 +252,12 @@ struct EventHookTests {
             try Ledger.appendEvent(db, kind: "launch", ticket: "H1", actor: "test")
             try Ledger.appendEvent(db, kind: "escalation", ticket: "H1", actor: "test")
             try Ledger.appendEvent(db, kind: "hook_failed", ticket: "H1", actor: "test")
+            try Ledger.appendEvent(db, kind: "retry_refused", ticket: "H1", actor: "test", reason: "ticket_parked")
+            try Ledger.appendEvent(db, kind: "retry_cancelled", ticket: "H1", actor: "test", reason: "stop")
         }
         #expect(try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", dir]).status == 0)
-        #expect(received(s).map { $0["kind"]?.stringValue } == ["escalation"])
+        #expect(received(s).map { $0["kind"]?.stringValue } == ["escalation", "retry_refused", "retry_cancelled"])
         let list = try s.mcrunJSON(["hooks", "list"])
-        #expect(list.json["deliveries"]?.arrayValue?.count == 1)
+        #expect(list.json["deliveries"]?.arrayValue?.count == 3)
     }
 }
