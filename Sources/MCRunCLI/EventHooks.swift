@@ -10,8 +10,9 @@ struct EventHooks: ParsableCommand {
         abstract: "Event hooks: executables run per event kind with the event as JSON on stdin.",
         discussion: """
             Hooks live in --hooks-dir, $MCRUN_EVENT_HOOKS_DIR or STATE_DIR/event-hooks.d. A file named
-            after an event kind (death, retry, escalation, park, stop, completion, quarantine, orphan,
-            or any other kind) runs for that kind; a file named `any` runs for the eight listed.
+            after an event kind (death, retry, retry_refused, retry_cancelled, escalation, park, stop,
+            completion, quarantine, orphan, or any other kind) runs for that kind; a file named `any`
+            runs for the ten listed.
             `mcrun serve` delivers them; `mcrun hooks deliver` does the same in the foreground.
             """,
         subcommands: [EventHooksDeliver.self, EventHooksList.self])

@@ -40,13 +40,23 @@ public enum Subprocess {
         return child.collect(stdin: input, timeoutMilliseconds: timeoutMilliseconds)
     }
 
+    /// How long a SIGKILLed child may take to die before it is given up unreaped: only a
+    /// process stuck in the kernel outlasts SIGKILL, and no wait here may be endless.
+    static let killGraceMilliseconds = 5_000
+
     /// A started child whose pipes the caller drains with `collect`.
-    public struct Child {
+    public struct Child: Sendable {
         public let pid: Int32
         let stdinFD: Int32
         let stdoutFD: Int32
         let stderrFD: Int32
+        /// Spawned in its own session, so its pid is also its process group's id.
+        let newSession: Bool
 
+        /// Feeds stdin, drains stdout and stderr, and reaps the child. The deadline covers the
+        /// child's whole life, not just its output: a child that closed its pipes and lives on
+        /// is killed at the deadline too (with its process group when it has its own session),
+        /// and reported `timedOut`.
         public func collect(stdin input: [UInt8]?, timeoutMilliseconds: Int) -> Result {
             var out: [UInt8] = []
             var err: [UInt8] = []
@@ -69,7 +79,6 @@ public enum Subprocess {
                 let remaining = (deadline - Monotonic.now()) / 1_000_000
                 if remaining <= 0 {
                     timedOut = true
-                    kill(pid, SIGKILL)
                     break
                 }
                 let r = poll(&fds, nfds_t(fds.count), Int32(clamping: remaining))
@@ -99,13 +108,43 @@ public enum Subprocess {
                 }
             }
             for fd in [inFD, outFD, errFD] where fd >= 0 { close(fd) }
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            let exited = (status & 0x7f) == 0
+            var status = timedOut ? nil : reap(by: deadline)
+            if status == nil {
+                timedOut = true
+                // Killed before it is reaped: until then its pid (and group id) names no other process.
+                kill(newSession ? -pid : pid, SIGKILL)
+                status = reap(by: Monotonic.now() + Int64(Subprocess.killGraceMilliseconds) * 1_000_000)
+            }
+            // Never reaped within the grace: reported as the SIGKILL it was sent.
+            let s = status ?? SIGKILL
+            let exited = (s & 0x7f) == 0
             return Result(
-                status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f),
-                signal: exited ? nil : status & 0x7f,
+                status: exited ? (s >> 8) & 0xff : 128 + (s & 0x7f),
+                signal: exited ? nil : s & 0x7f,
                 stdout: out, stderr: err, timedOut: timedOut)
+        }
+
+        /// Reaps the child once it exits, waiting no later than `deadline` (monotonic ns);
+        /// its wait status, or nil if it is still running then.
+        func reap(by deadline: Int64) -> Int32? {
+            // Readable once the child exits; without pidfds (old kernels) the wait polls.
+            let pidfd = mcrun_pidfd_open(pid, 0)
+            defer { if pidfd >= 0 { close(pidfd) } }
+            while true {
+                var status: Int32 = 0
+                let r = waitpid(pid, &status, WNOHANG)
+                if r == pid { return status }
+                // Not our child to wait for (SIGCHLD ignored reaps it for us): it is gone.
+                if r < 0 && errno == ECHILD { return 0 }
+                let remaining = (deadline - Monotonic.now()) / 1_000_000
+                if remaining <= 0 { return nil }
+                if pidfd >= 0 {
+                    var p = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+                    _ = poll(&p, 1, Int32(clamping: remaining))
+                } else {
+                    usleep(useconds_t(min(remaining, 10) * 1_000))
+                }
+            }
         }
     }
 
@@ -162,7 +201,7 @@ public enum Subprocess {
             close(errPipe[0])
             throw SpawnError(program: argv[0], errno: rc)
         }
-        return Child(pid: pid, stdinFD: inPipe[1], stdoutFD: outPipe[0], stderrFD: errPipe[0])
+        return Child(pid: pid, stdinFD: inPipe[1], stdoutFD: outPipe[0], stderrFD: errPipe[0], newSession: newSession)
     }
 
     public static func currentEnvironment() -> [String] {

@@ -49,8 +49,11 @@ public final class EventHookDispatcher: Service, Sendable {
         var leaseSeconds: Double { Double(timeoutMilliseconds + 5_000) / 1000 }
     }
 
-    /// The kinds an `any` hook receives: the ones someone must hear of.
-    public static let notableKinds: Set<String> = ["death", "retry", "escalation", "park", "stop", "completion", "quarantine", "orphan"]
+    /// The kinds an `any` hook receives: the ones someone must hear of, a relaunch refused by
+    /// policy or dropped by a stop or park among them.
+    public static let notableKinds: Set<String> = [
+        "death", "retry", "retry_refused", "retry_cancelled", "escalation", "park", "stop", "completion", "quarantine", "orphan",
+    ]
 
     public let context: MCRunContext
     public let configuration: Configuration
@@ -58,6 +61,8 @@ public final class EventHookDispatcher: Service, Sendable {
     /// This process, as it appears in `lease_owner`: boot id, pid, start time.
     let owner: String
     private let stopping = Atomic<Bool>(false)
+    /// Why the hooks folder cannot be listed, logged once per new reason rather than every poll.
+    private let folderProblem = Mutex<String?>(nil)
     private let doorbell = DispatchSemaphore(value: 0)
 
     public init(context: MCRunContext, configuration: Configuration, logger: Logger) throws(MCRunError) {
@@ -168,9 +173,19 @@ public final class EventHookDispatcher: Service, Sendable {
 
     // MARK: Outbox
 
-    /// The hooks present now, by name.
-    func hooks() -> [String: String] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: configuration.directory) else { return [:] }
+    /// The hooks present now, by name. A missing folder holds none; one that exists but cannot
+    /// be listed throws, so its events wait instead of passing by unheard.
+    func hooks() throws(MCRunError) -> [String: String] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: configuration.directory)
+        } catch {
+            var st = stat()
+            if stat(configuration.directory, &st) != 0 && errno == ENOENT { return [:] }
+            throw MCRunError(
+                .internalError, "hooks_dir_unreadable",
+                "cannot list the event hooks folder \(configuration.directory) (\(error.localizedDescription)); its events wait until it can be read")
+        }
         var found: [String: String] = [:]
         for name in names where !name.hasPrefix(".") && !name.hasSuffix("~") && !name.contains(".") {
             let path = configuration.directory + "/" + name
@@ -193,7 +208,17 @@ public final class EventHookDispatcher: Service, Sendable {
     /// Reads events past the cursor and records a delivery per matching hook, in one
     /// transaction with the cursor's move: each event is taken up exactly once.
     func enqueue() throws(MCRunError) -> Int {
-        let hooks = hooks()
+        let hooks: [String: String]
+        do {
+            hooks = try self.hooks()
+            if folderProblem.withLock({ $0.take() }) != nil { logger.info("the event hooks folder can be listed again") }
+        } catch let unreadable {
+            // The cursor stays put: these events are taken up once the folder can be read.
+            if folderProblem.withLock({ p in defer { p = unreadable.message }; return p != unreadable.message }) {
+                logger.error("\(unreadable.message)", metadata: ["reason": "\(unreadable.reason)"])
+            }
+            return 0
+        }
         let (events, created) = try context.ledger.write { db -> ([Event], Int) in
             let cursor = try Int64.fetchOne(db, sql: "SELECT last_event_id FROM hook_cursor WHERE id = 1") ?? 0
             let events = try Event.filter(sql: "id > ?", arguments: [cursor]).order(Event.Columns.id).limit(500).fetchAll(db)
@@ -330,9 +355,10 @@ public final class EventHookDispatcher: Service, Sendable {
                         arguments: [child.pid, Int64(stat.startTime), claim.attemptID])
                 }
             }
+            // Bounded even when the hook closes its output and lives on: at the timeout collect
+            // kills its process group (before reaping, while the group id is still its own).
             let result = child.collect(stdin: input, timeoutMilliseconds: configuration.timeoutMilliseconds)
             if result.timedOut {
-                kill(-child.pid, SIGKILL)
                 outcome = "timeout"
                 error = "killed after \(configuration.timeoutMilliseconds) ms"
             } else if let s = result.signal {

@@ -113,6 +113,97 @@ struct EventHookTests {
         }
     }
 
+    /// A first attempt that closes stdout and stderr, records its pid and hangs; later ones append stdin.
+    func hangAfterClosingOutput(_ s: Scratch) -> String {
+        """
+        #!/bin/sh
+        n=$(cat '\(s.path("count"))' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '\(s.path("count"))'
+        if [ $n -eq 1 ]; then
+            exec >/dev/null 2>&1
+            echo $$ > '\(s.path("hung"))'
+            exec sleep 600
+        fi
+        cat >> '\(s.path("received"))'
+        """
+    }
+
+    func hungPID(_ s: Scratch) throws -> Int32 {
+        try #require(Int32(try String(contentsOfFile: s.path("hung"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+    }
+
+    @Test func aHookThatClosesItsOutputAndHangsIsKilledAtTheTimeoutAndTheNextEventIsStillDelivered() throws {
+        let s = try Scratch(name: "hookeof")
+        defer { s.cleanup() }
+        let (first, dir) = try prepare(s, hook: hangAfterClosingOutput(s))
+        let second = try s.context().ledger.write { db in
+            try Ledger.appendEvent(db, kind: "death", ticket: "H2", actor: "test", reason: "agent_exited")
+        }
+        s.environment["MCRUN_HOOK_TIMEOUT"] = "1000"
+        let started = Monotonic.now()
+        let run = try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", dir, "--backoff", "10ms"], timeoutMilliseconds: 20_000)
+        #expect(!run.timedOut, "the dispatcher hung on the hook")
+        #expect(run.status == 0, "\(run.stderrText)")
+        #expect(Monotonic.now() - started < 15_000_000_000)
+        #expect(Set(received(s).compactMap { $0["id"]?.intValue }) == [first, try #require(second.id)])
+        #expect(try attempts(s).compactMap(\.outcome).sorted() == ["ok", "ok", "timeout"])
+        #expect(try deliveries(s).map(\.state) == ["delivered", "delivered"])
+        let hung = try hungPID(s)
+        try waitUntil("the hung hook was killed", timeout: 5) { ProcFS.stat(hung).map { $0.hasExited } ?? true }
+    }
+
+    @Test func sigtermEndsTheDispatcherWhileAHookThatClosedItsOutputHangs() throws {
+        let s = try Scratch(name: "hookterm")
+        defer { s.cleanup() }
+        let (_, dir) = try prepare(s, hook: hangAfterClosingOutput(s))
+        s.environment["MCRUN_HOOK_TIMEOUT"] = "1000"
+        let dispatcher = try s.spawnMcrun(["hooks", "deliver", "--hooks-dir", dir])
+        try waitUntil("the hook is hanging", timeout: 10) { FileManager.default.fileExists(atPath: s.path("hung")) }
+        kill(dispatcher.pid, SIGTERM)
+        let exit = dispatcher.collect(stdin: nil, timeoutMilliseconds: 15_000)
+        #expect(!exit.timedOut, "SIGTERM did not end the dispatcher")
+        #expect(exit.status == 0, "\(exit.stderrText)")
+        #expect(try attempts(s).map(\.outcome) == ["timeout"])
+        // No new attempt starts once shutdown began; the delivery waits for the next dispatcher.
+        #expect(try deliveries(s).map(\.state) == ["pending"])
+        let hung = try hungPID(s)
+        try waitUntil("the hung hook was killed", timeout: 5) { ProcFS.stat(hung).map { $0.hasExited } ?? true }
+    }
+
+    func cursor(_ s: Scratch) throws -> Int64 {
+        try s.context().ledger.read { db in try Int64.fetchOne(db, sql: "SELECT last_event_id FROM hook_cursor WHERE id = 1") ?? 0 }
+    }
+
+    @Test func eventsWaitWhileTheHooksFolderCannotBeReadAndAreDeliveredOnceItCan() throws {
+        let s = try Scratch(name: "hookunread")
+        defer { s.cleanup() }
+        let event = try s.context().ledger.write { db in
+            try Ledger.appendEvent(db, kind: "death", ticket: "H1", actor: "test", reason: "agent_exited")
+        }
+        // A file where the folder should be: the listing fails (root reads any mode, so not chmod).
+        let dir = try s.write("hooks.d", "not a folder")
+        let blocked = try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", dir])
+        #expect(blocked.status == 0, "\(blocked.stderrText)")
+        #expect(blocked.stderrText.contains("hooks.d"), "\(blocked.stderrText)")
+        #expect(try cursor(s) == 0)
+        #expect(try deliveries(s).isEmpty)
+
+        unlink(dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        _ = try s.script("hooks.d/death", "#!/bin/sh\ncat >> '\(s.path("received"))'\n")
+        #expect(try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", dir]).status == 0)
+        #expect(received(s).compactMap { $0["id"]?.intValue } == [try #require(event.id)])
+        #expect(try cursor(s) == event.id)
+    }
+
+    @Test func aMissingHooksFolderMeansNoHooksAndTheCursorMovesOn() throws {
+        let s = try Scratch(name: "hookmiss")
+        defer { s.cleanup() }
+        let event = try s.context().ledger.write { db in try Ledger.appendEvent(db, kind: "death", ticket: "H1", actor: "test") }
+        #expect(try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", s.path("absent")]).status == 0)
+        #expect(try cursor(s) == event.id)
+        #expect(try deliveries(s).isEmpty)
+    }
+
     @Test func killingTheDispatcherMidDeliveryLeadsToRedeliveryNeverToALostEvent() throws {
         let s = try Scratch(name: "hookkill")
         defer { s.cleanup() }
@@ -161,10 +252,12 @@ struct EventHookTests {
             try Ledger.appendEvent(db, kind: "launch", ticket: "H1", actor: "test")
             try Ledger.appendEvent(db, kind: "escalation", ticket: "H1", actor: "test")
             try Ledger.appendEvent(db, kind: "hook_failed", ticket: "H1", actor: "test")
+            try Ledger.appendEvent(db, kind: "retry_refused", ticket: "H1", actor: "test", reason: "ticket_parked")
+            try Ledger.appendEvent(db, kind: "retry_cancelled", ticket: "H1", actor: "test", reason: "stop")
         }
         #expect(try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", dir]).status == 0)
-        #expect(received(s).map { $0["kind"]?.stringValue } == ["escalation"])
+        #expect(received(s).map { $0["kind"]?.stringValue } == ["escalation", "retry_refused", "retry_cancelled"])
         let list = try s.mcrunJSON(["hooks", "list"])
-        #expect(list.json["deliveries"]?.arrayValue?.count == 1)
+        #expect(list.json["deliveries"]?.arrayValue?.count == 3)
     }
 }

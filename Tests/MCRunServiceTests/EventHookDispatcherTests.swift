@@ -21,6 +21,9 @@ struct EventHookDispatcherTests {
         #expect(EventHookDispatcher.hookNames(for: "start", among: hooks) == ["start"])
         #expect(EventHookDispatcher.hookNames(for: "stopping", among: hooks) == [])
         #expect(EventHookDispatcher.hookNames(for: "quarantine", among: hooks) == ["any"])
+        // A relaunch refused by policy, or dropped by a stop or park, is news too.
+        #expect(EventHookDispatcher.hookNames(for: "retry_refused", among: hooks) == ["any"])
+        #expect(EventHookDispatcher.hookNames(for: "retry_cancelled", among: hooks) == ["any"])
         // A hook's failure never feeds a hook.
         #expect(EventHookDispatcher.hookNames(for: "hook_failed", among: hooks) == [])
     }
