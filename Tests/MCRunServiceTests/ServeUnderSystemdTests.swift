@@ -20,18 +20,34 @@ struct ServeUnderSystemdTests {
 
     /// The built binary, a short watchdog, quick restarts; no core file or Swift backtrace
     /// on the watchdog's SIGABRT, which would only slow the kill down.
-    static let dropIn = """
+    static func dropIn(binary: String) -> String {
+        """
         [Service]
         ExecStart=
-        ExecStart=\(Scratch.mcrunPath) serve --reconcile-interval 1s
+        ExecStart=\(binary) serve --reconcile-interval 1s
         WatchdogSec=2s
         RestartSec=200ms
         LimitCORE=0
         Environment=SWIFT_BACKTRACE=enable=no
         """
+    }
+
+    /// The mcrun binary as the namespace sees it: the build's own when visible there, else a
+    /// copy in the namespace's /run (a checkout under /tmp is hidden by its private tmpfs).
+    private func binary(_ ns: SystemdNamespace) throws -> String {
+        if SystemdNamespace.isVisibleInside(hostPath: Scratch.mcrunPath) { return Scratch.mcrunPath }
+        let dir = "/run/mcrun-test-bin"
+        try FileManager.default.createDirectory(atPath: ns.hostPath(dir), withIntermediateDirectories: true)
+        for name in ["mcrun", "mcrun-pane-log"] {
+            let target = ns.hostPath(dir + "/" + name)
+            try? FileManager.default.removeItem(atPath: target)
+            try FileManager.default.copyItem(atPath: Scratch.binDirectory + "/" + name, toPath: target)
+        }
+        return dir + "/mcrun"
+    }
 
     private func mcrun(_ ns: SystemdNamespace, _ arguments: [String]) async throws -> (CommandResult, JSONValue?) {
-        let result = try await ns.run([Scratch.mcrunPath] + arguments)
+        let result = try await ns.run([try binary(ns)] + arguments)
         let json = try? JSONDecoder().decode(JSONValue.self, from: Data(result.standardOutput.utf8))
         return (result, json)
     }
@@ -53,7 +69,7 @@ struct ServeUnderSystemdTests {
             for name in ["mcrun.service", "mcrun-tmux.service"] {
                 try await ns.install(unit: String(contentsOf: Self.units.appendingPathComponent(name), encoding: .utf8), name: name)
             }
-            try await ns.install(dropIn: Self.dropIn, for: "mcrun.service", name: "test")
+            try await ns.install(dropIn: Self.dropIn(binary: try binary(ns)), for: "mcrun.service", name: "test")
             try await ns.systemctl("start", "mcrun.service")
             try await ns.waitFor("mcrun.service", toHave: ["ActiveState": "active", "SubState": "running"])
             let status = try await ns.show("mcrun.service", ["StatusText"])["StatusText"] ?? ""
