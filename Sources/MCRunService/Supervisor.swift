@@ -230,7 +230,16 @@ public final class Supervisor: @unchecked Sendable {
         switch liveness {
         case .alive:
             guard let handle = ProcessHandle.open(identity) else {
-                reap(id, liveness: identity.liveness())
+                // Only an agent known to be gone is a death; one that is alive (no
+                // descriptors left) or unreadable is looked at again by the next pass.
+                let now = identity.liveness()
+                switch now {
+                case .exited, .recycled, .otherBoot:
+                    reap(id, liveness: now)
+                case .alive, .unknown:
+                    logger.warning(
+                        "cannot open a handle on the agent (\(now.rawValue)); looking again at the next pass", metadata: Self.metadata(runtime))
+                }
                 return
             }
             watched[id] = Watch(runtime: runtime, handle: handle)
