@@ -11,9 +11,6 @@ public struct SupervisorConfiguration: Sendable {
     public var policy: DeathPolicy
     /// Liveness polling period when the kernel has no pidfd.
     public var pollIntervalMilliseconds: Int
-    /// A `stopping` runtime older than this is taken to have lost its stopper (killed
-    /// mid-stop), and the supervisor finishes the stop.
-    public var stopTakeoverSeconds: Double
     public var launchTimeoutMilliseconds: Int
     /// Called after the supervisor wrote events (a death) or the CLI nudged it: the event
     /// hook dispatcher looks at once.
@@ -21,12 +18,11 @@ public struct SupervisorConfiguration: Sendable {
 
     public init(
         passIntervalMilliseconds: Int = 15_000, policy: DeathPolicy = DeathPolicy(), pollIntervalMilliseconds: Int = 250,
-        stopTakeoverSeconds: Double = 60, launchTimeoutMilliseconds: Int = 10_000
+        launchTimeoutMilliseconds: Int = 10_000
     ) {
         self.passIntervalMilliseconds = passIntervalMilliseconds
         self.policy = policy
         self.pollIntervalMilliseconds = pollIntervalMilliseconds
-        self.stopTakeoverSeconds = stopTakeoverSeconds
         self.launchTimeoutMilliseconds = launchTimeoutMilliseconds
     }
 }
