@@ -34,8 +34,18 @@ public struct DeathHandler: Sendable {
     }
 
     /// `handle` is the pidfd handle held while the agent ran: it still knows the exit status.
+    /// `liveness` must say the agent is gone (exited, PID recycled, other boot): an agent
+    /// alive or of unknown state is refused with nothing torn down and nothing recorded.
     @discardableResult
     public func handle(_ runtimeID: Int64, handle: ProcessHandle?, liveness: AgentIdentity.Liveness) throws(MCRunError) -> (runtime: Runtime, outcome: Outcome) {
+        switch liveness {
+        case .exited, .recycled, .otherBoot:
+            break
+        case .alive, .unknown:
+            throw MCRunError(
+                .refused, "agent_not_gone",
+                "runtime \(runtimeID): the agent is \(liveness.rawValue), not gone; no death recorded, nothing torn down")
+        }
         guard let runtime = try context.ledger.read({ db in try Ledger.runtime(db, id: runtimeID) }) else {
             throw MCRunError(.notFound, "no_runtime", "runtime \(runtimeID) does not exist")
         }

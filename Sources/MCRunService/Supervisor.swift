@@ -11,9 +11,6 @@ public struct SupervisorConfiguration: Sendable {
     public var policy: DeathPolicy
     /// Liveness polling period when the kernel has no pidfd.
     public var pollIntervalMilliseconds: Int
-    /// A `stopping` runtime older than this is taken to have lost its stopper (killed
-    /// mid-stop), and the supervisor finishes the stop.
-    public var stopTakeoverSeconds: Double
     public var launchTimeoutMilliseconds: Int
     /// Called after the supervisor wrote events (a death) or the CLI nudged it: the event
     /// hook dispatcher looks at once.
@@ -21,12 +18,11 @@ public struct SupervisorConfiguration: Sendable {
 
     public init(
         passIntervalMilliseconds: Int = 15_000, policy: DeathPolicy = DeathPolicy(), pollIntervalMilliseconds: Int = 250,
-        stopTakeoverSeconds: Double = 60, launchTimeoutMilliseconds: Int = 10_000
+        launchTimeoutMilliseconds: Int = 10_000
     ) {
         self.passIntervalMilliseconds = passIntervalMilliseconds
         self.policy = policy
         self.pollIntervalMilliseconds = pollIntervalMilliseconds
-        self.stopTakeoverSeconds = stopTakeoverSeconds
         self.launchTimeoutMilliseconds = launchTimeoutMilliseconds
     }
 }
@@ -57,8 +53,17 @@ public final class Supervisor: @unchecked Sendable {
     }
 
     private enum Message {
-        case relaunchDone(retry: PendingRetry, runtime: Runtime?)
+        case relaunchDone(retry: PendingRetry, result: RelaunchResult)
         case finishDone(runtimeID: Int64)
+    }
+
+    /// How a relaunch attempt ended, for the loop's bookkeeping.
+    private enum RelaunchResult {
+        case launched(Runtime)
+        /// Claimed, cancelled, refused for good or escalated: nothing more to try.
+        case finished
+        /// Refused for now (kill switch, capacity): still pending, tried again after the next pass.
+        case deferred
     }
 
     struct Counts: Sendable, Equatable {
@@ -80,6 +85,10 @@ public final class Supervisor: @unchecked Sendable {
     private var polled: Set<Int64> = []
     private var retries: [String: PendingRetry] = [:]
     private var relaunching: Set<String> = []
+    /// Tickets whose retry was refused for now; not tried again before the next pass.
+    private var deferred: Set<String> = []
+    /// Runtimes recorded dead whose live agent is left alone while the kill switch is on (logged once).
+    private var heldByKillSwitch: Set<Int64> = []
     private var finishing: Set<Int64> = []
     private var reportedOrphans: Set<String> = []
     private var readySent = false
@@ -171,7 +180,7 @@ public final class Supervisor: @unchecked Sendable {
             startDueRetries()
             var timeout = (nextPass - now) / 1_000_000
             let wallNow = WallClock.now()
-            for retry in retries.values where !relaunching.contains(retry.ticket) {
+            for retry in retries.values where !relaunching.contains(retry.ticket) && !deferred.contains(retry.ticket) {
                 timeout = min(timeout, Int64(max(0, (retry.dueAt - wallNow) * 1000)) + 1)
             }
             if !polled.isEmpty { timeout = min(timeout, max(0, (nextPoll - now) / 1_000_000)) }
@@ -196,10 +205,14 @@ public final class Supervisor: @unchecked Sendable {
         }
         for message in messages {
             switch message {
-            case .relaunchDone(let retry, let runtime):
+            case .relaunchDone(let retry, let result):
                 relaunching.remove(retry.ticket)
+                if case .deferred = result {
+                    deferred.insert(retry.ticket)
+                    continue
+                }
                 if retries[retry.ticket]?.runtimeID == retry.runtimeID { retries[retry.ticket] = nil }
-                if let runtime, runtime.state == .running { watch(runtime) }
+                if case .launched(let runtime) = result, runtime.state == .running { watch(runtime) }
             case .finishDone(let runtimeID):
                 finishing.remove(runtimeID)
             }
@@ -230,7 +243,16 @@ public final class Supervisor: @unchecked Sendable {
         switch liveness {
         case .alive:
             guard let handle = ProcessHandle.open(identity) else {
-                reap(id, liveness: identity.liveness())
+                // Only an agent known to be gone is a death; one that is alive (no
+                // descriptors left) or unreadable is looked at again by the next pass.
+                let now = identity.liveness()
+                switch now {
+                case .exited, .recycled, .otherBoot:
+                    reap(id, liveness: now)
+                case .alive, .unknown:
+                    logger.warning(
+                        "cannot open a handle on the agent (\(now.rawValue)); looking again at the next pass", metadata: Self.metadata(runtime))
+                }
                 return
             }
             watched[id] = Watch(runtime: runtime, handle: handle)
@@ -297,26 +319,26 @@ public final class Supervisor: @unchecked Sendable {
 
     private func startDueRetries() {
         let now = WallClock.now()
-        for retry in retries.values where retry.dueAt <= now && !relaunching.contains(retry.ticket) {
+        for retry in retries.values where retry.dueAt <= now && !relaunching.contains(retry.ticket) && !deferred.contains(retry.ticket) {
             relaunching.insert(retry.ticket)
             Thread.detachNewThread { [self] in
-                let runtime = relaunch(retry)
-                post(.relaunchDone(retry: retry, runtime: runtime))
+                let result = relaunch(retry)
+                post(.relaunchDone(retry: retry, result: result))
             }
         }
     }
 
     /// Runs on a worker thread: a launch waits for the shim, which must not hold up the loop.
-    private func relaunch(_ retry: PendingRetry) -> Runtime? {
+    private func relaunch(_ retry: PendingRetry) -> RelaunchResult {
         let actor = context.actor
         let metadata: Logger.Metadata = ["ticket": "\(retry.ticket)", "runtime_id": "\(retry.runtimeID)"]
         let previous: Runtime
         do {
-            guard let found = try context.ledger.read({ db in try Ledger.runtime(db, id: retry.runtimeID) }) else { return nil }
+            guard let found = try context.ledger.read({ db in try Ledger.runtime(db, id: retry.runtimeID) }) else { return .finished }
             previous = found
         } catch {
             logger.warning("cannot read the runtime to relaunch: \(error.message)", metadata: metadata)
-            return nil
+            return .deferred
         }
         do {
             let runtime = try Launcher(context: context).relaunch(from: previous, timeoutMilliseconds: configuration.launchTimeoutMilliseconds) { db, admitted in
@@ -330,9 +352,9 @@ public final class Supervisor: @unchecked Sendable {
             logger.info(
                 "relaunched \(runtime.ticket) as episode \(runtime.episode)",
                 metadata: ["ticket": "\(runtime.ticket)", "runtime_id": "\(runtime.id!)", "event": "retry"])
-            return runtime
+            return .launched(runtime)
         } catch where error.reason == "retry_cancelled" {
-            return nil
+            return .finished
         } catch where error.code == .internalError {
             // Admitted (the retry is spent) but the agent did not start: nothing will run
             // this ticket again without a person.
@@ -340,18 +362,43 @@ public final class Supervisor: @unchecked Sendable {
             _ = try? context.ledger.write { db in
                 try TicketHealth.escalate(db, ticket: retry.ticket, runtime: error.runtime ?? previous, reason: "the silent relaunch did not start: \(error.message)", actor: actor)
             }
-            return nil
+            return .finished
         } catch {
-            // Refused by the same admission as `start`: recorded once, never retried in a loop.
-            logger.warning("relaunch of \(retry.ticket) refused: \(error.message)", metadata: metadata.merging(["event": "retry_refused"]) { $1 })
-            _ = try? context.ledger.write { db in
-                guard try PendingRetry.claim(db, ticket: retry.ticket, runtimeID: retry.runtimeID) else { return }
-                try Ledger.appendEvent(
-                    db, kind: "retry_refused", runtime: previous, actor: actor, reason: error.reason,
-                    data: ["message": .string(error.message)])
-            }
-            return nil
+            return refused(retry, previous: previous, error: error, metadata: metadata)
         }
+    }
+
+    /// Refusals that pass by themselves (or by an operator's switch): the retry stays owed.
+    static let passingRefusals: Set<String> = ["killswitch", "capacity", "capacity_unknown"]
+
+    /// Refused by the same admission as `start`. While the kill switch is on or capacity is
+    /// full the retry stays pending and is tried again after each pass; anything else (a
+    /// parked ticket, a live runtime started meanwhile) drops it. Either way `retry_refused`
+    /// is recorded once per reason, not once per attempt.
+    private func refused(_ retry: PendingRetry, previous: Runtime, error: MCRunError, metadata: Logger.Metadata) -> RelaunchResult {
+        let actor = context.actor
+        let keep = Self.passingRefusals.contains(error.reason)
+        let recorded = try? context.ledger.write { db -> Bool in
+            if keep {
+                guard try PendingRetry.fetchOne(db, key: retry.ticket)?.runtimeID == retry.runtimeID else { return false }
+                let last = try String.fetchOne(
+                    db, sql: "SELECT reason FROM events WHERE kind = 'retry_refused' AND runtime_id = ? ORDER BY id DESC LIMIT 1",
+                    arguments: [retry.runtimeID])
+                guard last != error.reason else { return false }
+            } else {
+                guard try PendingRetry.claim(db, ticket: retry.ticket, runtimeID: retry.runtimeID) else { return false }
+            }
+            try Ledger.appendEvent(
+                db, kind: "retry_refused", runtime: previous, actor: actor, reason: error.reason,
+                data: ["message": .string(error.message), "still_pending": .bool(keep)])
+            return true
+        }
+        if recorded == true {
+            logger.warning(
+                "relaunch of \(retry.ticket) refused\(keep ? " for now; tried again after each pass" : ""): \(error.message)",
+                metadata: metadata.merging(["event": "retry_refused"]) { $1 })
+        }
+        return keep ? .deferred : .finished
     }
 
     // MARK: Reconcile
@@ -365,10 +412,9 @@ public final class Supervisor: @unchecked Sendable {
             return passFailed("tmux did not answer: \(error)")
         }
         let live: [Runtime]
-        let pending: [PendingRetry]
         do {
-            (live, pending) = try context.ledger.read { db in
-                (try Runtime.filter(sql: "state IN ('launching','running','stopping')").fetchAll(db), try PendingRetry.all(db))
+            live = try context.ledger.read { db in
+                try Runtime.filter(sql: "state IN ('launching','running','stopping')").fetchAll(db)
             }
         } catch {
             return passFailed("the ledger did not answer: \(error.message)")
@@ -381,11 +427,13 @@ public final class Supervisor: @unchecked Sendable {
         let liveSessions = Set(live.map(\.sessionName))
         reconcileSessions(snapshot.panes.filter { !liveSessions.contains($0.sessionName) })
 
-        retries = Dictionary(pending.map { ($0.ticket, $0) }, uniquingKeysWith: { a, _ in a })
-        // Counted after this pass's deaths and healings, so STATUS= (and READY's) is current.
+        // Read after this pass's deaths and healings: retries owed for deaths it found (or
+        // recorded while serve was down) are due now, not a pass later; and so that STATUS=
+        // (and READY's) is current.
         let counts: Counts
         do {
-            counts = try context.ledger.read { db in
+            (counts, retries) = try context.ledger.read { db in
+                let pending = try PendingRetry.all(db)
                 let row = try Row.fetchOne(
                     db,
                     sql: """
@@ -393,11 +441,16 @@ public final class Supervisor: @unchecked Sendable {
                                (SELECT count(*) FROM runtimes WHERE state = 'running' AND busy = 1) AS busy,
                                (SELECT count(*) FROM tickets WHERE escalated = 1) AS escalated
                         """)
-                return Counts(live: row?["live"] ?? 0, busy: row?["busy"] ?? 0, escalated: row?["escalated"] ?? 0)
+                return (
+                    Counts(live: row?["live"] ?? 0, busy: row?["busy"] ?? 0, escalated: row?["escalated"] ?? 0),
+                    Dictionary(pending.map { ($0.ticket, $0) }, uniquingKeysWith: { a, _ in a })
+                )
             }
         } catch {
             return passFailed("the ledger did not answer: \(error.message)")
         }
+        // Refused retries get one more attempt per pass.
+        deferred.removeAll()
         shared.withLock { state in
             state.counts = counts
             state.passFailure = nil
@@ -486,47 +539,87 @@ public final class Supervisor: @unchecked Sendable {
             }
             guard !runtime.state.isLive else { continue }
             let agentAlive = !pane.dead && runtime.identity?.pid == pane.panePID && runtime.identity?.liveness() == .alive
-            if agentAlive && runtime.state == .dead && heal(runtime, pane: pane) { continue }
+            if agentAlive && runtime.state == .dead {
+                switch heal(runtime, pane: pane) {
+                case .healed, .leftAlone: continue
+                case .refused: break
+                }
+            }
             removeLeftover(runtime, pane: pane, agentAlive: agentAlive)
         }
     }
 
-    /// Re-adopts a live agent whose runtime was recorded dead, if the ticket may run it.
-    private func heal(_ runtime: Runtime, pane: TmuxServer.Pane) -> Bool {
+    private enum Healing {
+        case healed
+        /// The kill switch is on: neither re-adopted nor killed; the operator decides.
+        case leftAlone
+        /// The ticket may not run it (parked, another live runtime): it is removed.
+        case refused
+    }
+
+    /// Re-adopts a live agent whose runtime was recorded dead, if the ticket may run it. The
+    /// death was not one: it is taken back, with the escalation it caused and the end record.
+    private func heal(_ runtime: Runtime, pane: TmuxServer.Pane) -> Healing {
         let actor = context.actor
+        let maxSilentRetries = configuration.policy.maxSilentRetries
+        let id = runtime.id!
         do {
-            let healed = try context.ledger.write { db -> Runtime? in
-                guard let ticket = try Ledger.ticket(db, id: runtime.ticket), !ticket.parked,
+            let (healed, killSwitch) = try context.ledger.write { db -> (Runtime?, Bool) in
+                if try Ledger.setting(db, .killswitch) != nil { return (nil, true) }
+                guard var ticket = try Ledger.ticket(db, id: runtime.ticket), !ticket.parked,
                     try Ledger.liveRuntime(db, ticket: runtime.ticket) == nil
-                else { return nil }
+                else { return (nil, false) }
+                let now = WallClock.now()
+                let deathTakenBack = ticket.deaths > 0
+                if deathTakenBack { ticket.deaths -= 1 }
+                // Escalation comes when deaths exceed the silent retries; below that again,
+                // it was this death that escalated the ticket.
+                let escalationCleared = ticket.escalated && ticket.deaths <= maxSilentRetries
+                if escalationCleared {
+                    ticket.escalated = false
+                    ticket.escalatedReason = nil
+                    ticket.escalatedAt = nil
+                }
+                if deathTakenBack || escalationCleared {
+                    ticket.updatedAt = now
+                    try ticket.update(db)
+                }
+                try PendingRetry.cancel(db, ticket: ticket.id)
                 let healed = try Transition.healed.apply(
-                    db, runtimeID: runtime.id!, actor: actor, reason: "agent_alive",
-                    data: ["pid": .int(Int64(pane.panePID)), "session": .string(pane.sessionName)]
+                    db, runtimeID: id, actor: actor, reason: "agent_alive",
+                    data: [
+                        "pid": .int(Int64(pane.panePID)), "session": .string(pane.sessionName),
+                        "death_taken_back": .bool(deathTakenBack), "escalation_cleared": .bool(escalationCleared),
+                    ], now: now
                 ) { r in
                     r.endedAt = nil
                     r.endReason = nil
                     r.endedBy = nil
                     r.exitCode = nil
                     r.exitSignal = nil
+                    r.terminalRecord = nil
                     r.sessionID = pane.sessionID
                     r.paneID = pane.paneID
                 }
-                // The recorded death was not one.
-                try PendingRetry.cancel(db, ticket: ticket.id)
-                if var t = try Ledger.ticket(db, id: ticket.id), t.deaths > 0 {
-                    t.deaths -= 1
-                    try t.update(db)
-                }
-                return healed
+                return (healed, false)
             }
-            guard let healed else { return false }
+            if killSwitch {
+                if heldByKillSwitch.insert(id).inserted {
+                    logger.warning(
+                        "agent recorded dead is alive; the kill switch is on, so it is neither re-adopted nor killed until the switch is off",
+                        metadata: Self.metadata(runtime).merging(["event": "healed"]) { $1 })
+                }
+                return .leftAlone
+            }
+            heldByKillSwitch.remove(id)
+            guard let healed else { return .refused }
             logger.warning("agent recorded dead is alive; re-adopted", metadata: Self.metadata(healed).merging(["event": "healed"]) { $1 })
             retries[healed.ticket] = nil
             watch(healed)
-            return true
+            return .healed
         } catch {
             logger.warning("cannot re-adopt a live agent: \(error.message)", metadata: Self.metadata(runtime))
-            return false
+            return .leftAlone
         }
     }
 
