@@ -28,6 +28,8 @@ struct HostKillSwitch: MCRunCommand {
             state = try context.ledger.read { db in try KillSwitch.state(db) }
         case .on, .off:
             (state, changed) = try KillSwitch.set(action == .on, reason: reason, ledger: context.ledger, actor: context.actor)
+            // Relaunches held back by the switch may go now: tell serve rather than wait a pass.
+            if changed && action == .off { ServiceNudge.send(context.stateDirectory) }
         }
         let human = state.on ? "kill switch is ON (\(state.reason ?? "-"))" : "kill switch is off"
         return Reply(

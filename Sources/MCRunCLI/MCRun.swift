@@ -29,6 +29,20 @@ public struct MCRun: AsyncParsableCommand {
 
     public init() {}
 
+    /// The launch shim runs here, on the main thread, before anything is awaited. Its exec
+    /// must come from the thread-group leader: an exec from another thread makes that thread
+    /// take over the PID while the old leader is briefly a zombie, and a supervisor looking
+    /// at that moment would see the agent dead.
+    public static func runShimIfAsked(arguments: [String]) {
+        guard arguments.first == "shim" else { return }
+        do {
+            var command = try RuntimeShim.parse(Array(arguments.dropFirst()))
+            try command.run()
+        } catch {
+            RuntimeShim.exit(withError: error)
+        }
+    }
+
     /// Parses and runs, mapping every failure onto the documented exit codes: usage errors
     /// exit 2 (not ArgumentParser's 64).
     public static func run(arguments: [String]) async -> Int32 {

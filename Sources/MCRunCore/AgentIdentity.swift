@@ -52,6 +52,9 @@ public struct AgentIdentity: Codable, Hashable, Sendable {
             return access("/proc/\(pid)", F_OK) != 0 && errno == ENOENT ? .exited : .unknown
         }
         guard stat.startTime == startTime else { return .recycled }
-        return stat.hasExited ? .exited : .alive
+        guard stat.hasExited else { return .alive }
+        // A zombie thread-group leader whose other threads still run is not gone: a thread
+        // that execs takes over the PID that way, and a leader may pthread_exit.
+        return ProcFS.threadCount(pid) > 1 ? .alive : .exited
     }
 }

@@ -53,6 +53,16 @@ public enum ProcFS {
         return ProcStat(pid: pid, state: state, ppid: ppid, processGroup: pgrp, session: session, startTime: start)
     }
 
+    /// The `Threads:` count of /proc/PID/status; 0 when unreadable.
+    public static func threadCount(_ pid: Int32) -> Int {
+        guard let bytes = readFile("/proc/\(pid)/status", limit: 16384) else { return 0 }
+        for line in bytes.split(separator: UInt8(ascii: "\n")) where line.starts(with: Array("Threads:".utf8)) {
+            let digits = line.dropFirst("Threads:".utf8.count).filter { $0 >= 0x30 && $0 <= 0x39 }
+            return Int(decoding: ArraySlice(digits)) ?? 0
+        }
+        return 0
+    }
+
     public static func bootID() -> String? {
         guard let bytes = readFile("/proc/sys/kernel/random/boot_id", limit: 128) else { return nil }
         let id = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()

@@ -189,6 +189,9 @@ public final class Supervisor: @unchecked Sendable {
                 case .exited(let runtimeID): reap(runtimeID, liveness: .exited)
                 case .nudged:
                     pickUp()
+                    // Something changed (a start, the kill switch turned off): relaunches held
+                    // back by policy get another attempt now, not at the next pass.
+                    deferred.removeAll()
                     configuration.onEvents?()
                 case .woken: drainInbox()
                 }

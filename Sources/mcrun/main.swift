@@ -1,4 +1,7 @@
 import Glibc
 import MCRunCLI
 
-exit(await MCRun.run(arguments: Array(CommandLine.arguments.dropFirst())))
+let arguments = Array(CommandLine.arguments.dropFirst())
+// Synchronous, on the main thread: see `runShimIfAsked`.
+MCRun.runShimIfAsked(arguments: arguments)
+exit(await MCRun.run(arguments: arguments))

@@ -51,3 +51,33 @@ import Testing
         }
     }
 }
+
+@Suite struct ZombieLeaderTests {
+    /// A process whose main thread has exited while another thread runs shows its leader
+    /// as a zombie: it is alive (an exec from a non-main thread passes through this state).
+    @Test func aZombieLeaderWithLiveThreadsIsAlive() throws {
+        let script = "import ctypes, threading, time, sys\n"
+            + "threading.Thread(target=time.sleep, args=(30,)).start()\n"
+            + "sys.stdout.write('ready\\n'); sys.stdout.flush()\n"
+            + "ctypes.CDLL(None).pthread_exit(None)\n"
+        let child = try Subprocess.spawn(["python3", "-c", script])
+        defer {
+            kill(child.pid, SIGKILL)
+            _ = child.collect(stdin: nil, timeoutMilliseconds: 5000)
+        }
+        let identity = try AgentIdentity.of(pid: child.pid)
+        let deadline = Monotonic.now() + 10_000_000_000
+        while ProcFS.stat(child.pid)?.state != UInt8(ascii: "Z") {
+            guard Monotonic.now() < deadline else {
+                Issue.record("the main thread never exited")
+                return
+            }
+            usleep(5_000)
+        }
+        #expect(ProcFS.threadCount(child.pid) >= 2)
+        #expect(identity.liveness() == .alive)
+        kill(child.pid, SIGKILL)
+        _ = child.collect(stdin: nil, timeoutMilliseconds: 5000)
+        #expect(identity.liveness() != .alive)
+    }
+}
