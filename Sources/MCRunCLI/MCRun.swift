@@ -36,7 +36,7 @@ public struct MCRun: AsyncParsableCommand {
     public static func runShimIfAsked(arguments: [String]) {
         guard arguments.first == "shim" else { return }
         do {
-            var command = try RuntimeShim.parse(Array(arguments.dropFirst()))
+            let command = try RuntimeShim.parse(Array(arguments.dropFirst()))
             try command.run()
         } catch {
             RuntimeShim.exit(withError: error)

@@ -1,4 +1,4 @@
-public import GRDB
+import GRDB
 
 /// Takes over a ticket's live runtime instead of reverting it: a 409 from `start` means the
 /// agent is alive and working, and the answer is to adopt it, never to start another or to

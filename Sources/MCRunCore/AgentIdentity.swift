@@ -1,4 +1,4 @@
-public import Glibc
+import Glibc
 
 /// Who a runtime's agent is: a PID alone can be recycled, a pane's shell can outlive the
 /// agent, and a reboot reuses both. (boot id, PID, start time) names one process forever.

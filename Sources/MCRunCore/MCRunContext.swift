@@ -1,4 +1,4 @@
-public import Glibc
+import Glibc
 
 /// What every command and the service work with: one state directory, its ledger and its
 /// tmux server, and who is acting.

@@ -1,4 +1,4 @@
-public import Glibc
+import Glibc
 
 /// The fields of `/proc/PID/stat` mcrun relies on.
 public struct ProcStat: Sendable, Equatable {

@@ -1,4 +1,4 @@
-public import Glibc
+import Glibc
 import CLinux
 
 /// A handle on one exact process. Signals go through a pidfd, so a PID that was recycled

@@ -1,4 +1,4 @@
-public import Glibc
+import Glibc
 import CLinux
 
 /// Where one mcrun instance keeps everything: the ledger, its tmux socket, pane logs.

@@ -1,4 +1,4 @@
-public import Glibc
+import Glibc
 import CLinux
 
 /// Runs a program from an argv array: no shell ever sees an argument. Output is collected

@@ -39,7 +39,7 @@ struct CapacityTests {
         try FileManager.default.createDirectory(atPath: s.stateDir, withIntermediateDirectories: true)
         var garbage = [UInt8](repeating: 0, count: 8192)
         for i in garbage.indices { garbage[i] = UInt8(truncatingIfNeeded: i &* 131 &+ 7) }
-        FileManager.default.createFile(atPath: s.stateDir + "/ledger.sqlite", contents: Data(garbage))
+        #expect(FileManager.default.createFile(atPath: s.stateDir + "/ledger.sqlite", contents: Data(garbage)))
         try expectCapacityUnknown(s)
     }
 

@@ -84,7 +84,9 @@ struct RecordingAgent {
 
     /// Ends the agent's current turn; its idle report delivers the next queued message.
     func finishTurn() throws {
-        FileManager.default.createFile(atPath: output + ".go", contents: Data())
+        guard FileManager.default.createFile(atPath: output + ".go", contents: Data()) else {
+            throw ScratchError("cannot create \(output).go")
+        }
         try waitUntil("the agent consumed the end of its turn") { !FileManager.default.fileExists(atPath: output + ".go") }
     }
 

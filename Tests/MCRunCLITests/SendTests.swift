@@ -41,7 +41,7 @@ struct SendTests {
         }
         // The same through --file.
         let file = s.path("message.bin")
-        FileManager.default.createFile(atPath: file, contents: Data(message.prefix(5000)))
+        #expect(FileManager.default.createFile(atPath: file, contents: Data(message.prefix(5000))))
         try agent.finishTurn()
         try waitUntil("the agent is idle") { try !agent.runtime().busy }
         #expect(try s.mcrun(["send", "S1", "--file", file]).status == 0)
