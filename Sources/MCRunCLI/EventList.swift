@@ -2,7 +2,7 @@ import ArgumentParser
 import GRDB
 import MCRunCore
 
-struct EventList: ParsableCommand {
+struct EventList: MCRunStreamingCommand {
     static let configuration = CommandConfiguration(
         commandName: "events",
         abstract: "Print the ledger's events as JSON lines, by cursor; --follow keeps streaming new ones.",
@@ -26,15 +26,6 @@ struct EventList: ParsableCommand {
 
     @Option(help: "Only events of this kind (repeatable).")
     var kind: [String] = []
-
-    func run() throws {
-        do {
-            try execute()
-        } catch {
-            Output.fail(error, json: global.json)
-            throw ExitCode(error.code.exitCode)
-        }
-    }
 
     func execute() throws(MCRunError) {
         guard since >= 0 else { throw .badInput("bad_since", "--since must be an event id (0 or more)") }

@@ -3,7 +3,7 @@ import GRDB
 import Glibc
 import MCRunCore
 
-struct RuntimeLogs: ParsableCommand {
+struct RuntimeLogs: MCRunStreamingCommand {
     static let configuration = CommandConfiguration(
         commandName: "logs",
         abstract: "Print a ticket's clean pane log (escape sequences and spinner redraws removed); -f follows it.",
@@ -29,15 +29,6 @@ struct RuntimeLogs: ParsableCommand {
 
     @Option(help: "Episode (default: the latest).")
     var episode: Int?
-
-    func run() throws {
-        do {
-            try execute()
-        } catch {
-            Output.fail(error, json: global.json)
-            throw ExitCode(error.code.exitCode)
-        }
-    }
 
     func execute() throws(MCRunError) {
         let ticketID = try global.ticket(ticket)

@@ -1,9 +1,28 @@
+import ArgumentParser
 import Glibc
 import MCRunCore
 import Synchronization
 
 /// Set by SIGINT or SIGTERM while a command streams (`logs -f`, `events --follow`).
 let streamStopRequested = Atomic<Bool>(false)
+
+/// A command that writes its own output as it goes (JSON lines, a followed log) rather
+/// than one `Reply`; failures still follow the CLI contract.
+protocol MCRunStreamingCommand: ParsableCommand {
+    var global: GlobalOptions { get }
+    func execute() throws(MCRunError)
+}
+
+extension MCRunStreamingCommand {
+    func run() throws {
+        do {
+            try execute()
+        } catch {
+            Output.fail(error, json: global.json)
+            throw ExitCode(error.code.exitCode)
+        }
+    }
+}
 
 /// What streaming commands share: a clean exit on SIGINT, SIGTERM or a closed pipe, and
 /// bounded pauses between polls.
