@@ -38,7 +38,8 @@ step ps
 note "a second start of a live ticket is a 409, not a new session; the dispatcher adopts"
 step start DEMO-1 --owner demo -- sh -c "$worker" || echo "(exit $?)"
 step adopt DEMO-1 --owner demo
-step send DEMO-2 'hello from the dispatcher: $(not a shell) "quotes" C-c'
+note "DEMO-2 printed a moment ago, so it counts as busy: --queue lets serve deliver when it is idle"
+step send DEMO-2 --queue 'hello from the dispatcher: $(not a shell) "quotes" C-c'
 wait_for 10 "the echo" sh -c "'$mcrun' logs DEMO-2 | grep -q 'DEMO-2 got: hello'"
 step logs DEMO-2
 
