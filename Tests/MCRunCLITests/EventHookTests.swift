@@ -241,6 +241,43 @@ struct EventHookTests {
         try waitUntil("the orphaned first attempt was killed", timeout: 5) { ProcFS.stat(first).map { $0.hasExited } ?? true }
     }
 
+    /// The same, with the dispatcher inside `mcrun serve`: a serve killed mid-delivery
+    /// leaves the delivery pending, and the next serve delivers it once.
+    @Test func killingServeMidDeliveryLeadsToRedeliveryAfterItsRestart() throws {
+        let s = try Scratch(name: "hookserve")
+        defer { s.cleanup() }
+        let (eventID, dir) = try prepare(
+            s,
+            hook: """
+                #!/bin/sh
+                n=$(cat '\(s.path("count"))' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '\(s.path("count"))'
+                if [ $n -eq 1 ]; then
+                    echo $$ > '\(s.path("first"))'
+                    exec sleep 60
+                fi
+                cat >> '\(s.path("received"))'
+                """)
+        s.environment["MCRUN_HOOK_TIMEOUT"] = "60000"
+        let serve = try s.spawnMcrun(["serve", "--hooks-dir", dir, "--reconcile-interval", "1s"])
+        try waitUntil("the first attempt is running", timeout: 15) { FileManager.default.fileExists(atPath: s.path("first")) }
+        try waitUntil("the attempt's pid is recorded", timeout: 5) {
+            try s.context().ledger.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM hook_attempts WHERE pid IS NOT NULL") } == 1
+        }
+        kill(serve.pid, SIGKILL)
+        _ = serve.collect(stdin: nil, timeoutMilliseconds: 5_000)
+        #expect(try deliveries(s).map(\.state) == ["pending"])
+        #expect(received(s).isEmpty)
+
+        let again = try s.spawnMcrun(["serve", "--hooks-dir", dir, "--reconcile-interval", "1s"])
+        try waitUntil("the event delivered by the restarted serve", timeout: 30) { try deliveries(s).map(\.state) == ["delivered"] }
+        kill(again.pid, SIGTERM)
+        _ = again.collect(stdin: nil, timeoutMilliseconds: 10_000)
+        let got = received(s)
+        #expect(got.count == 1)
+        #expect(got.first?["id"]?.intValue == eventID)
+        #expect(try attempts(s).map(\.outcome) == ["interrupted", "ok"])
+    }
+
     @Test func hooksRunPerKindAndAnyOnlyForTheNotableKinds() throws {
         let s = try Scratch(name: "hookany")
         defer { s.cleanup() }
