@@ -46,11 +46,6 @@ public enum Policy {
         }
     }
 
-    static func checkAdmission(_ db: Database, ticket: Ticket) throws {
-        try checkKillSwitch(db, action: "start")
-        try checkNotParked(ticket, action: "start")
-    }
-
     /// Counts live runtimes inside the admitting transaction, so two starts cannot both
     /// take the last slot.
     static func checkCapacity(_ db: Database) throws {

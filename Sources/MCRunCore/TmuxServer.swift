@@ -212,10 +212,6 @@ public struct TmuxServer: Sendable {
     public func sendKey(_ key: String, to paneID: String) throws {
         try check([["send-keys", "-t", paneID, key]])
     }
-
-    public func killServer() {
-        _ = try? run([["kill-server"]])
-    }
 }
 
 extension String {

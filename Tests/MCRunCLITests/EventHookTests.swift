@@ -24,6 +24,19 @@ struct EventHookTests {
         return (try #require(event.id), dir)
     }
 
+    /// A hook whose first attempt records its pid and hangs; later attempts succeed.
+    func hangsOnItsFirstAttempt(_ s: Scratch) -> String {
+        """
+        #!/bin/sh
+        n=$(cat '\(s.path("count"))' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '\(s.path("count"))'
+        if [ $n -eq 1 ]; then
+            echo $$ > '\(s.path("first"))'
+            exec sleep 60
+        fi
+        cat >> '\(s.path("received"))'
+        """
+    }
+
     func deliveries(_ s: Scratch) throws -> [(state: String, attempts: Int)] {
         try s.context().ledger.read { db in
             try Row.fetchAll(db, sql: "SELECT state, attempts FROM hook_deliveries ORDER BY id").map { ($0["state"], $0["attempts"]) }
@@ -209,15 +222,7 @@ struct EventHookTests {
         defer { s.cleanup() }
         let (eventID, dir) = try prepare(
             s,
-            hook: """
-                #!/bin/sh
-                n=$(cat '\(s.path("count"))' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '\(s.path("count"))'
-                if [ $n -eq 1 ]; then
-                    echo $$ > '\(s.path("first"))'
-                    exec sleep 60
-                fi
-                cat >> '\(s.path("received"))'
-                """)
+            hook: hangsOnItsFirstAttempt(s))
         // A long timeout: redelivery must not wait for the lease to expire.
         let dispatcher = try s.spawnMcrun(["hooks", "deliver", "--hooks-dir", dir, "--timeout", "60s", "--backoff", "10ms"])
         try waitUntil("the first attempt is running", timeout: 10) { FileManager.default.fileExists(atPath: s.path("first")) }
@@ -248,15 +253,7 @@ struct EventHookTests {
         defer { s.cleanup() }
         let (eventID, dir) = try prepare(
             s,
-            hook: """
-                #!/bin/sh
-                n=$(cat '\(s.path("count"))' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '\(s.path("count"))'
-                if [ $n -eq 1 ]; then
-                    echo $$ > '\(s.path("first"))'
-                    exec sleep 60
-                fi
-                cat >> '\(s.path("received"))'
-                """)
+            hook: hangsOnItsFirstAttempt(s))
         s.environment["MCRUN_HOOK_TIMEOUT"] = "60000"
         let serve = try s.spawnMcrun(["serve", "--hooks-dir", dir, "--reconcile-interval", "1s"])
         try waitUntil("the first attempt is running", timeout: 15) { FileManager.default.fileExists(atPath: s.path("first")) }
