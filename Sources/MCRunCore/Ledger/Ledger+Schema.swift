@@ -184,6 +184,19 @@ extension Ledger {
                     ALTER TABLE runtimes ADD COLUMN stop_deadline REAL;
                     """)
         }
+        m.registerMigration("v4-lifecycle") { db in
+            // The ending path records an end first and tears down after: `teardown_owed`
+            // marks an end whose teardown (leftovers, session) has not finished, so a crash
+            // in between finishes it later. A relaunch held by policy says why and since when.
+            try db.execute(
+                sql: """
+                    ALTER TABLE runtimes ADD COLUMN teardown_owed INTEGER NOT NULL DEFAULT 0;
+                    CREATE INDEX runtimes_teardown_owed ON runtimes(teardown_owed) WHERE teardown_owed = 1;
+                    ALTER TABLE pending_retries ADD COLUMN held_reason TEXT;
+                    ALTER TABLE pending_retries ADD COLUMN held_since REAL;
+                    ALTER TABLE pending_retries ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+                    """)
+        }
         return m
     }()
 }

@@ -12,9 +12,15 @@ public struct PendingRetry: Codable, Sendable, Equatable, FetchableRecord, Persi
     /// Wall-clock seconds after which the relaunch may start.
     public var dueAt: Double
     public var createdAt: Double
+    /// Why the relaunch is held back for now (killswitch, capacity, ...), nil while it is only waiting to be due.
+    public var heldReason: String?
+    public var heldSince: Double?
+    /// Launch attempts that failed for a cause outside the agent; the relaunch stays owed.
+    public var attempts: Int = 0
 
     public enum CodingKeys: String, CodingKey, ColumnExpression {
         case ticket, runtimeID = "runtime_id", dueAt = "due_at", createdAt = "created_at"
+        case heldReason = "held_reason", heldSince = "held_since", attempts
     }
 
     public init(ticket: String, runtimeID: Int64, dueAt: Double, createdAt: Double) {

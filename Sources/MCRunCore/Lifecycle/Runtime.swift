@@ -76,6 +76,8 @@ public struct Runtime: Codable, Sendable, Equatable, FetchableRecord, MutablePer
     public var stopperPID: Int32?
     public var stopperStartTime: Int64?
     public var stopDeadline: Double?
+    /// The end is recorded but its teardown (leftovers, session, transcript) is not done.
+    public var teardownOwed: Bool = false
 
     public enum CodingKeys: String, CodingKey, ColumnExpression, CaseIterable {
         case id, ticket, episode, nonce, owner, state
@@ -90,6 +92,7 @@ public struct Runtime: Codable, Sendable, Equatable, FetchableRecord, MutablePer
         case verdict, verdictAt = "verdict_at"
         case transcriptTail = "transcript_tail", terminalRecord = "terminal_record"
         case stopperPID = "stopper_pid", stopperStartTime = "stopper_start_time", stopDeadline = "stop_deadline"
+        case teardownOwed = "teardown_owed"
     }
     public typealias Columns = CodingKeys
 
@@ -255,6 +258,7 @@ extension Runtime {
         stopperPID = row[Columns.stopperPID]
         stopperStartTime = row[Columns.stopperStartTime]
         stopDeadline = row[Columns.stopDeadline]
+        teardownOwed = row[Columns.teardownOwed] ?? false
     }
 
     public func encode(to container: inout PersistenceContainer) throws {
@@ -297,6 +301,7 @@ extension Runtime {
         container[Columns.stopperPID] = stopperPID
         container[Columns.stopperStartTime] = stopperStartTime
         container[Columns.stopDeadline] = stopDeadline
+        container[Columns.teardownOwed] = teardownOwed
     }
 
     /// Every column but the environment and the nonce: what listing runtimes needs.
