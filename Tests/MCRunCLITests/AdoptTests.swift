@@ -57,15 +57,22 @@ struct AdoptTests {
         #expect(adopt.status == 6)
         #expect(declined.at("reason")?.stringValue == "agent_dead")
         #expect(declined.at("runtime.pid")?.intValue == Int64(pid))
-        // start --adopt must not turn a 409 on a dead row into a revival either.
-        let (viaStart, _) = try startJSON(s, "D1", ["--adopt"], command: ["sleep", "1000"])
-        #expect(viaStart.status == 6, "\(viaStart.stderrText)")
-        #expect(try sessions(s) == before)
-        #expect(try runtimeCount(s, ticket: "D1") == 1)
-        let row = try #require(try s.context().ledger.read { db in try Ledger.latestRuntime(db, ticket: "D1") })
-        #expect(row.pid == pid)
-        #expect(row.identity?.liveness() != .alive)
-        #expect(processes(withNonce: row.nonce).isEmpty)
+        // Adopt recorded the death it found (counted once); the dead episode stays dead.
+        #expect(try s.context().ledger.read { db in try Ledger.ticket(db, id: "D1")?.deaths } == 1)
+        #expect(try sessions(s) == before.filter { $0 != "D1@1" })
+        // start --adopt must not turn a dead row into a revival either: it starts episode 2.
+        let (viaStart, started) = try startJSON(s, "D1", ["--adopt"], command: ["sleep", "1000"])
+        #expect(viaStart.status == 0, "\(viaStart.stderrText)")
+        #expect(started.at("runtime.episode")?.intValue == 2)
+        #expect(try runtimeCount(s, ticket: "D1") == 2)
+        let firstID = try #require(json.at("runtime.id")?.intValue)
+        let first = try #require(try s.context().ledger.read { db in try Ledger.runtime(db, id: firstID) })
+        #expect(first.state == .dead)
+        #expect(first.pid == pid)
+        #expect(first.identity?.liveness() != .alive)
+        #expect(processes(withNonce: first.nonce).isEmpty)
+        #expect(try s.context().ledger.read { db in try Ledger.ticket(db, id: "D1")?.deaths } == 1, "the death is counted once, by whoever touched it first")
+        _ = try s.mcrun(["stop", "D1", "--grace", "1s"])
     }
 
     @Test func guardsDeclineWithTheirReasons() throws {

@@ -151,11 +151,10 @@ struct HarvestTests {
         #expect(try s.mcrun(["start", "X1", "--", agent]).status == 0)
         try waitUntil("the agent exited", timeout: 15) { try runtime(s, "X1")?.liveness() == .exited }
 
-        // The death path serve takes: teardown first, then the transition that records it.
+        // The death path every process takes: the ending path records it, then tears down.
         let context = try s.context()
         let live = try #require(try runtime(s, "X1"))
-        let report = context.teardown(live)
-        try context.ledger.apply(Transition.died, to: live.id!, actor: "test", reason: "agent_exited") { report.apply(to: &$0) }
+        try Ending(context: context).end(live, .death(.exited))
 
         // Rotated away: the record and tail were written at the end.
         let log = context.stateDirectory.paneLogPath(runtimeID: live.id!)
@@ -223,6 +222,6 @@ struct HarvestTests {
         #expect(!ended.timedOut)
         #expect(ended.status == 0 && ended.signal == nil)
         let followed = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").compactMap { JSONValue.parse(String($0)) }
-        #expect(followed.map { $0["kind"]?.stringValue } == ["launch", "start", "stopping", "stop"])
+        #expect(followed.map { $0["kind"]?.stringValue } == ["launch", "start", "stopping", "stop", "teardown"])
     }
 }

@@ -20,7 +20,8 @@ struct LifecycleRegressionTests {
             try t.update(db)
         }
         let signal = "'\(Scratch.mcrunPath)' signal DONE --summary finished && exec sleep 1000"
-        _ = try s.startJSON("D1", ["sh", "-c", signal])
+        // Escalated means held: only a forced start runs it before a reset.
+        _ = try s.startJSON("D1", ["sh", "-c", signal], extra: ["--force"])
         try waitUntil("the DONE accepted") {
             try context.ledger.read { db in try Ledger.latestRuntime(db, ticket: "D1")?.verdict } == "DONE"
         }

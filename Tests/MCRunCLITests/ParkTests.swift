@@ -37,7 +37,10 @@ struct ParkTests {
         let end = try #require(events.first { $0.at("kind")?.stringValue == "park_stop" })
         #expect(end.at("data.killed")?.boolValue == true)
         #expect(end.at("data.signalled")?.boolValue == true)
-        #expect((end.at("data.leftovers_killed")?.intValue ?? 0) >= 2)
+        // Recorded first, torn down after: the teardown's own event counts the leftovers.
+        let teardown = try #require(events.first { $0.at("kind")?.stringValue == "teardown" })
+        #expect((teardown.at("data.leftovers_killed")?.intValue ?? 0) >= 2)
+        #expect((show.at("runtime.leftovers_killed")?.intValue ?? 0) >= 2)
         #expect(show.at("runtime.parked")?.boolValue == true)
 
         let (start, refusal) = try startJSON(s, "K1", command: ["sleep", "1"])

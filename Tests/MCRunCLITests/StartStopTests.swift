@@ -191,7 +191,7 @@ func processExists(_ pid: Int32) -> Bool {
         let show = try s.mcrunJSON(["show", "P1"])
         #expect(show.json.at("runtime.state")?.stringValue == "stopped")
         let kinds = show.json["events"]?.arrayValue?.compactMap { $0["kind"]?.stringValue }
-        #expect(kinds == ["launch", "start", "stopping", "stop"])
+        #expect(kinds == ["launch", "start", "stopping", "stop", "teardown"])
         // ps without --all hides ended runtimes.
         #expect(try s.psEntry("P1", all: false) == nil)
     }

@@ -40,9 +40,9 @@ struct SupervisorRecoveryTests {
         let runtime = try #require(try s.runtimes("LIVE").first)
         let identity = try #require(runtime.identity)
         #expect(identity.liveness() == .alive)
-        let handler = DeathHandler(context: try s.context(), policy: DeathPolicy(), logger: Logger(label: "test"))
-        for liveness in [identity.liveness(), .unknown] {
-            #expect(throws: MCRunError.self) { try handler.handle(runtime.id!, handle: nil, liveness: liveness) }
+        let ending = Ending(context: try s.context())
+        for liveness in [identity.liveness(), AgentIdentity.Liveness.unknown] {
+            #expect(throws: MCRunError.self) { try ending.end(runtime, .death(liveness)) }
         }
         #expect(isAlive(agent))
         #expect(try s.runtimes("LIVE").map(\.state) == [.running])
@@ -90,7 +90,7 @@ struct SupervisorRecoveryTests {
                 r.exitSignal = 9
                 r.endedBy = "test"
             }
-            for _ in 0..<deaths { _ = try TicketHealth.recordDeath(db, runtime: dead, policy: policy, actor: "test") }
+            for _ in 0..<deaths { try TicketTransition.death(runtime: dead, policy: policy).apply(db, ticket: ticket, actor: "test") }
             _ = try TerminalRecord.refresh(db, dead)
         }
     }

@@ -27,6 +27,9 @@ struct RuntimeStart: MCRunCommand {
     @Flag(help: "If the ticket already has a live runtime, adopt it (as `mcrun adopt --owner OWNER`) instead of answering 409.")
     var adopt = false
 
+    @Flag(help: "Start an escalated ticket without resetting it first (recorded on the launch event).")
+    var force = false
+
     @Option(help: "Milliseconds to wait for the agent's identity before the launch fails.")
     var timeout: Int = 10_000
 
@@ -57,12 +60,12 @@ struct RuntimeStart: MCRunCommand {
             throw MCRunError(.refused, "capacity_unknown", "start refused: the number of live runtimes cannot be determined, the ledger cannot be opened; nothing was started", cause: error)
         }
         let request = LaunchRequest(
-            ticket: ticketID, argv: command, cwd: directory, env: env, owner: owner, timeoutMilliseconds: timeout)
+            ticket: ticketID, argv: command, cwd: directory, env: env, owner: owner, timeoutMilliseconds: timeout, force: force)
         let runtime: Runtime
         do {
             runtime = try Launcher(context: context).start(request)
         } catch where error.code == .busy && adopt && error.reason == "busy" {
-            return RuntimeAdopt.reply(try Adopter(context: context).adopt(.init(ticket: ticketID, owner: owner, force: false)))
+            return RuntimeAdopt.reply(try Adopter(context: context).adopt(.init(ticket: ticketID, owner: owner, force: force)))
         }
         return Reply(
             status: 201, fields: ["runtime": RuntimeView.json(runtime)],

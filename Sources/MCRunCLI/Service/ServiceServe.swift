@@ -20,11 +20,11 @@ struct ServiceServe: AsyncParsableCommand {
     @Option(help: "Time between full reconcile passes (shortened to a quarter of the watchdog interval).")
     var reconcileInterval = DurationArgument(milliseconds: 15_000)
 
-    @Option(help: "Unexpected deaths of a ticket that are relaunched silently before it escalates.")
-    var maxSilentRetries = 1
+    @Option(help: "Unexpected deaths of a ticket that are relaunched silently before it escalates (stored as the host's max-silent-retries setting, which every command that records a death uses; default 1).")
+    var maxSilentRetries: Int?
 
-    @Option(help: "Delay before a silent relaunch.")
-    var retryDelay = DurationArgument(milliseconds: 2_000)
+    @Option(help: "Delay before a silent relaunch (stored as the host's retry-delay setting; default 2s).")
+    var retryDelay: DurationArgument?
 
     @Option(help: "Milliseconds a relaunched agent gets to report its identity.")
     var launchTimeout = 10_000
@@ -34,7 +34,9 @@ struct ServiceServe: AsyncParsableCommand {
 
     func validate() throws {
         guard reconcileInterval.milliseconds >= 50 else { throw ValidationError("--reconcile-interval must be at least 50ms") }
-        guard maxSilentRetries >= 0 else { throw ValidationError("--max-silent-retries must be 0 or more") }
+        if let maxSilentRetries, maxSilentRetries < 0 || maxSilentRetries > 1000 {
+            throw ValidationError("--max-silent-retries must be from 0 to 1000")
+        }
         guard launchTimeout > 0 else { throw ValidationError("--launch-timeout must be positive") }
     }
 
@@ -56,10 +58,15 @@ struct ServiceServe: AsyncParsableCommand {
         } catch {
             return error
         }
+        // The death policy is the host's, kept in the ledger: the CLI records deaths with it too.
+        do {
+            if let maxSilentRetries { _ = try HostConfig.set(.maxSilentRetries, String(maxSilentRetries), ledger: context.ledger, actor: context.actor) }
+            if let retryDelay { _ = try HostConfig.set(.retryDelay, "\(retryDelay.milliseconds)ms", ledger: context.ledger, actor: context.actor) }
+        } catch {
+            return error
+        }
         let configuration = SupervisorConfiguration(
-            passIntervalMilliseconds: reconcileInterval.milliseconds,
-            policy: DeathPolicy(maxSilentRetries: maxSilentRetries, retryDelayMilliseconds: retryDelay.milliseconds),
-            launchTimeoutMilliseconds: launchTimeout)
+            passIntervalMilliseconds: reconcileInterval.milliseconds, launchTimeoutMilliseconds: launchTimeout)
         let hooks = EventHookDispatcher.Configuration.resolve(explicit: hooksDir, stateDirectory: context.stateDirectory, environment: env)
         return await Serve.main(context: context, configuration: configuration, eventHooks: hooks)
     }

@@ -19,16 +19,12 @@ struct TicketReset: MCRunCommand {
     func execute() throws(MCRunError) -> Reply {
         let ticketID = try global.ticket(ticket)
         let context = try global.context()
-        let actor = context.actor
-        let reason = reason
-        let result = try context.ledger.write { db in
-            try TicketHealth.reset(db, ticket: ticketID.rawValue, actor: actor, reason: reason)
-        }
+        let result = try context.ledger.resetTicket(ticketID.rawValue, actor: context.actor, reason: reason)
         return Reply(
             fields: [
                 "ticket": .string(ticketID.rawValue), "previous_deaths": .int(Int64(result.previousDeaths)),
-                "was_escalated": .bool(result.wasEscalated), "cancelled_retry": .bool(result.cancelledRetry),
+                "was_escalated": .bool(result.wasEscalated), "cancelled_retry": .bool(result.retryCancelled),
             ],
-            human: "reset \(ticketID): deaths \(result.previousDeaths) -> 0\(result.wasEscalated ? ", escalation cleared" : "")\(result.cancelledRetry ? ", pending relaunch cancelled" : "")")
+            human: "reset \(ticketID): deaths \(result.previousDeaths) -> 0\(result.wasEscalated ? ", escalation cleared" : "")\(result.retryCancelled ? ", pending relaunch cancelled" : "")")
     }
 }

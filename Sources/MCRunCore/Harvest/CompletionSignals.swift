@@ -97,7 +97,7 @@ public enum CompletionSignals {
             var updated = runtime
             updated.verdict = newVerdict
             let previousDeaths = try Ledger.ticket(db, id: runtime.ticket)?.deaths ?? 0
-            if firstDone { try Ledger.recordCompletion(db, ticket: runtime.ticket, now: now) }
+            if firstDone { try TicketTransition.completion.apply(db, ticket: runtime.ticket, actor: actor, now: now) }
             try Ledger.appendEvent(
                 db, kind: firstDone ? "completion" : "signal", runtime: updated, actor: actor, reason: signal.kind.rawValue,
                 data: [

@@ -10,6 +10,8 @@ public enum HostConfig {
         case busyWindow = "busy-window"
         case interruptKey = "interrupt-key"
         case harvestTimeout = "harvest-timeout"
+        case maxSilentRetries = "max-silent-retries"
+        case retryDelay = "retry-delay"
 
         public var setting: Setting {
             switch self {
@@ -18,6 +20,8 @@ public enum HostConfig {
             case .busyWindow: .busyWindow
             case .interruptKey: .interruptKey
             case .harvestTimeout: .harvestTimeout
+            case .maxSilentRetries: .maxSilentRetries
+            case .retryDelay: .retryDelay
             }
         }
 
@@ -28,6 +32,8 @@ public enum HostConfig {
             case .busyWindow: "seconds of recent pane output that count as busy (default 3)"
             case .interruptKey: "tmux key send --interrupt presses (default Escape), e.g. C-c"
             case .harvestTimeout: "a live runtime without pane output this long is silent (e.g. 30m), or none"
+            case .maxSilentRetries: "unexpected deaths of a ticket relaunched silently before it escalates (default 1)"
+            case .retryDelay: "delay before a silent relaunch (default 2s), e.g. 500ms"
             }
         }
     }
@@ -63,6 +69,17 @@ public enum HostConfig {
         case .harvestTimeout:
             guard let seconds = HarvestTimeout.parse(value) else {
                 throw .badInput("bad_value", "harvest-timeout \(value.debugDescription) is not a positive duration such as 30m or 90s")
+            }
+            return String(seconds)
+        case .maxSilentRetries:
+            guard let n = Int(value), n >= 0, n <= 1000 else {
+                throw .badInput("bad_value", "max-silent-retries \(value.debugDescription) is not a whole number from 0 to 1000")
+            }
+            return String(n)
+        case .retryDelay:
+            let zero = ["0", "0s", "0ms"].contains(value)
+            guard let seconds = zero ? 0 : HarvestTimeout.parse(value), seconds <= 86_400 else {
+                throw .badInput("bad_value", "retry-delay \(value.debugDescription) is not a duration from 0 to 24h such as 2s or 500ms")
             }
             return String(seconds)
         }

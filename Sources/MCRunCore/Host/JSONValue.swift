@@ -49,6 +49,19 @@ public enum JSONValue: Codable, Sendable, Equatable, ExpressibleByStringLiteral,
         }
     }
 
+    /// The fields of an object; nil for any other value.
+    public var objectValue: [String: JSONValue]? {
+        if case .object(let o) = self { return o }
+        return nil
+    }
+
+    /// An object with `fields` added (replacing same-named ones); other values are returned unchanged.
+    public func merging(_ fields: [String: JSONValue]) -> JSONValue {
+        guard case .object(var o) = self else { return self }
+        for (k, v) in fields { o[k] = v }
+        return .object(o)
+    }
+
     public subscript(key: String) -> JSONValue? {
         if case .object(let o) = self { return o[key] }
         return nil

@@ -14,6 +14,10 @@ public enum Setting: String, Sendable, CaseIterable {
     case interruptKey = "interrupt_key"
     /// A live runtime silent (no pane output) longer than this many seconds is `silent`.
     case harvestTimeout = "harvest_timeout"
+    /// Unexpected deaths of a ticket relaunched silently before it escalates.
+    case maxSilentRetries = "max_silent_retries"
+    /// Seconds before a silent relaunch.
+    case retryDelay = "retry_delay"
 }
 
 extension Ledger {
@@ -43,6 +47,14 @@ public enum Policy {
     public static func checkNotParked(_ ticket: Ticket, action: String) throws {
         if ticket.parked {
             throw MCRunError(.refused, "ticket_parked", "\(action) refused: ticket \(ticket.id) is parked\(ticket.parkedReason.map { " (\($0))" } ?? ""); unpark it with: mcrun unpark \(ticket.id)")
+        }
+    }
+
+    /// An escalated ticket is held until `mcrun reset` (or `--force`, recorded as such): a
+    /// second death meant a person must look before it runs again.
+    public static func checkNotEscalated(_ ticket: Ticket, action: String, force: Bool) throws {
+        if ticket.escalated && !force {
+            throw MCRunError(.refused, "escalated", "\(action) refused: ticket \(ticket.id) is escalated\(ticket.escalatedReason.map { " (\($0))" } ?? ""); look at it (mcrun harvest \(ticket.id)), then clear it with: mcrun reset \(ticket.id), or pass --force")
         }
     }
 

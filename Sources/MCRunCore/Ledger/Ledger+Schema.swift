@@ -192,6 +192,7 @@ extension Ledger {
                 sql: """
                     ALTER TABLE runtimes ADD COLUMN teardown_owed INTEGER NOT NULL DEFAULT 0;
                     CREATE INDEX runtimes_teardown_owed ON runtimes(teardown_owed) WHERE teardown_owed = 1;
+                    ALTER TABLE runtimes ADD COLUMN relaunch_of INTEGER REFERENCES runtimes(id);
                     ALTER TABLE pending_retries ADD COLUMN held_reason TEXT;
                     ALTER TABLE pending_retries ADD COLUMN held_since REAL;
                     ALTER TABLE pending_retries ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;

@@ -134,3 +134,19 @@ extension Ledger {
         try Int.fetchOne(db, sql: "SELECT count(*) FROM runtimes WHERE state IN \(RuntimeState.liveSQL)") ?? 0
     }
 }
+
+// MARK: - Small writes of the launch path
+
+extension Ledger {
+    /// The next episode number of a ticket.
+    static func nextEpisode(_ db: Database, ticket: String) throws -> Int {
+        (try Int.fetchOne(db, sql: "SELECT max(episode) FROM runtimes WHERE ticket = ?", arguments: [ticket]) ?? 0) + 1
+    }
+
+    /// Where tmux put a new runtime's session; not a state change.
+    func recordSession(runtimeID: Int64, sessionID: String, paneID: String) throws(MCRunError) {
+        try write { db in
+            try db.execute(sql: "UPDATE runtimes SET session_id = ?, pane_id = ? WHERE id = ?", arguments: [sessionID, paneID, runtimeID])
+        }
+    }
+}

@@ -13,7 +13,7 @@ public struct Adopter: Sendable {
         public var ticket: TicketID
         /// The owner claiming the runtime; recorded on success.
         public var owner: String?
-        /// Take the runtime over from another owner.
+        /// Take the runtime over from another owner, or adopt an escalated ticket's runtime.
         public var force: Bool
 
         public init(ticket: TicketID, owner: String?, force: Bool) {
@@ -27,6 +27,8 @@ public struct Adopter: Sendable {
     /// `stop` or death recorded concurrently is either seen here or comes after the adopt.
     public func adopt(_ request: Request) throws(MCRunError) -> Runtime {
         let actor = context.actor
+        // A dead agent is recorded dead here (counted once) and then declined below.
+        try Ending(context: context).reapIfGone(ticket: request.ticket.rawValue)
         return try context.ledger.write { db in
             try Self.adopt(db, request: request, actor: actor)
         }
@@ -39,6 +41,7 @@ public struct Adopter: Sendable {
             throw MCRunError(.notFound, "no_runtime", "ticket \(id) has no runtime to adopt; start one with: mcrun start \(id) -- COMMAND")
         }
         try Policy.checkNotParked(ticket, action: "adopt")
+        try Policy.checkNotEscalated(ticket, action: "adopt", force: request.force)
         guard let runtime = try Ledger.liveRuntime(db, ticket: id) ?? Ledger.latestRuntime(db, ticket: id) else {
             throw MCRunError(.notFound, "no_runtime", "ticket \(id) has no runtime to adopt; start one with: mcrun start \(id) -- COMMAND")
         }
@@ -68,6 +71,7 @@ public struct Adopter: Sendable {
         let data: JSONValue = [
             "pid": JSONValue(runtime.pid.map { Int($0) }), "previous_owner": JSONValue(runtime.owner),
             "owner": JSONValue(request.owner), "forced": .bool(request.force && runtime.owner != request.owner),
+            "forced_past_escalation": .bool(ticket.escalated),
         ]
         return try Transition.adopted.apply(db, runtimeID: runtime.id!, actor: actor, reason: "adopt", data: data) { r in
             r.owner = request.owner

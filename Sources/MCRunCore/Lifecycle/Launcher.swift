@@ -11,14 +11,20 @@ public struct LaunchRequest: Sendable {
     public var owner: String?
     /// How long `start` waits for the shim to record the agent's identity.
     public var timeoutMilliseconds: Int
+    /// Start an escalated ticket anyway (recorded on the `launch` event).
+    public var force: Bool
 
-    public init(ticket: TicketID, argv: [String], cwd: String, env: [String: String], owner: String?, timeoutMilliseconds: Int = 10_000) {
+    public init(
+        ticket: TicketID, argv: [String], cwd: String, env: [String: String], owner: String?, timeoutMilliseconds: Int = 10_000,
+        force: Bool = false
+    ) {
         self.ticket = ticket
         self.argv = argv
         self.cwd = cwd
         self.env = env
         self.owner = owner
         self.timeoutMilliseconds = timeoutMilliseconds
+        self.force = force
     }
 }
 
@@ -35,6 +41,9 @@ public struct Launcher: Sendable {
         guard Executable.resolve(request.argv[0], path: request.env["PATH"], cwd: request.cwd) != nil else {
             throw .badInput("command_not_found", "command \(TicketID.printable(request.argv[0])) was not found in PATH or is not executable")
         }
+        // A dead runtime still recorded live is reaped first, so the ticket is not wedged
+        // behind it and its death is counted (once) before a new episode begins.
+        try failClosed { () throws(MCRunError) in try Ending(context: context).reapIfGone(ticket: request.ticket.rawValue) }
         let admitted = try admit(request)
         let runtime = try launch(admitted, timeoutMilliseconds: request.timeoutMilliseconds)
         ServiceNudge.send(context.stateDirectory)
@@ -42,9 +51,9 @@ public struct Launcher: Sendable {
     }
 
     /// A new episode of `previous`: the same argv, cwd, environment and owner, through the
-    /// same admission as `start` (kill switch, parked, one live runtime, capacity). `within`
-    /// runs inside the admission transaction with the new row, so a retry can be claimed
-    /// exactly once together with the admission.
+    /// same admission as `start` (kill switch, parked, escalated, one live runtime,
+    /// capacity). `within` runs inside the admission transaction with the new row, so an
+    /// owed retry is claimed exactly once together with the admission.
     public func relaunch(
         from previous: Runtime, timeoutMilliseconds: Int = 10_000,
         within: @escaping (Database, Runtime) throws -> Void = { _, _ in }
@@ -52,7 +61,7 @@ public struct Launcher: Sendable {
         let request = LaunchRequest(
             ticket: previous.ticketID, argv: previous.argv, cwd: previous.cwd, env: previous.env, owner: previous.owner,
             timeoutMilliseconds: timeoutMilliseconds)
-        let admitted = try admit(request, action: "retry", within: within)
+        let admitted = try admit(request, action: "retry", relaunchOf: previous.id, within: within)
         return try launch(admitted, timeoutMilliseconds: timeoutMilliseconds)
     }
 
@@ -60,29 +69,35 @@ public struct Launcher: Sendable {
     /// are all decided here, in one IMMEDIATE transaction. If the ledger cannot answer, the
     /// start is refused: an unknown count is never taken for zero.
     func admit(
-        _ request: LaunchRequest, action: String = "start", within: (Database, Runtime) throws -> Void = { _, _ in }
+        _ request: LaunchRequest, action: String = "start", relaunchOf: Int64? = nil,
+        within: (Database, Runtime) throws -> Void = { _, _ in }
     ) throws(MCRunError) -> Runtime {
         let me = try AgentIdentity.current()
         let actor = context.actor
-        do {
-            return try context.ledger.write { db in
+        var abandoned: Runtime?
+        let admitted = try failClosed { () throws(MCRunError) in
+            try context.ledger.write { db in
                 let now = WallClock.now()
                 let ticket = try Ledger.ensureTicket(db, id: request.ticket.rawValue, now: now)
                 try Policy.checkKillSwitch(db, action: action)
                 try Policy.checkNotParked(ticket, action: action)
+                try Policy.checkNotEscalated(ticket, action: action, force: request.force)
                 if let live = try Ledger.liveRuntime(db, ticket: ticket.id) {
                     guard live.isAbandonedLaunch else {
                         throw MCRunError(.busy, "busy", "ticket \(ticket.id) already has a live runtime (episode \(live.episode), \(live.state.rawValue)); adopt it with: mcrun adopt \(ticket.id)", runtime: live)
                     }
-                    try Transition.launchFailed.apply(db, runtimeID: live.id!, actor: actor, reason: "launcher_gone")
+                    abandoned = try Ending.record(
+                        db, runtimeID: live.id!, cause: .launchFailed(reason: "launcher_gone", detail: [:]), facts: EndFacts(),
+                        policy: try DeathPolicy.load(db), actor: actor, now: now
+                    ).runtime
                 }
                 try Policy.checkCapacity(db)
-                let episode = (try Int.fetchOne(db, sql: "SELECT max(episode) FROM runtimes WHERE ticket = ?", arguments: [ticket.id]) ?? 0) + 1
                 var runtime = Runtime(
-                    id: nil, ticket: ticket.id, episode: episode, nonce: MCRunContext.randomNonce(), owner: request.owner,
-                    state: .launching, sessionName: "\(ticket.id)@\(episode)", argv: request.argv, cwd: request.cwd,
+                    id: nil, ticket: ticket.id, episode: try Ledger.nextEpisode(db, ticket: ticket.id), nonce: MCRunContext.randomNonce(),
+                    owner: request.owner, state: .launching, sessionName: "", argv: request.argv, cwd: request.cwd,
                     env: request.env, launcherPID: me.pid, launcherStartTime: Int64(me.startTime),
-                    createdAt: now, updatedAt: now, busy: false)
+                    createdAt: now, updatedAt: now, busy: false, relaunchOf: relaunchOf)
+                runtime.sessionName = "\(ticket.id)@\(runtime.episode)"
                 do {
                     try runtime.insert(db)
                 } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
@@ -90,19 +105,36 @@ public struct Launcher: Sendable {
                     let winner = try Ledger.liveRuntime(db, ticket: ticket.id)
                     throw MCRunError(.busy, "busy", "ticket \(ticket.id) already has a live runtime", runtime: winner)
                 }
-                try Ledger.appendEvent(db, kind: "launch", runtime: runtime, actor: actor, data: ["argv": JSONValue(request.argv), "cwd": .string(request.cwd), "owner": JSONValue(request.owner)], now: now)
+                // A caller's start supersedes a relaunch still owed for an earlier death.
+                if relaunchOf == nil, try PendingRetry.cancel(db, ticket: ticket.id) {
+                    try Ledger.appendEvent(db, kind: "retry_cancelled", ticket: ticket.id, actor: actor, reason: "superseded_by_start", now: now)
+                }
+                var data: JSONValue = ["argv": JSONValue(request.argv), "cwd": .string(request.cwd), "owner": JSONValue(request.owner)]
+                if ticket.escalated { data = data.merging(["forced_past_escalation": true]) }
+                try Ledger.appendEvent(db, kind: "launch", runtime: runtime, actor: actor, data: data, now: now)
                 try within(db, runtime)
                 return runtime
             }
+        }
+        if let abandoned { Ending(context: context).tearDown(abandoned) }
+        return admitted
+    }
+
+    /// A ledger that cannot answer cannot count live runtimes: the start is refused, never
+    /// taken for "nothing is running".
+    private func failClosed<T>(_ body: () throws(MCRunError) -> T) throws(MCRunError) -> T {
+        do {
+            return try body()
         } catch where error.code == .internalError {
             throw MCRunError(.refused, "capacity_unknown", "start refused: the number of live runtimes cannot be determined (\(error.message)); nothing was started", cause: error)
         }
     }
 
-    /// Relaunches an admitted runtime row (used by `start` and by the service's retry).
+    /// Creates the session of an admitted runtime and waits for the shim to record the
+    /// agent's identity (used by `start` and by the service's relaunch).
     public func launch(_ admitted: Runtime, timeoutMilliseconds: Int) throws(MCRunError) -> Runtime {
         let runtimeID = admitted.id!
-        let actor = context.actor
+        let ending = Ending(context: context)
         let shim = [context.executable, "shim", "--state-dir", context.stateDirectory.path, "--runtime", String(runtimeID)]
         let created: TmuxServer.Created
         do {
@@ -110,13 +142,10 @@ public struct Launcher: Sendable {
             created = try context.tmux.newSession(
                 name: admitted.sessionName, cwd: admitted.cwd, command: shim, then: PaneHooks.attachCommands(context, runtimeID: runtimeID))
         } catch {
-            let failed = try? context.ledger.applyIfCurrent(Transition.launchFailed, to: runtimeID, actor: actor, reason: "tmux_failed", data: ["error": .string("\(error)")])
+            let failed = try? ending.end(admitted, .launchFailed(reason: "tmux_failed", detail: ["error": .string("\(error)")]))
             throw MCRunError(.internalError, "launch_failed", "could not create the tmux session for \(admitted.ticket): \(error)", runtime: failed?.runtime, cause: error)
         }
-        _ = try? context.ledger.write { db in
-            try db.execute(
-                sql: "UPDATE runtimes SET session_id = ?, pane_id = ? WHERE id = ?", arguments: [created.sessionID, created.paneID, runtimeID])
-        }
+        try? context.ledger.recordSession(runtimeID: runtimeID, sessionID: created.sessionID, paneID: created.paneID)
         // Wait for the shim's compare-and-set. Short polls: the ledger is local and the
         // shim usually records within a few milliseconds.
         let deadline = Monotonic.now() + Int64(timeoutMilliseconds) * 1_000_000
@@ -126,47 +155,49 @@ public struct Launcher: Sendable {
             let current = try context.ledger.read { db in try Ledger.runtime(db, id: runtimeID) }
             guard let current else { throw .internalError("runtime \(runtimeID) vanished from the ledger") }
             switch current.state {
-            case .launching:
+            case .launching, .stopping:
+                // Stopping: a stop or park took the launch over; its end is awaited below.
                 break
             case .running:
                 guard current.pid == created.panePID else {
                     throw MCRunError(.internalError, "identity_mismatch", "the recorded agent PID \(current.pid ?? 0) of \(current.ticket) is not its pane's process \(created.panePID); see: mcrun show \(current.ticket)", runtime: current)
                 }
                 return current
-            default:
-                // Stopped, or failed by the shim (bad directory, exec error): clean up the session.
-                let report = context.teardown(current)
-                var screen = report.lastScreen ?? ""
-                if screen.count > 400 { screen = String(screen.suffix(400)) }
-                throw MCRunError(.internalError, "launch_failed", "the agent for \(current.ticket) did not start (\(current.endReason ?? current.state.rawValue))\(screen.isEmpty ? "" : ": " + screen.replacingNewlines())", runtime: current)
+            case .stopped, .completed, .dead:
+                let ticket = try context.ledger.read { db in try Ledger.ticket(db, id: current.ticket) }
+                if let ticket, ticket.parked {
+                    throw MCRunError(.refused, "ticket_parked", "start refused: ticket \(current.ticket) was parked while its agent was starting; it did not run; unpark it with: mcrun unpark \(current.ticket)", runtime: current)
+                }
+                throw MCRunError(.busy, "stopped_during_launch", "ticket \(current.ticket) was stopped (\(current.endReason ?? "requested")) while its agent was starting; see: mcrun show \(current.ticket)", runtime: current)
+            case .launchFailed:
+                // Failed by the shim (bad directory, exec error): keep its words, clean up the session.
+                let screen = context.tmux.capture(created.paneID)
+                let ended = ending.tearDown(current, lastScreen: screen)
+                var shown = screen ?? ""
+                if shown.count > 400 { shown = String(shown.suffix(400)) }
+                throw MCRunError(.internalError, "launch_failed", "the agent for \(current.ticket) did not start (\(current.endReason ?? current.state.rawValue))\(shown.isEmpty ? "" : ": " + shown.replacingNewlines())", runtime: ended)
             }
             let now = Monotonic.now()
-            if now >= deadline {
+            if now >= deadline, current.state == .launching {
                 return try failUnlessStarted(current, reason: "launch_timeout", message: "the agent for \(current.ticket) did not report its identity within \(timeoutMilliseconds) ms")
             }
-            if now >= nextPaneCheck {
+            if now >= nextPaneCheck, current.state == .launching {
                 nextPaneCheck = now + 250_000_000
                 if let pane = try? context.tmux.pane(created.paneID), pane.dead {
                     return try failUnlessStarted(current, reason: "shim_exited", message: "the launch shim for \(current.ticket) exited before the agent started: \(context.tmux.capture(created.paneID)?.replacingNewlines() ?? "")")
                 }
             }
-            // The shim records within a few milliseconds; short polls keep start's answer prompt.
             usleep(pause)
             pause = min(pause * 2, 2_000)
         }
     }
 
-    /// Ends a launch that will not complete. If the shim won the race meanwhile, the agent
-    /// did start: its runtime is returned, never reported as a failure.
+    /// Ends a launch that will not complete, through the ending path. If the shim won the
+    /// race meanwhile, the agent did start: its runtime is returned, never reported as a failure.
     private func failUnlessStarted(_ runtime: Runtime, reason: String, message: String) throws(MCRunError) -> Runtime {
-        let result = try? context.ledger.applyIfCurrent(Transition.launchFailed, to: runtime.id!, actor: context.actor, reason: reason)
-        let current = result?.runtime ?? runtime
-        if result?.applied != true && current.state == .running { return current }
-        let report = context.teardown(current)
-        _ = try? context.ledger.write { db in
-            try db.execute(sql: "UPDATE runtimes SET last_screen = ?, leftovers_killed = ? WHERE id = ?", arguments: [report.lastScreen, report.leftoversKilled, runtime.id!])
-        }
-        throw MCRunError(.internalError, "launch_failed", message + "; the session was removed", runtime: current)
+        let ended = try Ending(context: context).end(runtime, .launchFailed(reason: reason, detail: [:]))
+        if !ended.applied && ended.runtime.state == .running { return ended.runtime }
+        throw MCRunError(.internalError, "launch_failed", message + "; the session was removed", runtime: ended.runtime)
     }
 
     static func checkDirectory(_ path: String) throws(MCRunError) {

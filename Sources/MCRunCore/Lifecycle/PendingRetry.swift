@@ -46,21 +46,3 @@ public struct PendingRetry: Codable, Sendable, Equatable, FetchableRecord, Persi
         return db.changesCount > 0
     }
 }
-
-extension Ledger {
-    /// An accepted completion: the ticket's death count starts again, its escalation is
-    /// cleared and no relaunch is owed. Runs inside the transaction that accepts the DONE,
-    /// whose `completion` event records it, so every later end of the episode (exit, stop,
-    /// park) finds the ticket already in good standing.
-    public static func recordCompletion(_ db: Database, ticket id: String, now: Double = WallClock.now()) throws {
-        guard var ticket = try Ledger.ticket(db, id: id) else { return }
-        try PendingRetry.cancel(db, ticket: id)
-        guard ticket.deaths != 0 || ticket.escalated else { return }
-        ticket.deaths = 0
-        ticket.escalated = false
-        ticket.escalatedReason = nil
-        ticket.escalatedAt = nil
-        ticket.updatedAt = now
-        try ticket.update(db)
-    }
-}

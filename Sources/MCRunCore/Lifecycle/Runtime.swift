@@ -23,6 +23,7 @@ public enum RuntimeState: String, Codable, Sendable, CaseIterable, DatabaseValue
     public static let ended: Set<RuntimeState> = [.stopped, .completed, .dead, .launchFailed]
 
     public var isLive: Bool { Self.live.contains(self) }
+    public var isEnded: Bool { Self.ended.contains(self) }
 
     /// SQL list of the live states, for the partial unique index and queries.
     static let liveSQL = "('launching','running','stopping')"
@@ -78,6 +79,8 @@ public struct Runtime: Codable, Sendable, Equatable, FetchableRecord, MutablePer
     public var stopDeadline: Double?
     /// The end is recorded but its teardown (leftovers, session, transcript) is not done.
     public var teardownOwed: Bool = false
+    /// The dead runtime whose owed relaunch this episode is; nil for a start by a caller.
+    public var relaunchOf: Int64?
 
     public enum CodingKeys: String, CodingKey, ColumnExpression, CaseIterable {
         case id, ticket, episode, nonce, owner, state
@@ -92,7 +95,7 @@ public struct Runtime: Codable, Sendable, Equatable, FetchableRecord, MutablePer
         case verdict, verdictAt = "verdict_at"
         case transcriptTail = "transcript_tail", terminalRecord = "terminal_record"
         case stopperPID = "stopper_pid", stopperStartTime = "stopper_start_time", stopDeadline = "stop_deadline"
-        case teardownOwed = "teardown_owed"
+        case teardownOwed = "teardown_owed", relaunchOf = "relaunch_of"
     }
     public typealias Columns = CodingKeys
 
@@ -259,6 +262,7 @@ extension Runtime {
         stopperStartTime = row[Columns.stopperStartTime]
         stopDeadline = row[Columns.stopDeadline]
         teardownOwed = row[Columns.teardownOwed] ?? false
+        relaunchOf = row[Columns.relaunchOf]
     }
 
     public func encode(to container: inout PersistenceContainer) throws {
@@ -302,6 +306,7 @@ extension Runtime {
         container[Columns.stopperStartTime] = stopperStartTime
         container[Columns.stopDeadline] = stopDeadline
         container[Columns.teardownOwed] = teardownOwed
+        container[Columns.relaunchOf] = relaunchOf
     }
 
     /// Every column but the environment and the nonce: what listing runtimes needs.

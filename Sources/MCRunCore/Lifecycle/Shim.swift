@@ -23,7 +23,7 @@ public enum Shim {
             die("runtime \(runtimeID) is \(runtime.state.rawValue), not launching; the agent is not started", code: 1)
         }
         func failLaunch(_ reason: String, _ message: String, code: Int32) -> Never {
-            _ = try? ledger.applyIfCurrent(Transition.launchFailed, to: runtimeID, actor: actor, reason: reason, data: ["error": .string(message)])
+            try? Ending(context: context).recordLaunchFailure(runtimeID: runtimeID, reason: reason, detail: ["error": .string(message)])
             die(message, code: code)
         }
         let identity: AgentIdentity

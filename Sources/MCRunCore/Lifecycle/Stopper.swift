@@ -26,10 +26,13 @@ public struct Stopper: Sendable {
 
     public struct Outcome: Sendable {
         public var runtime: Runtime
-        /// True when the runtime had already ended: no runtime was changed.
+        /// True when the runtime had already ended: no runtime was changed by the stop.
         public var alreadyEnded: Bool
         /// A relaunch owed for an earlier death was cancelled: stop means stopped.
         public var retryCancelled = false
+        /// The agent had died before the stop reached it: its death was recorded (and
+        /// counted), not a stop.
+        public var diedFirst = false
     }
 
     /// Phase one, inside a write transaction: moves the ticket's live runtime to `stopping`
@@ -65,6 +68,8 @@ public struct Stopper: Sendable {
 
     public func stop(ticket: TicketID, options: Options) throws(MCRunError) -> Outcome {
         let actor = context.actor
+        // An agent that died before the stop is a death, recorded and counted as one.
+        let died = try Ending(context: context).reapIfGone(ticket: ticket.rawValue)
         let (requested, retryCancelled) = try context.ledger.write { db in
             try Stopper.requestStop(db, ticket: ticket.rawValue, reason: options.reason, actor: actor, graceMilliseconds: options.graceMilliseconds)
         }
@@ -73,13 +78,14 @@ public struct Stopper: Sendable {
             guard let latest else {
                 throw MCRunError(.notFound, "no_runtime", "ticket \(ticket) has no runtime; see: mcrun ps --all")
             }
-            return Outcome(runtime: latest, alreadyEnded: true, retryCancelled: retryCancelled)
+            return Outcome(runtime: latest, alreadyEnded: true, retryCancelled: retryCancelled, diedFirst: died?.runtime.state == .dead)
         }
-        return Outcome(runtime: try finish(requested, options: options, endEvent: .stopped), alreadyEnded: false, retryCancelled: retryCancelled)
+        return Outcome(runtime: try finish(requested, options: options, parked: false), alreadyEnded: false, retryCancelled: retryCancelled)
     }
 
-    /// Phase two: make sure the agent and everything it left are gone, then record the end.
-    public func finish(_ runtime: Runtime, options: Options, endEvent: Transition) throws(MCRunError) -> Runtime {
+    /// Phase two: make sure the agent is gone, then end the runtime through the ending path
+    /// (which records the end, then kills leftovers and removes the session).
+    public func finish(_ runtime: Runtime, options: Options, parked: Bool) throws(MCRunError) -> Runtime {
         var signalled = false
         var forced = false
         let handle = runtime.identity.flatMap(ProcessHandle.open)
@@ -105,27 +111,7 @@ public struct Stopper: Sendable {
                 _ = handle.waitForExit(timeoutMilliseconds: 5_000)
             }
         }
-        let report = context.teardown(runtime, handle: handle)
-        var data = report.data
-        if case .object(var fields) = data {
-            fields["signalled"] = .bool(signalled)
-            fields["killed"] = .bool(forced)
-            fields["grace_ms"] = .int(Int64(options.graceMilliseconds))
-            data = .object(fields)
-        }
-        let actor = context.actor
-        // A runtime whose DONE was accepted finished its work: stopping it afterwards is
-        // not what ended it, so it ends completed (no signal is accepted once it is stopping).
-        var end = endEvent
-        if runtime.verdict == "DONE" && endEvent.to == .stopped {
-            end = Transition(from: endEvent.from, to: .completed, event: endEvent.event)
-        }
-        let result = try context.ledger.applyIfCurrent(end, to: runtime.id!, actor: actor, reason: options.reason, data: data) { r in
-            report.apply(to: &r)
-            r.endReason = options.reason
-            r.endedBy = actor
-            r.busy = false
-        }
-        return result.runtime
+        let detail: JSONValue = ["signalled": .bool(signalled), "killed": .bool(forced), "grace_ms": .int(Int64(options.graceMilliseconds))]
+        return try Ending(context: context).end(runtime, .stop(reason: options.reason, parked: parked, detail: detail), handle: handle).runtime
     }
 }

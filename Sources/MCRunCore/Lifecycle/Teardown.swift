@@ -1,33 +1,41 @@
 import Glibc
 
-/// What is left to do once an agent is gone, whether it was stopped or died: read its exit
-/// status while tmux still holds the dead pane, keep its last screen, kill its leftover
-/// processes, remove the session. Stop, park and the reaper all end a runtime through here.
-public struct TeardownReport: Sendable, Equatable {
+/// What the ending path reads while the session still holds the dead pane: the agent's
+/// exit status and its last screen. Read before the end is recorded, so the record has them.
+public struct EndFacts: Sendable, Equatable {
     public var exitCode: Int?
     public var exitSignal: Int?
     public var lastScreen: String?
-    public var leftoversKilled: Int
-    /// The session was left because its pane runs a process that is not the agent.
-    public var sessionKept = false
-    /// The clean pane log's last lines, read once the pane-log hook has flushed.
-    public var transcriptTail: String?
 
-    public var data: JSONValue {
-        [
-            "exit_code": JSONValue(exitCode), "exit_signal": JSONValue(exitSignal),
-            "leftovers_killed": .int(Int64(leftoversKilled)), "session_kept": .bool(sessionKept),
-        ]
+    public init(exitCode: Int? = nil, exitSignal: Int? = nil, lastScreen: String? = nil) {
+        self.exitCode = exitCode
+        self.exitSignal = exitSignal
+        self.lastScreen = lastScreen
     }
 
-    public func apply(to runtime: inout Runtime) {
-        if exitCode != nil || exitSignal != nil {
+    var hasStatus: Bool { exitCode != nil || exitSignal != nil }
+
+    public var data: JSONValue { ["exit_code": JSONValue(exitCode), "exit_signal": JSONValue(exitSignal)] }
+
+    func apply(to runtime: inout Runtime) {
+        if hasStatus {
             runtime.exitCode = exitCode
             runtime.exitSignal = exitSignal
         }
         if let lastScreen { runtime.lastScreen = lastScreen }
-        runtime.leftoversKilled = (runtime.leftoversKilled ?? 0) + leftoversKilled
-        if let transcriptTail { runtime.transcriptTail = transcriptTail }
+    }
+}
+
+/// What is cleared away after the end is recorded: the agent's leftover processes, its
+/// session, and the pane log's last lines once its writer has flushed.
+public struct TeardownReport: Sendable, Equatable {
+    public var leftoversKilled: Int
+    /// The session was left because its pane runs a process that is not the agent.
+    public var sessionKept = false
+    public var transcriptTail: String?
+
+    public var data: JSONValue {
+        ["leftovers_killed": .int(Int64(leftoversKilled)), "session_kept": .bool(sessionKept)]
     }
 }
 
@@ -40,33 +48,51 @@ extension MCRunContext {
         return (try? tmux.snapshot())?.pane(sessionName: runtime.sessionName)
     }
 
-    /// `handle`, when the caller holds one from before the agent exited, gives the kernel's
-    /// record of the exit status; tmux's (which 3.3 sometimes loses) is the fallback.
-    public func teardown(_ runtime: Runtime, handle: ProcessHandle? = nil, excluding: Set<Int32> = []) -> TeardownReport {
-        var report = TeardownReport(leftoversKilled: 0)
-        if let handle, handle.hasExited, let status = handle.exitStatus(timeoutMilliseconds: 1_000) {
-            report.exitCode = status.code
-            report.exitSignal = status.signal
+    /// The exit status and last screen of each runtime whose agent is gone, with one tmux
+    /// snapshot and one capture call for all of them. `handles` (held from before the agent
+    /// exited) give the kernel's record of the exit status; tmux's, which 3.3 sometimes
+    /// loses, is the fallback.
+    func endFacts(_ runtimes: [Runtime], handles: [Int64: ProcessHandle]) -> [Int64: EndFacts] {
+        var facts: [Int64: EndFacts] = [:]
+        for runtime in runtimes {
+            guard let id = runtime.id else { continue }
+            var f = EndFacts()
+            if let handle = handles[id], handle.hasExited, let status = handle.exitStatus(timeoutMilliseconds: 200) {
+                f.exitCode = status.code
+                f.exitSignal = status.signal
+            }
+            facts[id] = f
         }
-        if var pane = pane(of: runtime) {
-            if report.exitCode == nil && report.exitSignal == nil {
-                // tmux closes the pane on the pty's EOF and learns the status from SIGCHLD,
-                // in either order; wait briefly for the status once the agent is gone.
-                let deadline = Monotonic.now() + 300_000_000
-                while !pane.hasExitStatus, runtime.identity.map({ $0.liveness() != .alive }) ?? true, Monotonic.now() < deadline {
-                    if let identity = runtime.identity { Reaping.nudgeParent(of: identity) }
-                    usleep(5_000)
-                    guard let again = try? tmux.pane(pane.paneID) else { break }
-                    pane = again
-                }
+        guard var snapshot = try? tmux.snapshot() else { return facts }
+        // tmux closes the pane on the pty's EOF and learns the status from SIGCHLD, in either
+        // order; wait briefly for the statuses of agents that are gone.
+        let deadline = Monotonic.now() + 300_000_000
+        while true {
+            var waiting = false
+            for runtime in runtimes {
+                guard let id = runtime.id, facts[id]?.hasStatus == false, let pane = snapshot.pane(of: runtime) else { continue }
                 if pane.hasExitStatus {
-                    report.exitCode = pane.deadSignal == nil ? pane.deadStatus : nil
-                    report.exitSignal = pane.deadSignal
+                    facts[id]?.exitCode = pane.deadSignal == nil ? pane.deadStatus : nil
+                    facts[id]?.exitSignal = pane.deadSignal
+                } else if runtime.identity.map({ $0.liveness() != .alive }) ?? true {
+                    if let identity = runtime.identity { Reaping.nudgeParent(of: identity) }
+                    waiting = true
                 }
             }
-            report.lastScreen = tmux.capture(pane.paneID)
+            guard waiting, Monotonic.now() < deadline, let again = try? tmux.snapshot() else { break }
+            usleep(5_000)
+            snapshot = again
         }
-        report.leftoversKilled = Leftovers.kill(agent: runtime.identity, nonce: runtime.nonce, excluding: excluding)
+        let panes = runtimes.compactMap { runtime in runtime.id.flatMap { id in snapshot.pane(of: runtime).map { (id, $0.paneID) } } }
+        let screens = tmux.captureAll(panes.map(\.1))
+        for (id, paneID) in panes { facts[id]?.lastScreen = screens[paneID] }
+        return facts
+    }
+
+    /// Kills what the agent left behind and removes its session, then reads the clean pane
+    /// log's last lines (its writer flushes when the session goes).
+    func clearAway(_ runtime: Runtime, excluding: Set<Int32> = []) -> TeardownReport {
+        var report = TeardownReport(leftoversKilled: Leftovers.kill(agent: runtime.identity, nonce: runtime.nonce, excluding: excluding))
         // Closing a session hangs up its pane's process. If that process holds the agent's
         // PID under another start time, it is not the agent: leave it and its session alone.
         if let identity = runtime.identity, identity.liveness() == .recycled,
@@ -79,7 +105,6 @@ extension MCRunContext {
             try? tmux.killSession(TmuxServer.exact(runtime.sessionName))
         }
         if let id = runtime.id {
-            // The hook sees EOF when the session goes and writes its last pending line then.
             let log = stateDirectory.paneLogPath(runtimeID: id)
             PaneLog.awaitWriters(log, timeoutMilliseconds: 2_000)
             let lines = PaneLog.tail(log, lines: PaneLog.defaultTailLines)

@@ -8,7 +8,8 @@ public struct Transition: Sendable {
     public var to: RuntimeState
     public var event: String
 
-    public init(from: Set<RuntimeState>, to: RuntimeState, event: String) {
+    /// Only the table below builds transitions.
+    init(from: Set<RuntimeState>, to: RuntimeState, event: String) {
         self.from = from
         self.to = to
         self.event = event
@@ -21,6 +22,10 @@ public struct Transition: Sendable {
     public static let stopped = Transition(from: [.launching, .stopping], to: .stopped, event: "stop")
     /// The end of a runtime stopped by `park`: its own event, so the evidence says why.
     public static let parkStopped = Transition(from: [.launching, .stopping], to: .stopped, event: "park_stop")
+    /// A stop or park of a runtime whose DONE was accepted: its work was finished, so it ends
+    /// completed (no signal is accepted once it is stopping).
+    public static let stoppedAfterDone = Transition(from: [.launching, .stopping], to: .completed, event: "stop")
+    public static let parkStoppedAfterDone = Transition(from: [.launching, .stopping], to: .completed, event: "park_stop")
     public static let died = Transition(from: [.running], to: .dead, event: "death")
     /// The agent exited after its DONE was accepted; the `completion` event was written
     /// when the signal was accepted, so this one is the exit.
@@ -57,6 +62,9 @@ public struct Transition: Sendable {
         }
         update(&runtime)
         if RuntimeState.ended.contains(to) {
+            // Every end is recorded before its teardown; the mark is cleared by the ending
+            // path once leftovers and the session are gone, so a crash in between loses nothing.
+            if !previous.isEnded { runtime.teardownOwed = true }
             // Every end passes here: the record is made once, from the facts of the end.
             runtime.terminalRecord = TerminalRecord.derive(runtime, ticket: try Ledger.ticket(db, id: runtime.ticket))
         }

@@ -197,6 +197,46 @@ public struct TmuxServer: Sendable {
         return lines.joined(separator: "\n")
     }
 
+    /// The visible screens of several panes in one tmux call, by pane id. A marker line
+    /// printed before each capture tells them apart; a pane that vanished meanwhile is
+    /// captured alone (tmux stops a command sequence at its first failure).
+    public func captureAll(_ paneIDs: [String]) -> [String: String] {
+        guard paneIDs.count > 1 else {
+            return paneIDs.first.flatMap { id in capture(id).map { [id: $0] } } ?? [:]
+        }
+        let marker = "\u{1}mcrun-capture\u{1}"
+        var commands: [[String]] = []
+        for id in paneIDs {
+            commands.append(["display-message", "-p", marker + id])
+            commands.append(["capture-pane", "-p", "-J", "-t", id])
+        }
+        var screens: [String: String] = [:]
+        if let result = try? run(commands), result.succeeded {
+            var current: String?
+            var lines: [Substring] = []
+            func flush() {
+                guard let current else { return }
+                var kept = lines.map { $0.trimmingTrailingSpaces() }
+                while let last = kept.last, last.isEmpty { kept.removeLast() }
+                screens[current] = kept.joined(separator: "\n")
+            }
+            for line in result.stdoutText.split(separator: "\n", omittingEmptySubsequences: false) {
+                if line.hasPrefix(marker) {
+                    flush()
+                    current = String(line.dropFirst(marker.count))
+                    lines = []
+                } else {
+                    lines.append(line)
+                }
+            }
+            flush()
+        }
+        for id in paneIDs where screens[id] == nil {
+            if let screen = capture(id) { screens[id] = screen }
+        }
+        return screens
+    }
+
     /// Types `bytes` into the pane as one bracketed paste (the agent sees a paste, tmux
     /// interprets no key names), then presses Enter if asked.
     public func paste(_ bytes: [UInt8], into paneID: String, buffer: String, enter: Bool) throws {

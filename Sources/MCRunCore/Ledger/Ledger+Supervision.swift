@@ -1,0 +1,118 @@
+public import GRDB
+
+/// The reads and small writes the service's loop makes, by name.
+extension Ledger {
+    /// What one reconcile pass reports: counts for STATUS= and the relaunches owed.
+    public struct PassView: Sendable {
+        public var live: Int
+        public var busy: Int
+        public var escalated: Int
+        public var retries: [PendingRetry]
+    }
+
+    /// Every runtime in a live state (launching, running, stopping).
+    public func liveRuntimes() throws(MCRunError) -> [Runtime] {
+        try read { db in try Runtime.fetchAll(db, sql: "SELECT * FROM runtimes WHERE state IN \(RuntimeState.liveSQL)") }
+    }
+
+    /// Every runtime recorded running.
+    public func runningRuntimes() throws(MCRunError) -> [Runtime] {
+        try read { db in try Runtime.fetchAll(db, sql: "SELECT * FROM runtimes WHERE state = 'running'") }
+    }
+
+    public func runtimes(ids: [Int64]) throws(MCRunError) -> [Runtime] {
+        try read { db in try Runtime.fetchAll(db, keys: ids) }
+    }
+
+    public func runtime(id: Int64) throws(MCRunError) -> Runtime? {
+        try read { db in try Ledger.runtime(db, id: id) }
+    }
+
+    public func ticket(id: String) throws(MCRunError) -> Ticket? {
+        try read { db in try Ledger.ticket(db, id: id) }
+    }
+
+    /// The newest runtime of each of these session names.
+    public func runtimes(sessionNames names: [String]) throws(MCRunError) -> [String: Runtime] {
+        try read { db in
+            let rows = try Runtime.filter(names.contains(Runtime.Columns.sessionName)).fetchAll(db)
+            return Dictionary(rows.map { ($0.sessionName, $0) }, uniquingKeysWith: { a, b in a.episode >= b.episode ? a : b })
+        }
+    }
+
+    public func passView() throws(MCRunError) -> PassView {
+        try read { db in
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT (SELECT count(*) FROM runtimes WHERE state IN \(RuntimeState.liveSQL)) AS live,
+                           (SELECT count(*) FROM runtimes WHERE state = 'running' AND busy = 1) AS busy,
+                           (SELECT count(*) FROM tickets WHERE escalated = 1) AS escalated
+                    """)
+            return PassView(
+                live: row?["live"] ?? 0, busy: row?["busy"] ?? 0, escalated: row?["escalated"] ?? 0, retries: try PendingRetry.all(db))
+        }
+    }
+
+    /// Ended runtimes whose teardown is not finished.
+    public func teardownsOwed() throws(MCRunError) -> [Runtime] {
+        try read { db in try Ledger.teardownsOwed(db, ticket: nil) }
+    }
+
+    public func pendingRetry(ticket: String) throws(MCRunError) -> PendingRetry? {
+        try read { db in try PendingRetry.fetchOne(db, key: ticket) }
+    }
+
+    /// A session no runtime owns, recorded once per (session id, pane pid).
+    public func recordOrphan(_ pane: TmuxServer.Pane, actor: String) throws(MCRunError) -> Bool {
+        try write { db in
+            let already = try Int.fetchOne(
+                db,
+                sql: "SELECT count(*) FROM events WHERE kind = 'orphan' AND json_extract(data, '$.session_id') = ? AND json_extract(data, '$.pane_pid') = ?",
+                arguments: [pane.sessionID, Int(pane.panePID)]) ?? 0
+            guard already == 0 else { return false }
+            try Ledger.appendEvent(
+                db, kind: "orphan", actor: actor, reason: "session_without_runtime",
+                data: [
+                    "session": .string(pane.sessionName), "session_id": .string(pane.sessionID),
+                    "pane": .string(pane.paneID), "pane_pid": .int(Int64(pane.panePID)),
+                ])
+            return true
+        }
+    }
+}
+
+extension PendingRetry {
+    /// A relaunch refused by a policy that passes (kill switch, capacity): it stays owed,
+    /// marked held with the reason. True when the reason is new (and `retry_refused` was written).
+    public static func hold(
+        ledger: Ledger, ticket: String, runtime previous: Runtime, reason: String, message: String, actor: String
+    ) throws(MCRunError) -> Bool {
+        try ledger.write { db in
+            guard var owed = try PendingRetry.fetchOne(db, key: ticket), owed.runtimeID == previous.id else { return false }
+            guard owed.heldReason != reason else { return false }
+            let now = WallClock.now()
+            owed.heldReason = reason
+            owed.heldSince = now
+            try owed.update(db)
+            try Ledger.appendEvent(
+                db, kind: "retry_refused", runtime: previous, actor: actor, reason: reason,
+                data: ["message": .string(message), "still_pending": true], now: now)
+            return true
+        }
+    }
+
+    /// A relaunch refused for good (the ticket was parked, another runtime started): it is
+    /// no longer owed. True when this call took it (and `retry_refused` was written).
+    public static func drop(
+        ledger: Ledger, ticket: String, runtime previous: Runtime, reason: String, message: String, actor: String
+    ) throws(MCRunError) -> Bool {
+        try ledger.write { db in
+            guard try claim(db, ticket: ticket, runtimeID: previous.id!) else { return false }
+            try Ledger.appendEvent(
+                db, kind: "retry_refused", runtime: previous, actor: actor, reason: reason,
+                data: ["message": .string(message), "still_pending": false])
+            return true
+        }
+    }
+}

@@ -1,0 +1,247 @@
+public import GRDB
+
+/// The one path that ends a runtime, whatever ended it: a stop or park, a death (noticed
+/// by the service or by any command that touched the runtime first), a launch that failed.
+///
+/// Phase one records the end: the exit status and last screen are read while tmux still
+/// holds the dead pane, then ONE transaction moves the runtime to its end state, accounts
+/// for it on the ticket (a death counted under the policy, a relaunch owed again) and marks
+/// the teardown owed. Phase two tears down (leftover processes, the session, the pane log's
+/// tail) and clears the mark. A crash between the two loses nothing recorded: whoever next
+/// finds the mark finishes the teardown.
+public struct Ending: Sendable {
+    public let context: MCRunContext
+
+    public init(context: MCRunContext) { self.context = context }
+
+    public enum Cause: Sendable {
+        /// The agent went away on its own; how it was found gone.
+        case death(AgentIdentity.Liveness)
+        /// Ended by `stop` or `park`, once the agent is gone; `detail` says how it was stopped.
+        case stop(reason: String, parked: Bool, detail: JSONValue)
+        /// The agent never started.
+        case launchFailed(reason: String, detail: JSONValue)
+    }
+
+    public struct Subject: Sendable {
+        public var runtime: Runtime
+        public var cause: Cause
+        /// Held from before the agent exited: the kernel still has its exit status.
+        public var handle: ProcessHandle?
+
+        public init(_ runtime: Runtime, _ cause: Cause, handle: ProcessHandle? = nil) {
+            self.runtime = runtime
+            self.cause = cause
+            self.handle = handle
+        }
+    }
+
+    public struct Ended: Sendable {
+        public var runtime: Runtime
+        /// False when another process ended (or moved) the runtime first; `runtime` is then as it now is.
+        public var applied: Bool
+        /// For a death: the count and what the policy decided.
+        public var death: TicketTransition.DeathRecord?
+        /// The agent ended after its DONE was accepted.
+        public var completed = false
+    }
+
+    /// Infrastructure causes of a failed launch: a relaunch that failed for one of these is owed again.
+    static let infrastructureLaunchFailures: Set<String> = ["tmux_failed", "launcher_gone", "launch_timeout", "no_identity"]
+
+    /// Records and tears down one runtime.
+    @discardableResult
+    public func end(_ runtime: Runtime, _ cause: Cause, handle: ProcessHandle? = nil) throws(MCRunError) -> Ended {
+        var ended = try record([Subject(runtime, cause, handle: handle)])[0]
+        if ended.applied { ended.runtime = tearDown(ended.runtime) }
+        return ended
+    }
+
+    /// Phase one for a batch: the facts of every subject with one tmux snapshot and one
+    /// capture call, then every end in one transaction. The answers are in the same order.
+    public func record(_ subjects: [Subject]) throws(MCRunError) -> [Ended] {
+        guard !subjects.isEmpty else { return [] }
+        let handles = Dictionary(subjects.compactMap { s in s.handle.map { (s.runtime.id!, $0) } }, uniquingKeysWith: { a, _ in a })
+        let facts = context.endFacts(subjects.map(\.runtime), handles: handles)
+        let actor = context.actor
+        return try context.ledger.write { db in
+            let policy = try DeathPolicy.load(db)
+            let now = WallClock.now()
+            return try subjects.map { s in
+                try Self.record(db, runtimeID: s.runtime.id!, cause: s.cause, facts: facts[s.runtime.id!] ?? EndFacts(), policy: policy, actor: actor, now: now)
+            }
+        }
+    }
+
+    /// Phase one inside the caller's write transaction, for ends that have no facts to read
+    /// (a launch abandoned by its launcher, found during admission; the shim's own failure).
+    static func record(
+        _ db: Database, runtimeID: Int64, cause: Cause, facts: EndFacts, policy: DeathPolicy, actor: String, now: Double
+    ) throws -> Ended {
+        guard let current = try Ledger.runtime(db, id: runtimeID) else {
+            throw MCRunError(.notFound, "no_runtime", "runtime \(runtimeID) does not exist")
+        }
+        let done = current.verdict == SignalKind.done.rawValue
+        let transition: Transition
+        let reason: String
+        var data = facts.data
+        switch cause {
+        case .death(let liveness):
+            // Only an agent known to be gone is a death: never record a live or unreadable one dead.
+            guard liveness != .alive && liveness != .unknown else {
+                throw MCRunError(.refused, "agent_not_gone", "runtime \(runtimeID): the agent is \(liveness.rawValue), not gone; no death recorded, nothing torn down")
+            }
+            guard current.state == .running else { return Ended(runtime: current, applied: false) }
+            transition = done ? .completed : .died
+            reason = done ? "done" : Self.deathReason(liveness)
+            data = data.merging(["liveness": .string(liveness.rawValue)])
+        case .stop(let why, let parked, let detail):
+            guard current.state == .launching || current.state == .stopping else { return Ended(runtime: current, applied: false) }
+            transition = parked ? (done ? .parkStoppedAfterDone : .parkStopped) : (done ? .stoppedAfterDone : .stopped)
+            reason = why
+            data = data.merging(detail.objectValue ?? [:])
+        case .launchFailed(let why, let detail):
+            guard current.state == .launching else { return Ended(runtime: current, applied: false) }
+            transition = .launchFailed
+            reason = why
+            data = data.merging(detail.objectValue ?? [:])
+        }
+        var ended = try transition.apply(db, runtimeID: runtimeID, actor: actor, reason: reason, data: data, now: now) { r in
+            facts.apply(to: &r)
+            r.endReason = reason
+            r.endedBy = actor
+            r.busy = false
+        }
+        var result = Ended(runtime: ended, applied: true, completed: ended.state == .completed)
+        switch cause {
+        case .death where done:
+            try TicketTransition.completion.apply(db, ticket: ended.ticket, actor: actor, now: now)
+        case .death:
+            result.death = try TicketTransition.death(runtime: ended, policy: policy).apply(db, ticket: ended.ticket, actor: actor, now: now).death
+        case .launchFailed(let why, _):
+            if let previous = ended.relaunchOf {
+                try owedRelaunchFailed(db, runtime: ended, previous: previous, reason: why, policy: policy, actor: actor, now: now)
+            }
+        case .stop:
+            break
+        }
+        ended = try TerminalRecord.refresh(db, ended)
+        result.runtime = ended
+        return result
+    }
+
+    /// A relaunch owed for a death did not start. A cause outside the agent leaves it owed
+    /// (up to the policy's attempts, with a growing delay); a cause in the agent's command or
+    /// directory, or too many attempts, escalates the ticket. Never dropped silently.
+    static func owedRelaunchFailed(
+        _ db: Database, runtime: Runtime, previous: Int64, reason: String, policy: DeathPolicy, actor: String, now: Double
+    ) throws {
+        let attempts = try Ledger.failedRelaunches(db, of: previous)
+        if infrastructureLaunchFailures.contains(reason) && attempts < policy.maxRelaunchAttempts {
+            let delay = Double(policy.retryDelayMilliseconds) / 1000 * Double(1 << min(attempts, 6))
+            var owed = PendingRetry(ticket: runtime.ticket, runtimeID: previous, dueAt: now + max(delay, 0.5), createdAt: now)
+            owed.attempts = attempts
+            try owed.insert(db, onConflict: .replace)
+            try Ledger.appendEvent(
+                db, kind: "retry_owed", runtime: runtime, actor: actor, reason: reason,
+                data: ["previous_runtime_id": .int(previous), "attempts": .int(Int64(attempts)), "due_at": .double(owed.dueAt)], now: now)
+        } else {
+            let why = infrastructureLaunchFailures.contains(reason)
+                ? "the silent relaunch did not start after \(attempts) attempts (last: \(reason))"
+                : "the silent relaunch did not start: \(reason)"
+            try TicketTransition.escalate(reason: why, runtime: runtime).apply(db, ticket: runtime.ticket, actor: actor, now: now)
+        }
+    }
+
+    /// Why the agent is considered gone, as recorded on the death.
+    public static func deathReason(_ liveness: AgentIdentity.Liveness) -> String {
+        switch liveness {
+        case .recycled: "pid_recycled"
+        case .otherBoot: "host_rebooted"
+        default: "agent_exited"
+        }
+    }
+
+    /// Phase two: leftovers, session, transcript; then the mark is cleared with a `teardown`
+    /// event. A runtime recorded dead whose agent is alive after all is left for the
+    /// service's healing, never hung up. Returns the runtime as it now is.
+    @discardableResult
+    public func tearDown(_ runtime: Runtime, lastScreen: String? = nil, excluding: Set<Int32> = []) -> Runtime {
+        guard runtime.teardownOwed, let id = runtime.id else { return runtime }
+        if runtime.state == .dead, runtime.identity?.liveness() == .alive { return runtime }
+        let report = context.clearAway(runtime, excluding: excluding)
+        let actor = context.actor
+        let updated = try? context.ledger.write { db -> Runtime? in
+            guard var current = try Ledger.runtime(db, id: id), current.teardownOwed else { return nil }
+            current.teardownOwed = false
+            current.leftoversKilled = (current.leftoversKilled ?? 0) + report.leftoversKilled
+            if let tail = report.transcriptTail { current.transcriptTail = tail }
+            if current.lastScreen == nil, let lastScreen { current.lastScreen = lastScreen }
+            current.terminalRecord = TerminalRecord.derive(current, ticket: try Ledger.ticket(db, id: current.ticket))
+            try current.update(db)
+            try Ledger.appendEvent(db, kind: "teardown", runtime: current, actor: actor, data: report.data)
+            return current
+        }
+        return (updated ?? nil) ?? runtime
+    }
+
+    /// Finishes teardowns a crash left owed (all, or one ticket's). Returns those finished.
+    @discardableResult
+    public func finishOwedTeardowns(ticket: String? = nil) -> [Runtime] {
+        guard let owed = try? context.ledger.read({ db in try Ledger.teardownsOwed(db, ticket: ticket) }) else { return [] }
+        return owed.map { tearDown($0) }.filter { !$0.teardownOwed }
+    }
+}
+
+extension Ledger {
+    /// Ended runtimes whose teardown is not finished.
+    static func teardownsOwed(_ db: Database, ticket: String?) throws -> [Runtime] {
+        if let ticket {
+            return try Runtime.fetchAll(db, sql: "SELECT * FROM runtimes WHERE teardown_owed = 1 AND ticket = ?", arguments: [ticket])
+        }
+        return try Runtime.fetchAll(db, sql: "SELECT * FROM runtimes WHERE teardown_owed = 1")
+    }
+
+    /// How many relaunches of the owed retry for `previous` failed to launch.
+    static func failedRelaunches(_ db: Database, of previous: Int64) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM runtimes WHERE relaunch_of = ? AND state = 'launch_failed'", arguments: [previous]) ?? 0
+    }
+}
+
+extension Ending {
+    /// Whoever touches a dead runtime reaps it: a writing command (start, adopt, stop, park,
+    /// send) ends the ticket's live runtime here when its agent is gone or its launch was
+    /// abandoned, counted once with its exit status, before it acts. It also finishes a
+    /// teardown a crash left owed (ended a while ago, so not one the service is doing now).
+    /// Returns the end it recorded, if any.
+    @discardableResult
+    public func reapIfGone(ticket: String) throws(MCRunError) -> Ended? {
+        let (live, owed) = try context.ledger.read { db in
+            (try Ledger.liveRuntime(db, ticket: ticket), try Ledger.teardownsOwed(db, ticket: ticket))
+        }
+        let stale = WallClock.now() - 5
+        for runtime in owed where (runtime.endedAt ?? 0) < stale { tearDown(runtime) }
+        guard let live else { return nil }
+        switch live.state {
+        case .running:
+            guard let liveness = live.identity?.liveness(), [.exited, .recycled, .otherBoot].contains(liveness) else { return nil }
+            let ended = try end(live, .death(liveness))
+            return ended.applied ? ended : nil
+        case .launching where live.isAbandonedLaunch:
+            let ended = try end(live, .launchFailed(reason: "launcher_gone", detail: [:]))
+            return ended.applied ? ended : nil
+        default:
+            return nil
+        }
+    }
+
+    /// For the shim, which cannot read facts about its own pane: records its launch failure.
+    public func recordLaunchFailure(runtimeID: Int64, reason: String, detail: JSONValue) throws(MCRunError) {
+        let actor = context.actor
+        _ = try context.ledger.write { db in
+            try Self.record(
+                db, runtimeID: runtimeID, cause: .launchFailed(reason: reason, detail: detail), facts: EndFacts(),
+                policy: try DeathPolicy.load(db), actor: actor, now: WallClock.now())
+        }
+    }
+}

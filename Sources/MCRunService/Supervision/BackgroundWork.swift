@@ -1,0 +1,37 @@
+import Foundation
+import Synchronization
+
+/// Blocking work the supervision loop hands off (a relaunch waiting for its shim, a stop
+/// taken over, a teardown): each runs on a thread of its own, at most `limit` at once,
+/// and every one is joined before the service exits, so no work is cut off or left
+/// running unowned.
+final class BackgroundWork: Sendable {
+    private let group = DispatchGroup()
+    private let slots: DispatchSemaphore
+    private let running = Atomic<Int>(0)
+
+    init(limit: Int) {
+        slots = DispatchSemaphore(value: limit)
+    }
+
+    func run(_ name: String, _ body: @escaping @Sendable () -> Void) {
+        group.enter()
+        running.add(1, ordering: .relaxed)
+        let thread = Thread { [self] in
+            slots.wait()
+            body()
+            slots.signal()
+            running.subtract(1, ordering: .relaxed)
+            group.leave()
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    var count: Int { running.load(ordering: .relaxed) }
+
+    /// Waits for every piece of work started so far; false if some were still running at the deadline.
+    func join(timeoutMilliseconds: Int) -> Bool {
+        group.wait(timeout: .now() + .milliseconds(timeoutMilliseconds)) == .success
+    }
+}

@@ -1,0 +1,158 @@
+import Logging
+import MCRunCore
+
+/// The safety net under the pidfds: one full pass over tmux and the ledger.
+extension Supervisor {
+    /// One full pass: ONE tmux snapshot, then the ledger. True when both answered.
+    func reconcile() -> Bool {
+        let snapshot: TmuxServer.Snapshot
+        do {
+            snapshot = try context.tmux.snapshot()
+        } catch {
+            return passFailed("tmux did not answer: \(error)")
+        }
+        let live: [Runtime]
+        do {
+            live = try context.ledger.liveRuntimes()
+        } catch {
+            return passFailed("the ledger did not answer: \(error.message)")
+        }
+
+        let liveIDs = Set(live.compactMap(\.id))
+        for id in Array(watched.keys) where !liveIDs.contains(id) { _ = unwatch(id) }
+        var gone: [(Int64, AgentIdentity.Liveness)] = []
+        for runtime in live {
+            if let liveness = reconcile(runtime) { gone.append((runtime.id!, liveness)) }
+        }
+        if !gone.isEmpty { reap(gone) }
+
+        let liveSessions = Set(live.map(\.sessionName))
+        reconcileSessions(snapshot.panes.filter { !liveSessions.contains($0.sessionName) })
+        finishOwedTeardowns()
+
+        // Read after this pass's deaths and healings: retries owed for deaths it found (or
+        // recorded while serve was down) are due now, not a pass later; and so that STATUS=
+        // (and READY's) is current.
+        do {
+            passSucceeded(try context.ledger.passView())
+        } catch {
+            return passFailed("the ledger did not answer: \(error.message)")
+        }
+        return true
+    }
+
+    /// Looks at one live runtime; returns how its agent is gone when it is.
+    private func reconcile(_ runtime: Runtime) -> AgentIdentity.Liveness? {
+        let id = runtime.id!
+        switch runtime.state {
+        case .running:
+            guard let identity = runtime.identity else { return nil }
+            let liveness = identity.liveness()
+            if liveness == .alive {
+                if watched[id] == nil { watch(runtime) } else { watched[id]?.runtime = runtime }
+                return nil
+            }
+            return liveness == .unknown ? nil : liveness
+        case .launching:
+            guard runtime.isAbandonedLaunch else { return nil }
+            // Through the ending path: a relaunch abandoned this way is owed again.
+            do {
+                let ended = try ending.record([Ending.Subject(runtime, .launchFailed(reason: "launcher_gone", detail: [:]))])[0]
+                guard ended.applied else { return nil }
+                scheduleTeardown(ended.runtime)
+                logger.warning("launch abandoned by its launcher; marked failed", metadata: Self.metadata(runtime).merging(["event": "launch_failed"]) { $1 })
+            } catch {
+                logger.warning("cannot fail an abandoned launch: \(error.message)", metadata: Self.metadata(runtime))
+            }
+        case .stopping:
+            guard runtime.isAbandonedStop(), finishing.insert(id).inserted else { return nil }
+            logger.warning("stop left unfinished by its stopper; finishing it", metadata: Self.metadata(runtime).merging(["event": "stop"]) { $1 })
+            launches.run("mcrun-stop-\(id)") { [self] in
+                let parked = (try? context.ledger.ticket(id: runtime.ticket))??.parked ?? false
+                _ = try? Stopper(context: context).finish(
+                    runtime, options: Stopper.Options(reason: parked ? "parked" : "stop_resumed", graceMilliseconds: 5_000), parked: parked)
+                post(.finishDone(runtimeID: id))
+            }
+        default:
+            break
+        }
+        return nil
+    }
+
+    /// Teardowns a crash left owed, other than those already under way.
+    private func finishOwedTeardowns() {
+        guard let owed = try? context.ledger.teardownsOwed() else { return }
+        for runtime in owed { scheduleTeardown(runtime) }
+    }
+
+    /// Sessions that no live runtime owns: a live agent of a runtime recorded dead is
+    /// re-adopted; what belongs to an ended runtime is removed; the rest are orphans.
+    private func reconcileSessions(_ panes: [TmuxServer.Pane]) {
+        let names = Array(Set(panes.map(\.sessionName)))
+        var seen: Set<String> = []
+        defer { reportedOrphans.formIntersection(seen) }
+        guard !names.isEmpty else { return }
+        let owners: [String: Runtime]
+        do {
+            owners = try context.ledger.runtimes(sessionNames: names)
+        } catch {
+            logger.warning("cannot read the owners of sessions: \(error.message)")
+            return
+        }
+        for pane in panes {
+            guard let runtime = owners[pane.sessionName] else {
+                let key = "\(pane.sessionID)/\(pane.panePID)"
+                seen.insert(key)
+                reportOrphan(pane, key: key)
+                continue
+            }
+            guard !runtime.state.isLive, !tearingDown.contains(runtime.id!) else { continue }
+            let agentAlive = !pane.dead && runtime.identity?.pid == pane.panePID && runtime.identity?.liveness() == .alive
+            if agentAlive && runtime.state == .dead && heal(runtime, pane: pane) { continue }
+            if runtime.teardownOwed && !agentAlive { continue }  // finished by finishOwedTeardowns
+            _ = ending.removeLeftoverSession(runtime, pane: pane, agentAlive: agentAlive)
+            logger.warning(
+                "removed the session of an ended runtime", metadata: Self.metadata(runtime).merging(["event": "leftover_session"]) { $1 })
+        }
+    }
+
+    /// True when the live agent was re-adopted, or is left alone while the kill switch is on.
+    private func heal(_ runtime: Runtime, pane: TmuxServer.Pane) -> Bool {
+        let id = runtime.id!
+        do {
+            switch try ending.heal(runtime, pane: pane) {
+            case .healed(let healed):
+                heldByKillSwitch.remove(id)
+                logger.warning("agent recorded dead is alive; re-adopted", metadata: Self.metadata(healed).merging(["event": "healed"]) { $1 })
+                retries[healed.ticket] = nil
+                watch(healed)
+                return true
+            case .leftAlone:
+                if heldByKillSwitch.insert(id).inserted {
+                    logger.warning(
+                        "agent recorded dead is alive; the kill switch is on, so it is neither re-adopted nor killed until the switch is off",
+                        metadata: Self.metadata(runtime).merging(["event": "healed"]) { $1 })
+                }
+                return true
+            case .refused:
+                heldByKillSwitch.remove(id)
+                return false
+            }
+        } catch {
+            logger.warning("cannot re-adopt a live agent: \(error.message)", metadata: Self.metadata(runtime))
+            return true
+        }
+    }
+
+    private func reportOrphan(_ pane: TmuxServer.Pane, key: String) {
+        guard !reportedOrphans.contains(key) else { return }
+        reportedOrphans.insert(key)
+        do {
+            if try context.ledger.recordOrphan(pane, actor: context.actor) {
+                logger.warning("session \(pane.sessionName) belongs to no runtime", metadata: ["event": "orphan", "session": "\(pane.sessionName)"])
+            }
+        } catch {
+            reportedOrphans.remove(key)
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import Logging
+import MCRunCore
+
+/// Relaunches owed for first deaths: started when due, refused ones held with their reason.
+extension Supervisor {
+    func startDueRetries() {
+        let now = WallClock.now()
+        for retry in retries.values
+        where retry.dueAt <= now && !relaunching.contains(retry.ticket) && !deferred.contains(retry.ticket)
+            // Leftovers of the dead episode go before a new one starts.
+            && !tearingDown.contains(retry.runtimeID)
+        {
+            relaunching.insert(retry.ticket)
+            launches.run("mcrun-relaunch-\(retry.ticket)") { [self] in
+                let result = relaunch(retry)
+                post(.relaunchDone(retry: retry, result: result))
+            }
+        }
+    }
+
+    /// Runs as background work: a launch waits for the shim, which must not hold up the loop.
+    private func relaunch(_ retry: PendingRetry) -> RelaunchResult {
+        let actor = context.actor
+        let metadata: Logger.Metadata = ["ticket": "\(retry.ticket)", "runtime_id": "\(retry.runtimeID)"]
+        var previous: Runtime
+        do {
+            guard let found = try context.ledger.runtime(id: retry.runtimeID) else { return .finished }
+            previous = found
+        } catch {
+            logger.warning("cannot read the runtime to relaunch: \(error.message)", metadata: metadata)
+            return .deferred
+        }
+        // A teardown left owed by a crash is finished first.
+        if previous.teardownOwed {
+            previous = ending.tearDown(previous)
+            if previous.teardownOwed { return .deferred }
+        }
+        do {
+            let runtime = try Launcher(context: context).relaunch(from: previous, timeoutMilliseconds: configuration.launchTimeoutMilliseconds) { db, admitted in
+                guard try PendingRetry.claim(db, ticket: retry.ticket, runtimeID: retry.runtimeID) else {
+                    throw MCRunError(.declined, "retry_cancelled", "the relaunch of \(retry.ticket) was cancelled or already done")
+                }
+                try Ledger.appendEvent(
+                    db, kind: "retry", runtime: admitted, actor: actor, reason: "silent_retry",
+                    data: ["previous_runtime_id": .int(previous.id!), "previous_episode": .int(Int64(previous.episode)), "attempt": .int(Int64(retry.attempts + 1))])
+            }
+            logger.info(
+                "relaunched \(runtime.ticket) as episode \(runtime.episode)",
+                metadata: ["ticket": "\(runtime.ticket)", "runtime_id": "\(runtime.id!)", "event": "retry"])
+            return .launched(runtime)
+        } catch where error.reason == "retry_cancelled" {
+            return .finished
+        } catch where error.code == .internalError || error.code == .busy && error.reason == "stopped_during_launch" {
+            // Admitted, but the agent did not start: the ending path owed the relaunch again
+            // or escalated the ticket, per the death policy.
+            logger.error("the relaunch of \(retry.ticket) did not start: \(error.message)", metadata: metadata.merging(["event": "launch_failed"]) { $1 })
+            return .finished
+        } catch {
+            return refused(retry, previous: previous, error: error, metadata: metadata)
+        }
+    }
+
+    /// Refusals that pass by themselves (or by an operator's switch): the retry stays owed.
+    static let passingRefusals: Set<String> = ["killswitch", "capacity", "capacity_unknown"]
+
+    /// Refused by the same admission as `start`. While the kill switch is on or capacity is
+    /// full the retry stays owed, marked held with the reason, and is tried again after each
+    /// pass; anything else (a parked ticket, a live runtime started meanwhile) drops it.
+    /// Either way `retry_refused` is recorded once per reason, not once per attempt.
+    private func refused(_ retry: PendingRetry, previous: Runtime, error: MCRunError, metadata: Logger.Metadata) -> RelaunchResult {
+        let keep = Self.passingRefusals.contains(error.reason)
+        let recorded = keep
+            ? try? PendingRetry.hold(ledger: context.ledger, ticket: retry.ticket, runtime: previous, reason: error.reason, message: error.message, actor: context.actor)
+            : try? PendingRetry.drop(ledger: context.ledger, ticket: retry.ticket, runtime: previous, reason: error.reason, message: error.message, actor: context.actor)
+        if recorded == true {
+            logger.warning(
+                "relaunch of \(retry.ticket) refused\(keep ? " for now; tried again after each pass" : ""): \(error.message)",
+                metadata: metadata.merging(["event": "retry_refused"]) { $1 })
+        }
+        return keep ? .deferred : .finished
+    }
+}

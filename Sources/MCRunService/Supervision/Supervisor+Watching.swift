@@ -1,0 +1,124 @@
+import Logging
+import MCRunCore
+
+/// Watching agents by pidfd (polling where the kernel has none) and recording their deaths.
+extension Supervisor {
+    func watch(_ runtime: Runtime) {
+        guard let id = runtime.id, watched[id] == nil, runtime.state == .running, let identity = runtime.identity else { return }
+        let liveness = identity.liveness()
+        switch liveness {
+        case .alive:
+            guard let handle = ProcessHandle.open(identity) else {
+                // Only an agent known to be gone is a death; one that is alive (no
+                // descriptors left) or unreadable is looked at again by the next pass.
+                let now = identity.liveness()
+                switch now {
+                case .exited, .recycled, .otherBoot:
+                    reap([(id, now)])
+                case .alive, .unknown:
+                    logger.warning(
+                        "cannot open a handle on the agent (\(now.rawValue)); looking again at the next pass", metadata: Self.metadata(runtime))
+                }
+                return
+            }
+            watched[id] = Watch(runtime: runtime, handle: handle)
+            // The agent may have exited between the liveness check and epoll_ctl; a
+            // level-triggered pidfd reports that at the next wait.
+            if handle.pidfd < 0 || !poller.watch(pidfd: handle.pidfd, runtimeID: id) {
+                polled.insert(id)
+            }
+        case .unknown:
+            logger.warning("cannot tell whether the agent is alive; not recording anything", metadata: Self.metadata(runtime))
+        default:
+            reap([(id, liveness)])
+        }
+    }
+
+    func unwatch(_ runtimeID: Int64) -> ProcessHandle? {
+        guard let watch = watched.removeValue(forKey: runtimeID) else { return nil }
+        polled.remove(runtimeID)
+        if watch.handle.pidfd >= 0 { poller.unwatch(pidfd: watch.handle.pidfd) }
+        return watch.handle
+    }
+
+    /// Agents found gone: their ends are recorded through the ending path, all in one
+    /// transaction, before anything is torn down; teardowns then run in the background.
+    func reap(_ gone: [(runtimeID: Int64, liveness: AgentIdentity.Liveness)]) {
+        var handles: [Int64: ProcessHandle] = [:]
+        for (id, _) in gone { handles[id] = unwatch(id) }
+        let subjects: [Ending.Subject]
+        do {
+            let rows = Dictionary(try context.ledger.runtimes(ids: gone.map(\.runtimeID)).map { ($0.id!, $0) }, uniquingKeysWith: { a, _ in a })
+            subjects = gone.compactMap { id, liveness in
+                guard let runtime = rows[id], runtime.state == .running else { return nil }
+                return Ending.Subject(runtime, .death(liveness), handle: handles[id])
+            }
+            for ended in try ending.record(subjects) where ended.applied {
+                log(ended)
+                if case .retry(let dueAt)? = ended.death?.decision {
+                    retries[ended.runtime.ticket] = PendingRetry(ticket: ended.runtime.ticket, runtimeID: ended.runtime.id!, dueAt: dueAt, createdAt: WallClock.now())
+                }
+                scheduleTeardown(ended.runtime)
+            }
+        } catch {
+            // The rows are still `running`; the next pass finds the agents gone and tries again.
+            logger.error("cannot record \(gone.count == 1 ? "a death" : "\(gone.count) deaths"): \(error.message)", metadata: ["event": "death"])
+            return
+        }
+        configuration.onEvents?()
+    }
+
+    /// Leftovers, session and transcript of an ended runtime, off the loop thread.
+    func scheduleTeardown(_ runtime: Runtime) {
+        guard let id = runtime.id, runtime.teardownOwed, tearingDown.insert(id).inserted else { return }
+        teardowns.run("mcrun-teardown-\(id)") { [self] in
+            ending.tearDown(runtime)
+            post(.teardownDone(runtimeID: id))
+        }
+    }
+
+    func pollWithoutPidfd() {
+        guard !polled.isEmpty else { return }
+        let now = Monotonic.now()
+        guard now >= nextPoll else { return }
+        nextPoll = now + Int64(configuration.pollIntervalMilliseconds) * 1_000_000
+        var gone: [(Int64, AgentIdentity.Liveness)] = []
+        for id in polled {
+            guard let identity = watched[id]?.runtime.identity else { continue }
+            let liveness = identity.liveness()
+            if liveness != .alive && liveness != .unknown { gone.append((id, liveness)) }
+        }
+        if !gone.isEmpty { reap(gone) }
+    }
+
+    /// After a nudge: start watching runtimes the CLI started, from the ledger alone.
+    func pickUp() {
+        do {
+            for runtime in try context.ledger.runningRuntimes() where watched[runtime.id!] == nil { watch(runtime) }
+        } catch {
+            logger.warning("cannot read the ledger after a nudge: \(error.message)")
+        }
+    }
+
+    private func log(_ ended: Ending.Ended) {
+        let runtime = ended.runtime
+        var metadata = Self.metadata(runtime)
+        if let code = runtime.exitCode { metadata["exit_code"] = "\(code)" }
+        if let signal = runtime.exitSignal { metadata["exit_signal"] = "\(signal)" }
+        if ended.completed {
+            metadata["event"] = "completion"
+            logger.info("agent exited after reporting DONE", metadata: metadata)
+            return
+        }
+        guard let death = ended.death else { return }
+        metadata["event"] = "death"
+        metadata["deaths"] = "\(death.deaths)"
+        switch death.decision {
+        case .retry(let dueAt):
+            logger.info("agent died; relaunching once in \(Int(max(0, (dueAt - WallClock.now()) * 1000))) ms", metadata: metadata)
+        case .escalate:
+            if death.escalatedNow { metadata["event"] = "escalation" }
+            logger.warning("agent died again; ticket escalated, not relaunched", metadata: metadata)
+        }
+    }
+}
