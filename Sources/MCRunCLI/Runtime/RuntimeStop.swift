@@ -31,11 +31,13 @@ struct RuntimeStop: MCRunCommand {
         let options = Stopper.Options(reason: reason, graceMilliseconds: grace.milliseconds, signal: signal.number, interruptKey: interruptKey)
         let outcome = try Stopper(context: context).stop(ticket: ticketID, options: options)
         let r = outcome.runtime
-        let human = outcome.alreadyEnded
+        let human = outcome.diedFirst
+            ? "\(r.ticket) episode \(r.episode) had died before the stop (\(r.exitSignal.map { "killed by signal \($0)" } ?? r.exitCode.map { "exit code \($0)" } ?? "exit status unknown")); its death is now recorded"
+            : outcome.alreadyEnded
             ? "\(r.ticket) episode \(r.episode) had already ended (\(r.state.rawValue)); nothing changed"
             : "stopped \(r.ticket) episode \(r.episode)\(r.exitSignal.map { ", agent killed by signal \($0)" } ?? r.exitCode.map { ", agent exited \($0)" } ?? ""); leftovers killed: \(r.leftoversKilled ?? 0)"
         return Reply(
-            fields: ["runtime": RuntimeView.json(r), "already_ended": .bool(outcome.alreadyEnded), "retry_cancelled": .bool(outcome.retryCancelled)],
+            fields: ["runtime": RuntimeView.json(r), "already_ended": .bool(outcome.alreadyEnded), "died_first": .bool(outcome.diedFirst), "retry_cancelled": .bool(outcome.retryCancelled)],
             human: human + (outcome.retryCancelled ? "; its pending relaunch was cancelled" : ""))
     }
 }

@@ -164,6 +164,9 @@ public struct Launcher: Sendable {
                 }
                 return current
             case .stopped, .completed, .dead:
+                // Ended by a stop or park while tmux was creating the session: its teardown may
+                // have come before the session existed, so the session is removed here too.
+                try? context.tmux.killSession(TmuxServer.exact(current.sessionName))
                 let ticket = try context.ledger.read { db in try Ledger.ticket(db, id: current.ticket) }
                 if let ticket, ticket.parked {
                     throw MCRunError(.refused, "ticket_parked", "start refused: ticket \(current.ticket) was parked while its agent was starting; it did not run; unpark it with: mcrun unpark \(current.ticket)", runtime: current)

@@ -200,15 +200,18 @@ public struct TmuxServer: Sendable {
     /// The visible screens of several panes in one tmux call, by pane id. A marker line
     /// printed before each capture tells them apart; a pane that vanished meanwhile is
     /// captured alone (tmux stops a command sequence at its first failure).
-    public func captureAll(_ paneIDs: [String]) -> [String: String] {
+    ///
+    /// Each capture reaches `history` lines above the screen: when a pane dies, tmux scrolls
+    /// its last screen up to print "Pane is dead" below it.
+    public func captureAll(_ paneIDs: [String], history: Int = 50) -> [String: String] {
         guard paneIDs.count > 1 else {
-            return paneIDs.first.flatMap { id in capture(id).map { [id: $0] } } ?? [:]
+            return paneIDs.first.flatMap { id in capture(id, history: history).map { [id: $0.trimmingLeadingBlankLines()] } } ?? [:]
         }
         let marker = "\u{1}mcrun-capture\u{1}"
         var commands: [[String]] = []
         for id in paneIDs {
             commands.append(["display-message", "-p", marker + id])
-            commands.append(["capture-pane", "-p", "-J", "-t", id])
+            commands.append(["capture-pane", "-p", "-J", "-t", id, "-S", String(-history)])
         }
         var screens: [String: String] = [:]
         if let result = try? run(commands), result.succeeded {
@@ -218,6 +221,7 @@ public struct TmuxServer: Sendable {
                 guard let current else { return }
                 var kept = lines.map { $0.trimmingTrailingSpaces() }
                 while let last = kept.last, last.isEmpty { kept.removeLast() }
+                while let first = kept.first, first.isEmpty { kept.removeFirst() }
                 screens[current] = kept.joined(separator: "\n")
             }
             for line in result.stdoutText.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -232,7 +236,7 @@ public struct TmuxServer: Sendable {
             flush()
         }
         for id in paneIDs where screens[id] == nil {
-            if let screen = capture(id) { screens[id] = screen }
+            if let screen = capture(id, history: history) { screens[id] = screen.trimmingLeadingBlankLines() }
         }
         return screens
     }
@@ -256,6 +260,12 @@ public struct TmuxServer: Sendable {
 
 extension String {
     func trimmingNewline() -> String { hasSuffix("\n") ? String(dropLast()) : self }
+
+    func trimmingLeadingBlankLines() -> String {
+        var rest = Substring(self)
+        while rest.hasPrefix("\n") { rest = rest.dropFirst() }
+        return String(rest)
+    }
 }
 
 extension Substring {
