@@ -130,7 +130,7 @@ struct HarvestTests {
         #expect(harvest.json.at("verdict.kind")?.stringValue == "DONE")
         #expect(harvest.json.at("verdict.payload.summary")?.stringValue == "built it")
         #expect(harvest.json.at("verdict.payload.pr")?.intValue == 42)
-        #expect(harvest.json.at("record.retry_safe")?.boolValue == false)
+        #expect(harvest.json.at("record.safe_retry")?.boolValue == false)
         #expect(harvest.json.at("runtime.deaths")?.intValue == 0)
         let tail = harvest.json["transcript_tail"]?.arrayValue?.compactMap(\.stringValue) ?? []
         #expect(tail == ["building the thing", "signalled"])
@@ -166,8 +166,8 @@ struct HarvestTests {
         #expect(harvest.json.at("record.artifacts.exit_code")?.intValue == 7)
         #expect(harvest.json.at("record.artifacts.log")?.stringValue == log)
         #expect(harvest.json.at("record.root_cause")?.stringValue == "exit_code")
-        #expect(harvest.json.at("record.retry_safe")?.boolValue == true)
-        #expect(harvest.json.at("record.human_input_needed")?.boolValue == false)
+        #expect(harvest.json.at("record.safe_retry")?.boolValue == true)
+        #expect(harvest.json.at("record.human_input_required")?.boolValue == false)
         #expect((harvest.json.at("record.next_actions")?.arrayValue?.count ?? 0) > 0)
         let tail = harvest.json["transcript_tail"]?.arrayValue?.compactMap(\.stringValue) ?? []
         #expect(tail == (11...60).map { "output \($0)" })
@@ -194,8 +194,8 @@ struct HarvestTests {
         #expect(try s.mcrun(["ps", "--harvest-timeout", "1s"]).stdoutText.contains("silent"))
         let harvest = try s.mcrunJSON(["harvest", "S1", "--harvest-timeout", "1s"])
         #expect(harvest.json["status"]?.stringValue == "silent")
-        #expect(harvest.json.at("record.human_input_needed")?.boolValue == true)
-        #expect(harvest.json.at("record.retry_safe")?.boolValue == false)
+        #expect(harvest.json.at("record.human_input_required")?.boolValue == true)
+        #expect(harvest.json.at("record.safe_retry")?.boolValue == false)
         #expect(harvest.json["transcript_tail"]?.arrayValue?.compactMap(\.stringValue).last == "waiting for input")
     }
 

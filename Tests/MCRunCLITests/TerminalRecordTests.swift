@@ -27,14 +27,14 @@ struct TerminalRecordTests {
             let r = TerminalRecord.derive(runtime(state, signal: 15, verdict: "DONE"), ticket: ticket())
             #expect(r.status == "completed")
             #expect(r.rootCause == "done")
-            #expect(!r.retrySafe && !r.humanInputNeeded)
+            #expect(!r.safeRetry && !r.humanInputRequired)
         }
     }
 
     @Test func deathsSayHowTheAgentEnded() {
         let code = TerminalRecord.derive(runtime(.dead, code: 2, leftovers: 3), ticket: ticket())
         #expect(code.status == "dead" && code.rootCause == "exit_code")
-        #expect(code.retrySafe && !code.humanInputNeeded)
+        #expect(code.safeRetry && !code.humanInputRequired)
         #expect(code.summary.contains("exited with code 2") && code.summary.contains("3 leftover processes killed"))
         #expect(code.artifacts == .init(exitCode: 2, exitSignal: nil, leftoversKilled: 3))
 
@@ -49,36 +49,36 @@ struct TerminalRecordTests {
 
         let notFound = TerminalRecord.derive(runtime(.dead, code: 127), ticket: ticket())
         #expect(notFound.rootCause == "command_not_executable")
-        #expect(!notFound.retrySafe && notFound.humanInputNeeded)
+        #expect(!notFound.safeRetry && notFound.humanInputRequired)
 
         let escalated = TerminalRecord.derive(runtime(.dead, code: 1), ticket: ticket(deaths: 2, escalated: true))
-        #expect(!escalated.retrySafe && escalated.humanInputNeeded)
-        #expect(escalated.deaths == 2 && escalated.escalated)
+        #expect(!escalated.safeRetry && escalated.humanInputRequired)
+        #expect(escalated.stopCondition == .escalated && escalated.summary.contains("2 deaths"))
         #expect(escalated.nextActions.contains { $0.contains("mcrun reset T") })
     }
 
     @Test func stopsAndParksAreToldApart() {
         let stopped = TerminalRecord.derive(runtime(.stopped, signal: 15, reason: "requested"), ticket: ticket())
         #expect(stopped.status == "stopped" && stopped.rootCause == "stop_requested")
-        #expect(stopped.retrySafe && !stopped.humanInputNeeded)
+        #expect(stopped.safeRetry && !stopped.humanInputRequired)
 
         let parked = TerminalRecord.derive(runtime(.stopped, signal: 15, reason: "park"), ticket: ticket(parked: true))
-        #expect(parked.status == "parked" && parked.humanInputNeeded && !parked.retrySafe)
+        #expect(parked.status == "parked" && parked.humanInputRequired && !parked.safeRetry)
         #expect(parked.summary.contains("waiting on design"))
         #expect(parked.nextActions.first?.contains("mcrun unpark T") == true)
     }
 
     @Test func launchFailuresThatWouldRepeatNeedAPerson() {
         let notFound = TerminalRecord.derive(runtime(.launchFailed, reason: "command_not_found"), ticket: ticket())
-        #expect(notFound.rootCause == "launch_command_not_found" && !notFound.retrySafe && notFound.humanInputNeeded)
+        #expect(notFound.rootCause == "launch_command_not_found" && !notFound.safeRetry && notFound.humanInputRequired)
         let timeout = TerminalRecord.derive(runtime(.launchFailed, reason: "launch_timeout"), ticket: ticket())
-        #expect(timeout.retrySafe && !timeout.humanInputNeeded)
+        #expect(timeout.safeRetry && !timeout.humanInputRequired)
     }
 
     @Test func aSilentLiveRuntimeNeedsAPersonAndIsNotRetried() {
         let r = TerminalRecord.derive(runtime(.running), ticket: ticket(), silence: .init(seconds: 1900, limit: 1800))
         #expect(r.status == "silent" && r.rootCause == "silent")
-        #expect(r.humanInputNeeded && !r.retrySafe)
+        #expect(r.humanInputRequired && !r.safeRetry)
         #expect(r.summary.contains("31m"))
         // Silence means nothing once the runtime has ended.
         #expect(TerminalRecord.derive(runtime(.dead, code: 1), ticket: ticket(), silence: .init(seconds: 1900, limit: 1800)).status == "dead")

@@ -1,5 +1,4 @@
 import ArgumentParser
-import GRDB
 import Logging
 import MCRunCore
 import MCRunService
@@ -80,7 +79,7 @@ struct EventHooksDeliver: AsyncParsableCommand {
             let dispatcher = try EventHookDispatcher(context: context, configuration: configuration, logger: logger)
             if once {
                 let s = dispatcher.drain()
-                let pending = try context.ledger.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM hook_deliveries WHERE state = 'pending'") ?? 0 }
+                let pending = try context.ledger.pendingHookDeliveryCount()
                 let fields: [String: JSONValue] = [
                     "enqueued": .int(Int64(s.enqueued)), "delivered": .int(Int64(s.delivered)), "retried": .int(Int64(s.retried)),
                     "failed": .int(Int64(s.failed)), "pending": .int(Int64(pending)), "hooks_dir": .string(configuration.directory),
@@ -123,40 +122,24 @@ struct EventHooksList: MCRunCommand {
             throw .badInput("bad_state", "--state must be pending, delivered or failed")
         }
         let context = try global.context()
-        let (deliveries, attempts) = try context.ledger.read { db -> ([Row], [Int64: [Row]]) in
-            var conditions: [String] = []
-            var arguments: [any DatabaseValueConvertible] = []
-            if let state { conditions.append("d.state = ?"); arguments.append(state) }
-            if let event { conditions.append("d.event_id = ?"); arguments.append(event) }
-            let sql = "SELECT d.*, e.kind FROM hook_deliveries d JOIN events e ON e.id = d.event_id"
-                + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")) + " ORDER BY d.id DESC LIMIT ?"
-            arguments.append(max(0, limit))
-            let rows = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments))
-            var attempts: [Int64: [Row]] = [:]
-            for row in rows {
-                let id: Int64 = row["id"]
-                attempts[id] = try Row.fetchAll(db, sql: "SELECT * FROM hook_attempts WHERE delivery_id = ? ORDER BY attempt", arguments: [id])
-            }
-            return (rows, attempts)
-        }
+        let deliveries = try context.ledger.hookDeliveries(state: state, eventID: event, limit: limit)
         var json: [JSONValue] = []
         var table: [[String]] = []
         for d in deliveries {
-            let id: Int64 = d["id"]
-            let tries = (attempts[id] ?? []).map { a -> JSONValue in
+            let tries = d.tries.map { a -> JSONValue in
                 [
-                    "attempt": .int(a["attempt"]), "started_at": .double(a["started_at"]), "ended_at": JSONValue(a["ended_at"] as Double?),
-                    "outcome": JSONValue(a["outcome"] as String?), "exit_code": JSONValue(a["exit_code"] as Int?),
-                    "exit_signal": JSONValue(a["exit_signal"] as Int?), "error": JSONValue(a["error"] as String?),
+                    "attempt": .int(Int64(a.attempt)), "started_at": .double(a.startedAt), "ended_at": JSONValue(a.endedAt),
+                    "outcome": JSONValue(a.outcome), "exit_code": JSONValue(a.exitCode),
+                    "exit_signal": JSONValue(a.exitSignal), "error": JSONValue(a.error),
                 ]
             }
             json.append([
-                "id": .int(id), "event_id": .int(d["event_id"]), "kind": .string(d["kind"]), "hook": .string(d["hook"]),
-                "state": .string(d["state"]), "attempts": .int(d["attempts"]), "next_attempt_at": .double(d["next_attempt_at"]),
-                "last_exit": JSONValue(d["last_exit"] as Int?), "last_error": JSONValue(d["last_error"] as String?),
-                "delivered_at": JSONValue(d["delivered_at"] as Double?), "tries": .array(tries),
+                "id": .int(d.id), "event_id": .int(d.eventID), "kind": .string(d.eventKind), "hook": .string(d.hook),
+                "state": .string(d.state), "attempts": .int(Int64(d.attempts)), "next_attempt_at": .double(d.nextAttemptAt),
+                "last_exit": JSONValue(d.lastExit), "last_error": JSONValue(d.lastError),
+                "delivered_at": JSONValue(d.deliveredAt), "tries": .array(tries),
             ])
-            table.append([String(id), String(d["event_id"] as Int64), d["kind"], d["hook"], d["state"], String(d["attempts"] as Int), (d["last_error"] as String?) ?? "-"])
+            table.append([String(d.id), String(d.eventID), d.eventKind, d.hook, d.state, String(d.attempts), d.lastError ?? "-"])
         }
         return Reply(
             fields: ["deliveries": .array(json)],

@@ -1,5 +1,4 @@
 import ArgumentParser
-import GRDB
 import MCRunCore
 
 struct EventList: MCRunStreamingCommand {
@@ -33,15 +32,8 @@ struct EventList: MCRunStreamingCommand {
         let context = try global.context()
         Streaming.prepare()
         var cursor = since
-        var conditions = ["id > ?"]
-        if ticketID != nil { conditions.append("ticket = ?") }
-        if !kind.isEmpty { conditions.append("kind IN (\(kind.map { _ in "?" }.joined(separator: ",")))") }
-        let sql = "SELECT * FROM events WHERE \(conditions.joined(separator: " AND ")) ORDER BY id LIMIT 500"
         while true {
-            var arguments: [any DatabaseValueConvertible] = [cursor]
-            if let ticketID { arguments.append(ticketID.rawValue) }
-            arguments += kind
-            let batch = try context.ledger.read { db in try Event.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)) }
+            let batch = try context.ledger.events(after: cursor, ticket: ticketID?.rawValue, kinds: kind, limit: 500)
             for event in batch {
                 guard Streaming.writeLine(event.json) else { return }
                 cursor = event.id ?? cursor

@@ -35,7 +35,7 @@ struct HostConfigCommand: MCRunCommand {
             return Reply(fields: ["key": .string(parsed.rawValue), "value": JSONValue(stored)], human: "\(parsed.rawValue) = \(stored ?? "none")")
         }
         let keys = parsed.map { [$0] } ?? HostConfig.Key.allCases
-        let values = try context.ledger.read { db in try keys.map { ($0, try HostConfig.value(db, $0)) } }
+        let values = try context.ledger.settings(keys)
         var fields: [String: JSONValue] = [:]
         for (k, v) in values { fields[k.rawValue] = JSONValue(v) }
         return Reply(fields: ["settings": .object(fields)], human: values.map { "\($0.0.rawValue) = \($0.1 ?? "none")" }.joined(separator: "\n"))

@@ -25,7 +25,7 @@ struct HostKillSwitch: MCRunCommand {
         var changed = false
         switch action {
         case .status:
-            state = try context.ledger.read { db in try KillSwitch.state(db) }
+            state = try context.ledger.killSwitchState()
         case .on, .off:
             (state, changed) = try KillSwitch.set(action == .on, reason: reason, ledger: context.ledger, actor: context.actor)
             // Relaunches held back by the switch may go now: tell serve rather than wait a pass.

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import GRDB
 import MCRunCore
 
 struct RuntimeHarvest: MCRunCommand {
@@ -8,9 +7,9 @@ struct RuntimeHarvest: MCRunCommand {
         commandName: "harvest",
         abstract: "What an episode came to: its accepted verdict and payload, or the terminal record of how it ended.",
         discussion: """
-            The terminal record (status, summary, root cause, retry safe, human input needed, next
-            actions, artifacts) and the transcript tail are written when the runtime ends, so they
-            survive log rotation. A live runtime silent longer than the harvest timeout (setting
+            The terminal record (status, summary, root_cause, safe_retry, stop_condition,
+            human_input_required, next_actions, artifacts) and the transcript tail are written when
+            the runtime ends, so they survive log rotation. A live runtime silent longer than the harvest timeout (setting
             harvest_timeout, $MCRUN_HARVEST_TIMEOUT or --harvest-timeout) gets a record with status
             `silent`.
             """)
@@ -35,10 +34,8 @@ struct RuntimeHarvest: MCRunCommand {
         if let harvestTimeout, harvestTimeout.milliseconds <= 0 { throw .badInput("bad_timeout", "--harvest-timeout must be positive") }
         let context = try global.context()
         let runtime = try RuntimeLogs.find(context, ticket: ticketID, episode: episode)
-        let (ticketRow, signal, configured) = try context.ledger.read { db in
-            (try Ledger.ticket(db, id: runtime.ticket), try CompletionSignals.standing(db, runtimeID: runtime.id!),
-             try HarvestTimeout.limit(db, environment: context.environment))
-        }
+        let facts = try context.ledger.harvestFacts(for: runtime, environment: context.environment)
+        let (ticketRow, signal, configured) = (facts.ticket, facts.verdict, facts.harvestTimeout)
         let log = context.stateDirectory.paneLogPath(runtimeID: runtime.id!)
         var record: TerminalRecord?
         var tail: [String]
@@ -70,7 +67,7 @@ struct RuntimeHarvest: MCRunCommand {
         }
         if let r = record {
             human.append("summary: \(r.summary)")
-            human.append("root cause: \(r.rootCause); retry safe: \(r.retrySafe ? "yes" : "no"); human input needed: \(r.humanInputNeeded ? "yes" : "no")")
+            human.append("root cause: \(r.rootCause); stop condition: \(r.stopCondition.rawValue); safe retry: \(r.safeRetry ? "yes" : "no"); human input required: \(r.humanInputRequired ? "yes" : "no")")
             human.append(contentsOf: r.nextActions.map { "next: \($0)" })
             let exit = r.artifacts.exitSignal.map { "signal \($0)" } ?? r.artifacts.exitCode.map { "code \($0)" } ?? "unknown"
             human.append("artifacts: log \(r.artifacts.log ?? "-"), raw \(r.artifacts.rawLog ?? "-"), exit \(exit), leftovers killed \(r.artifacts.leftoversKilled)")

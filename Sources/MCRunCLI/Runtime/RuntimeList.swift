@@ -1,13 +1,17 @@
 import ArgumentParser
 import Foundation
-import GRDB
 import MCRunCore
 
 struct RuntimeList: MCRunCommand {
     static let configuration = CommandConfiguration(
         commandName: "ps",
-        abstract: "List runtimes: live ones and tickets that need a person, with liveness read now.",
-        discussion: "ALIVE is decided by the agent's recorded identity (boot id, PID, start time), never by the pane.")
+        abstract: "List runtimes: live ones and tickets that need attention, with liveness read now.",
+        discussion: """
+            ALIVE is decided by the agent's recorded identity (boot id, PID, start time), never by the pane.
+            Listed by default: live runtimes, parked and escalated tickets, and tickets owed a relaunch
+            (NOTE says when it is due, or what holds it). FLAGS shows exec'd:NAME when the agent PID now
+            runs NAME rather than the program it was launched as.
+            """)
 
     @OptionGroup var global: GlobalOptions
 
@@ -22,9 +26,8 @@ struct RuntimeList: MCRunCommand {
 
     func execute() throws(MCRunError) -> Reply {
         let context = try global.context()
-        let (rows, busySettings, configuredSilence) = try context.ledger.read { db in
-            (try Self.latestPerTicket(db, includeEnded: all), try Activity.Settings.load(db), try HarvestTimeout.limit(db, environment: context.environment))
-        }
+        let listing = try context.ledger.listing(includeEnded: all, environment: context.environment)
+        let (rows, busySettings, configuredSilence) = (listing.tickets, listing.busySettings, listing.harvestTimeout)
         let silenceLimit = harvestTimeout.map { Double($0.milliseconds) / 1000 } ?? configuredSilence
         let bootID = ProcFS.bootID()
         // One tmux call, whatever the number of runtimes.
@@ -35,8 +38,9 @@ struct RuntimeList: MCRunCommand {
 
         var json: [JSONValue] = []
         var table: [[String]] = []
-        for (recorded, ticket) in rows {
-            var runtime = recorded
+        for row in rows {
+            var runtime = row.runtime
+            let ticket = row.ticket
             if runtime.state.isLive {
                 // The same function `send` acts on; the screen only when asked for.
                 let pane = snapshot?.pane(of: runtime)
@@ -47,8 +51,19 @@ struct RuntimeList: MCRunCommand {
                 runtime.busySource = assessment.source?.rawValue
                 runtime.busyAt = assessment.at
             }
+            // The one /proc look per runtime: its identity, then (only if it is still the
+            // agent) the program it runs now.
             let liveness = runtime.identity?.liveness(currentBootID: bootID)
-            json.append(RuntimeView.json(runtime, ticket: ticket, liveness: .some(liveness)))
+            let program = RuntimeView.program(of: runtime, liveness: liveness)
+            let launched = RuntimeView.launched(runtime)
+            var view = RuntimeView.json(runtime, ticket: ticket, liveness: .some(liveness))
+            if case .object(var o) = view {
+                o["program"] = JSONValue(program)
+                o["launched"] = JSONValue(launched)
+                o["relaunch"] = row.relaunch.map(RuntimeView.relaunchJSON) ?? .null
+                view = .object(o)
+            }
+            json.append(view)
             let alive: String
             switch liveness {
             case .alive?: alive = "yes"
@@ -59,6 +74,7 @@ struct RuntimeList: MCRunCommand {
             var flags: [String] = []
             if ticket.parked { flags.append("parked") }
             if ticket.escalated { flags.append("ESCALATED") }
+            if RuntimeView.hasExeced(program: program, launched: launched), let program { flags.append("exec'd:\(program)") }
             if runtime.state.isLive, snapshot?.serverRunning == true, snapshot?.pane(sessionName: runtime.sessionName) == nil {
                 flags.append("no-session")
             }
@@ -78,17 +94,17 @@ struct RuntimeList: MCRunCommand {
                 runtime.state.isLive ? RuntimeView.duration(now - since) : "-",
                 runtime.state.isLive ? (runtime.busy ? "busy" : "idle") + (busyDetail ? "(\(runtime.busySource ?? "-"))" : "") : "-",
                 runtime.owner ?? "-", String(ticket.deaths), flags.isEmpty ? "-" : flags.joined(separator: ","),
-                runtime.sessionName,
+                runtime.sessionName, row.relaunch.map { RuntimeView.relaunchText($0, now: now) } ?? "-",
             ])
         }
         for orphan in orphans {
-            table.append(["?", "-", "orphan", "?", String(orphan.panePID), "-", "-", "-", "-", "orphan", orphan.sessionName])
+            table.append(["?", "-", "orphan", "?", String(orphan.panePID), "-", "-", "-", "-", "orphan", orphan.sessionName, "-"])
         }
         var human = ""
         if !global.json {
             human = table.isEmpty && orphans.isEmpty
                 ? "no runtimes" + (all ? "" : " (see --all for ended ones)")
-                : RuntimeView.table(["TICKET", "EP", "STATE", "ALIVE", "PID", "UPTIME", "BUSY", "OWNER", "DEATHS", "FLAGS", "SESSION"], table)
+                : RuntimeView.table(["TICKET", "EP", "STATE", "ALIVE", "PID", "UPTIME", "BUSY", "OWNER", "DEATHS", "FLAGS", "SESSION", "NOTE"], table)
             if snapshot == nil { human += "\nwarning: mcrun's tmux server did not answer; sessions are not shown" }
         }
         return Reply(
@@ -98,24 +114,5 @@ struct RuntimeList: MCRunCommand {
                 "tmux": .string(snapshot == nil ? "unreachable" : (snapshot!.serverRunning ? "running" : "not_running")),
             ],
             human: human)
-    }
-
-    /// The newest episode of each ticket, with the ticket row; by default only live runtimes
-    /// and tickets a person must look at.
-    static func latestPerTicket(_ db: Database, includeEnded: Bool) throws -> [(runtime: Runtime, ticket: Ticket)] {
-        let runtimes = try Runtime.fetchAll(
-            db,
-            sql: """
-                SELECT \(Runtime.listingColumns) FROM runtimes r
-                JOIN (SELECT ticket, max(episode) AS episode FROM runtimes GROUP BY ticket) latest
-                  ON latest.ticket = r.ticket AND latest.episode = r.episode
-                ORDER BY r.ticket
-                """)
-        let tickets = Dictionary(uniqueKeysWithValues: try Ticket.fetchAll(db).map { ($0.id, $0) })
-        return runtimes.compactMap { runtime in
-            guard let ticket = tickets[runtime.ticket] else { return nil }
-            guard includeEnded || runtime.state.isLive || ticket.escalated || ticket.parked else { return nil }
-            return (runtime, ticket)
-        }
     }
 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import GRDB
 import Glibc
 import MCRunCore
 
@@ -85,7 +84,7 @@ struct RuntimeLogs: MCRunStreamingCommand {
             let now = Monotonic.now()
             if !ended && now >= nextLedgerCheck {
                 nextLedgerCheck = now + 500_000_000
-                let current = try? context.ledger.read { db in try Ledger.runtime(db, id: runtime.id!) }
+                let current = try? context.ledger.runtime(id: runtime.id!)
                 if let current, !current.state.isLive {
                     ended = true
                     endedAt = now
@@ -124,12 +123,7 @@ struct RuntimeLogs: MCRunStreamingCommand {
 
     /// The ticket's latest episode, or the one asked for.
     static func find(_ context: MCRunContext, ticket: TicketID, episode: Int?) throws(MCRunError) -> Runtime {
-        let found = try context.ledger.read { db -> Runtime? in
-            if let episode {
-                return try Runtime.filter(Runtime.Columns.ticket == ticket.rawValue && Runtime.Columns.episode == episode).fetchOne(db)
-            }
-            return try Ledger.latestRuntime(db, ticket: ticket.rawValue)
-        }
+        let found = try context.ledger.runtime(ticket: ticket.rawValue, episode: episode)
         guard let found else {
             throw MCRunError(.notFound, "no_runtime", "ticket \(ticket)\(episode.map { " has no episode \($0)" } ?? " has no runtime"); see: mcrun show \(ticket)")
         }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import GRDB
 import MCRunCore
 
 struct RuntimeShow: MCRunCommand {
@@ -20,16 +19,10 @@ struct RuntimeShow: MCRunCommand {
         let ticketID = try global.ticket(ticket)
         let context = try global.context()
         let limit = max(0, events)
-        let found = try context.ledger.read { db -> (Ticket, [Runtime], [Event], [QueuedMessage])? in
-            guard let t = try Ledger.ticket(db, id: ticketID.rawValue) else { return nil }
-            let episodes = try Runtime.filter(Runtime.Columns.ticket == t.id).order(Runtime.Columns.episode.desc).fetchAll(db)
-            let events = try Event.filter(Event.Columns.ticket == t.id).order(Event.Columns.id.desc).limit(limit).fetchAll(db)
-            let queue = try episodes.first.map { try QueuedMessage.list(db, runtimeID: $0.id!) } ?? []
-            return (t, episodes, events.reversed(), queue)
-        }
-        guard let (t, episodes, events, queue) = found else {
+        guard let history = try context.ledger.ticketHistory(ticketID.rawValue, eventLimit: limit) else {
             throw MCRunError(.notFound, "no_ticket", "ticket \(ticketID) is not known; see: mcrun ps --all")
         }
+        let (t, episodes, events, queue) = (history.ticket, history.episodes, history.events, history.queue)
         let current = episodes.first
         var lines: [String] = []
         lines.append("ticket \(t.id): deaths \(t.deaths)\(t.parked ? ", PARKED (\(t.parkedReason ?? "-"))" : "")\(t.escalated ? ", ESCALATED (\(t.escalatedReason ?? "-"))" : "")")
@@ -42,6 +35,13 @@ struct RuntimeShow: MCRunCommand {
             if r.state.isLive == false {
                 lines.append("  ended: \(r.endReason ?? "-") by \(r.endedBy ?? "-"); exit \(r.exitCode.map(String.init) ?? "-"), signal \(r.exitSignal.map(String.init) ?? "-"), leftovers killed \(r.leftoversKilled ?? 0)")
             }
+        }
+        if let relaunch = history.relaunch {
+            lines.append("  \(RuntimeView.relaunchText(relaunch, now: WallClock.now()))")
+        }
+        if let last = history.refusals.first {
+            let window = last.count == 1 ? "" : ", \(last.count) since \(Self.time(last.windowStartedAt))"
+            lines.append("  last refusal: \(last.action) \(last.reason) (exit \(last.code)) at \(Self.time(last.lastAt))\(window); \(last.total) in all")
         }
         if !queue.isEmpty {
             lines.append("")
@@ -69,6 +69,14 @@ struct RuntimeShow: MCRunCommand {
                 "runtime": current.map { RuntimeView.json($0, ticket: t) } ?? .null,
                 "episodes": .array(episodes.map { RuntimeView.json($0) }),
                 "events": .array(events.map(EventView.json)),
+                "relaunch": history.relaunch.map(RuntimeView.relaunchJSON) ?? .null,
+                "refusals": .array(history.refusals.map { r in
+                    [
+                        "reason": .string(r.reason), "action": .string(r.action), "code": .int(Int64(r.code)),
+                        "count": .int(Int64(r.count)), "total": .int(Int64(r.total)), "window_started_at": .double(r.windowStartedAt),
+                        "last_at": .double(r.lastAt), "event_id": JSONValue(r.eventID),
+                    ]
+                }),
                 "queue": .array(queue.map { m in
                     [
                         "id": .int(m.id), "runtime_id": .int(m.runtimeID), "state": .string(m.state), "bytes": .int(Int64(m.bytes)),

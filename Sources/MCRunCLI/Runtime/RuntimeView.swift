@@ -28,6 +28,41 @@ enum RuntimeView {
         return .object(o)
     }
 
+    /// A relaunch owed to a ticket, as `ps` and `show` print it.
+    static func relaunchText(_ relaunch: PendingRetry, now: Double) -> String {
+        if let held = relaunch.heldReason {
+            return "relaunch held: \(held)" + (relaunch.heldSince.map { " (since \(RuntimeShow.time($0)))" } ?? "")
+        }
+        return relaunch.dueAt > now ? "relaunch due in \(duration(relaunch.dueAt - now))" : "relaunch due now"
+    }
+
+    static func relaunchJSON(_ relaunch: PendingRetry) -> JSONValue {
+        [
+            "due_at": .double(relaunch.dueAt), "held_reason": JSONValue(relaunch.heldReason), "held_since": JSONValue(relaunch.heldSince),
+            "attempts": .int(Int64(relaunch.attempts)),
+        ]
+    }
+
+    /// The program a live agent PID runs now (its `comm`: the executable's name, at most 15
+    /// bytes), read only while the PID is still the recorded agent.
+    static func program(of runtime: Runtime, liveness: AgentIdentity.Liveness?) -> String? {
+        guard liveness == .alive, let pid = runtime.pid, let bytes = ProcFS.readFile("/proc/\(pid)/comm", limit: 64) else { return nil }
+        let name = String(decoding: bytes.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+        return name.isEmpty ? nil : name
+    }
+
+    /// The name the runtime was launched as: its argv[0]'s last path component.
+    static func launched(_ runtime: Runtime) -> String? {
+        runtime.argv.first.map { $0.split(separator: "/").last.map(String.init) ?? $0 }
+    }
+
+    /// Whether the agent PID now runs something else than it was launched as (a wrapper
+    /// that exec'd). `comm` is cut at 15 bytes, so only that much is compared.
+    static func hasExeced(program: String?, launched: String?) -> Bool {
+        guard let program, let launched else { return false }
+        return program != String(decoding: Array(launched.utf8).prefix(15), as: UTF8.self)
+    }
+
     static func duration(_ seconds: Double) -> String {
         let s = Int(max(0, seconds))
         if s < 60 { return "\(s)s" }

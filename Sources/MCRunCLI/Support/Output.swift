@@ -15,7 +15,19 @@ struct Reply {
 /// one-line errors on stderr) holds the same for all of them.
 protocol MCRunCommand: ParsableCommand {
     var global: GlobalOptions { get }
+    /// The ticket this command acts on and its name, for a command a dispatcher is refused
+    /// (busy, a policy, a declined adopt); nil for every other command.
+    var refusalSubject: RefusalSubject? { get }
     func execute() throws(MCRunError) -> Reply
+}
+
+struct RefusalSubject {
+    var ticket: String
+    var action: String
+}
+
+extension MCRunCommand {
+    var refusalSubject: RefusalSubject? { nil }
 }
 
 extension MCRunCommand {
@@ -33,6 +45,7 @@ extension MCRunCommand {
             }
         } catch {
             Output.fail(error, json: json)
+            RefusalTrace.record(error, subject: refusalSubject, global: global)
             throw ExitCode(error.code.exitCode)
         }
     }

@@ -175,7 +175,7 @@ public struct Sender: Sendable {
 
     private func pendingCount(runtimeID: Int64) throws(MCRunError) -> Int {
         try context.ledger.read { db in
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM send_queue WHERE runtime_id = ? AND state = 'pending'", arguments: [runtimeID]) ?? 0
+            try Ledger.pendingMessageCount(db, runtimeID: runtimeID)
         }
     }
 
@@ -185,10 +185,7 @@ public struct Sender: Sendable {
             // Re-checked in the queueing transaction: a park or kill switch that came first wins.
             _ = try Self.target(db, ticket: runtime.ticketID)
             let now = WallClock.now()
-            try db.execute(
-                sql: "INSERT INTO send_queue(runtime_id, ticket, state, body, enter, actor, created_at) VALUES (?, ?, 'pending', ?, ?, ?, ?)",
-                arguments: [runtime.id, runtime.ticket, Data(body), enter, actor, now])
-            let id = db.lastInsertedRowID
+            let id = try Ledger.queueMessage(db, runtime: runtime, body: body, enter: enter, actor: actor, now: now)
             try Ledger.appendEvent(db, kind: "send_queued", runtime: runtime, actor: actor, data: ["queue_id": .int(id), "bytes": .int(Int64(body.count))], now: now)
             return id
         }
@@ -199,13 +196,8 @@ public struct Sender: Sendable {
     private func deliverHead(_ runtime: Runtime, assessment: Activity.Assessment) throws(MCRunError) -> Int64? {
         let claimed = try context.ledger.write { db -> (Int64, [UInt8], Bool)? in
             // Only a sender that died mid-paste leaves `delivering` behind (we hold the lock).
-            try db.execute(sql: "UPDATE send_queue SET state = 'uncertain', error = 'sender died during delivery' WHERE runtime_id = ? AND state = 'delivering'", arguments: [runtime.id])
-            guard let row = try Row.fetchOne(db, sql: "SELECT id, body, enter FROM send_queue WHERE runtime_id = ? AND state = 'pending' ORDER BY id LIMIT 1", arguments: [runtime.id]) else {
-                return nil
-            }
-            let id: Int64 = row["id"]
-            try db.execute(sql: "UPDATE send_queue SET state = 'delivering' WHERE id = ?", arguments: [id])
-            return (id, [UInt8](row["body"] as Data? ?? Data()), row["enter"])
+            try Ledger.markInterruptedDeliveriesUncertain(db, runtimeID: runtime.id!)
+            return try Ledger.claimNextMessage(db, runtimeID: runtime.id!).map { ($0.id, $0.body, $0.enter) }
         }
         guard let (id, body, enter) = claimed else { return nil }
         try deliver(runtime, body: body, enter: enter, queueID: id, data: ["mode": "queued", "busy_source": JSONValue(assessment.source?.rawValue)])
@@ -229,12 +221,12 @@ public struct Sender: Sendable {
         try context.ledger.write { db in
             let now = WallClock.now()
             if let queueID {
-                try db.execute(sql: "UPDATE send_queue SET state = 'delivered', delivered_at = ? WHERE id = ?", arguments: [now, queueID])
+                try Ledger.markMessageDelivered(db, id: queueID, now: now)
             }
             // An agent that reports through hooks is busy from the moment it has input; its
             // own busy report follows. Without hooks, the pane's output says so by itself.
             if Activity.hasHookReports(runtime) {
-                try db.execute(sql: "UPDATE runtimes SET busy = 1, busy_at = ? WHERE id = ? AND busy_source = 'hook'", arguments: [now, runtime.id])
+                try Ledger.markHookReportingRuntimeBusy(db, runtimeID: runtime.id!, now: now)
             }
             var fields: [String: JSONValue] = ["bytes": .int(Int64(body.count)), "enter": .bool(enter), "queue_id": JSONValue(queueID)]
             if case .object(let extra) = data { fields.merge(extra) { _, new in new } }
@@ -245,7 +237,7 @@ public struct Sender: Sendable {
     private func markQueued(_ queueID: Int64?, failed error: String) throws(MCRunError) {
         guard let queueID else { return }
         try context.ledger.write { db in
-            try db.execute(sql: "UPDATE send_queue SET state = 'failed', error = ? WHERE id = ?", arguments: [error, queueID])
+            try Ledger.markMessageFailed(db, id: queueID, error: error)
         }
     }
 
@@ -270,14 +262,7 @@ public struct QueuedMessage: Sendable, Equatable {
 
     /// A runtime's queue, oldest first, without the message bodies.
     public static func list(_ db: Database, runtimeID: Int64) throws -> [QueuedMessage] {
-        try Row.fetchAll(
-            db, sql: "SELECT id, runtime_id, state, length(body) AS bytes, created_at, delivered_at, error FROM send_queue WHERE runtime_id = ? ORDER BY id",
-            arguments: [runtimeID]
-        ).map { row in
-            QueuedMessage(
-                id: row["id"], runtimeID: row["runtime_id"], state: row["state"], bytes: row["bytes"],
-                createdAt: row["created_at"], deliveredAt: row["delivered_at"], error: row["error"])
-        }
+        try Ledger.queuedMessages(db, runtimeID: runtimeID)
     }
 }
 

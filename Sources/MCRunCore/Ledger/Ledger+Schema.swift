@@ -198,6 +198,26 @@ extension Ledger {
                     ALTER TABLE pending_retries ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
                     """)
         }
+        m.registerMigration("v5-refusals") { db in
+            // Refusals coalesced per (ticket, reason): the first in a window writes a `refused`
+            // event, later ones in the window only count here, so a dispatcher retrying in a
+            // loop leaves a trace without flooding the events.
+            try db.execute(
+                sql: """
+                    CREATE TABLE refusals (
+                        ticket TEXT NOT NULL,
+                        reason TEXT NOT NULL,
+                        action TEXT NOT NULL,
+                        code INTEGER NOT NULL,
+                        window_started_at REAL NOT NULL,
+                        count INTEGER NOT NULL,
+                        total INTEGER NOT NULL,
+                        last_at REAL NOT NULL,
+                        event_id INTEGER,
+                        PRIMARY KEY (ticket, reason)
+                    );
+                    """)
+        }
         return m
     }()
 }

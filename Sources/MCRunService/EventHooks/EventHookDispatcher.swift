@@ -165,9 +165,8 @@ public final class EventHookDispatcher: Service, Sendable {
     /// When the next pending delivery may be tried; nil when none is pending.
     func nextWake() throws(MCRunError) -> Double?? {
         try context.ledger.read { db in
-            let pending = try Int.fetchOne(db, sql: "SELECT count(*) FROM hook_deliveries WHERE state = 'pending'") ?? 0
-            guard pending > 0 else { return Double??.none }
-            return try Double.fetchOne(db, sql: "SELECT min(max(next_attempt_at, coalesce(lease_until, 0))) FROM hook_deliveries WHERE state = 'pending'")
+            guard try Ledger.pendingHookDeliveryCount(db) > 0 else { return Double??.none }
+            return try Ledger.nextHookDeliveryDue(db)
         }
     }
 
@@ -220,25 +219,16 @@ public final class EventHookDispatcher: Service, Sendable {
             return 0
         }
         let (events, created) = try context.ledger.write { db -> ([Event], Int) in
-            let cursor = try Int64.fetchOne(db, sql: "SELECT last_event_id FROM hook_cursor WHERE id = 1") ?? 0
-            let events = try Event.filter(sql: "id > ?", arguments: [cursor]).order(Event.Columns.id).limit(500).fetchAll(db)
+            let events = try Ledger.events(db, after: try Ledger.hookCursor(db), limit: 500)
             guard let last = events.last?.id else { return ([], 0) }
             let now = WallClock.now()
             var created = 0
             for event in events {
                 for name in Self.hookNames(for: event.kind, among: hooks) {
-                    try db.execute(
-                        sql: """
-                            INSERT OR IGNORE INTO hook_deliveries(event_id, hook, state, attempts, next_attempt_at, created_at)
-                            VALUES (?, ?, 'pending', 0, ?, ?)
-                            """,
-                        arguments: [event.id, name, now, now])
-                    created += db.changesCount
+                    if try Ledger.enqueueHookDelivery(db, eventID: event.id, hook: name, now: now) { created += 1 }
                 }
             }
-            try db.execute(
-                sql: "INSERT INTO hook_cursor(id, last_event_id) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET last_event_id = excluded.last_event_id",
-                arguments: [last])
+            try Ledger.moveHookCursor(db, to: last)
             return (events, created)
         }
         // The journal gets each event once: from the one dispatcher that moved the cursor past it.
@@ -274,27 +264,17 @@ public final class EventHookDispatcher: Service, Sendable {
         let lease = configuration.leaseSeconds
         return try context.ledger.write { db -> Claim? in
             let now = WallClock.now()
-            let rows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT id, event_id, hook, attempts, lease_until, lease_owner FROM hook_deliveries
-                    WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT 50
-                    """,
-                arguments: [now])
-            for row in rows {
-                let id: Int64 = row["id"]
-                let leaseUntil: Double? = row["lease_until"]
-                let leaseOwner: String? = row["lease_owner"]
-                if let leaseUntil, leaseUntil > now, let leaseOwner, leaseOwner != owner, Self.ownerAlive(leaseOwner) { continue }
-                guard let event = try Event.fetchOne(db, key: row["event_id"] as Int64) else { continue }
-                try Self.interruptUnfinished(db, deliveryID: id, now: now)
-                let attempt = (row["attempts"] as Int) + 1
-                try db.execute(
-                    sql: "UPDATE hook_deliveries SET attempts = ?, lease_until = ?, lease_owner = ? WHERE id = ?",
-                    arguments: [attempt, now + lease, owner, id])
-                try db.execute(
-                    sql: "INSERT INTO hook_attempts(delivery_id, attempt, started_at) VALUES (?, ?, ?)", arguments: [id, attempt, now])
-                return Claim(deliveryID: id, attemptID: db.lastInsertedRowID, attempt: attempt, hook: row["hook"], event: event)
+            for due in try Ledger.dueHookDeliveries(db, now: now, limit: 50) {
+                if let leaseUntil = due.leaseUntil, leaseUntil > now, let leaseOwner = due.leaseOwner, leaseOwner != owner,
+                    Self.ownerAlive(leaseOwner)
+                {
+                    continue
+                }
+                guard let event = try Event.fetchOne(db, key: due.eventID) else { continue }
+                try Self.interruptUnfinished(db, deliveryID: due.id, now: now)
+                let attempt = due.attempts + 1
+                let attemptID = try Ledger.leaseHookDelivery(db, id: due.id, attempt: attempt, owner: owner, until: now + lease, now: now)
+                return Claim(deliveryID: due.id, attemptID: attemptID, attempt: attempt, hook: due.hook, event: event)
             }
             return nil
         }
@@ -309,19 +289,13 @@ public final class EventHookDispatcher: Service, Sendable {
     /// Attempts a killed dispatcher never finished: recorded as interrupted; a hook still
     /// running from one is killed with its process group before the delivery is retried.
     static func interruptUnfinished(_ db: Database, deliveryID: Int64, now: Double) throws {
-        let open = try Row.fetchAll(
-            db, sql: "SELECT id, pid, pid_start_time FROM hook_attempts WHERE delivery_id = ? AND ended_at IS NULL", arguments: [deliveryID])
-        for row in open {
-            let pid: Int32? = row["pid"]
-            let start: Int64? = row["pid_start_time"]
-            if let pid, let start, let boot = ProcFS.bootID(),
+        for unfinished in try Ledger.unfinishedHookAttempts(db, deliveryID: deliveryID) {
+            if let pid = unfinished.pid, let start = unfinished.pidStartTime, let boot = ProcFS.bootID(),
                 AgentIdentity(bootID: boot, pid: pid, startTime: UInt64(start)).liveness() == .alive
             {
                 kill(-pid, SIGKILL)
             }
-            try db.execute(
-                sql: "UPDATE hook_attempts SET ended_at = ?, outcome = 'interrupted', error = 'the dispatcher ended during the attempt' WHERE id = ?",
-                arguments: [now, row["id"] as Int64])
+            try Ledger.markHookAttemptInterrupted(db, id: unfinished.id, now: now)
         }
     }
 
@@ -350,9 +324,7 @@ public final class EventHookDispatcher: Service, Sendable {
                 [path], environment: env.map { "\($0.key)=\($0.value)" }, workingDirectory: configuration.directory, newSession: true)
             if let stat = ProcFS.stat(child.pid) {
                 _ = try? context.ledger.write { db in
-                    try db.execute(
-                        sql: "UPDATE hook_attempts SET pid = ?, pid_start_time = ? WHERE id = ?",
-                        arguments: [child.pid, Int64(stat.startTime), claim.attemptID])
+                    try Ledger.recordHookAttemptProcess(db, attemptID: claim.attemptID, pid: child.pid, startTime: Int64(stat.startTime))
                 }
             }
             // Bounded even when the hook closes its output and lives on: at the timeout collect
@@ -392,22 +364,17 @@ public final class EventHookDispatcher: Service, Sendable {
         do {
             result = try context.ledger.write { db -> Outcome in
                 let now = WallClock.now()
-                try db.execute(
-                    sql: "UPDATE hook_attempts SET ended_at = ?, outcome = ?, exit_code = ?, exit_signal = ?, error = ? WHERE id = ? AND ended_at IS NULL",
-                    arguments: [now, outcome, exitCode, exitSignal, error, claim.attemptID])
+                try Ledger.finishHookAttempt(
+                    db, id: claim.attemptID, now: now, outcome: outcome, exitCode: exitCode, exitSignal: exitSignal, error: error)
                 // Another dispatcher took the delivery over (our lease ran out): its word stands.
-                let holder = try String.fetchOne(db, sql: "SELECT lease_owner FROM hook_deliveries WHERE id = ? AND state = 'pending'", arguments: [claim.deliveryID])
+                let holder = try Ledger.hookLeaseHolder(db, deliveryID: claim.deliveryID)
                 guard holder == owner else { return .retry }
                 if outcome == "ok" {
-                    try db.execute(
-                        sql: "UPDATE hook_deliveries SET state = 'delivered', delivered_at = ?, last_exit = 0, last_error = NULL, lease_until = NULL, lease_owner = NULL WHERE id = ?",
-                        arguments: [now, claim.deliveryID])
+                    try Ledger.markHookDelivered(db, deliveryID: claim.deliveryID, now: now)
                     return .delivered
                 }
                 if claim.attempt >= configuration.maxAttempts {
-                    try db.execute(
-                        sql: "UPDATE hook_deliveries SET state = 'failed', last_exit = ?, last_error = ?, lease_until = NULL, lease_owner = NULL WHERE id = ?",
-                        arguments: [exitCode, error, claim.deliveryID])
+                    try Ledger.markHookFailed(db, deliveryID: claim.deliveryID, exitCode: exitCode, error: error)
                     try Ledger.appendEvent(
                         db, kind: "hook_failed", ticket: claim.event.ticket, actor: "event-hooks", reason: outcome,
                         data: [
@@ -418,9 +385,7 @@ public final class EventHookDispatcher: Service, Sendable {
                     return .failed
                 }
                 let next = now + Double(configuration.backoff(afterAttempt: claim.attempt)) / 1000
-                try db.execute(
-                    sql: "UPDATE hook_deliveries SET next_attempt_at = ?, last_exit = ?, last_error = ?, lease_until = NULL, lease_owner = NULL WHERE id = ?",
-                    arguments: [next, exitCode, error, claim.deliveryID])
+                try Ledger.scheduleHookRetry(db, deliveryID: claim.deliveryID, at: next, exitCode: exitCode, error: error)
                 return .retry
             }
         } catch let failure {

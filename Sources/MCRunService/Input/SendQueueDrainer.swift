@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import GRDB
 public import Logging
 public import MCRunCore
 public import ServiceLifecycle
@@ -46,14 +45,7 @@ public final class SendQueueDrainer: Service, Sendable {
     func pass() {
         let waiting: [Int64]
         do {
-            waiting = try context.ledger.read { db in
-                try Int64.fetchAll(
-                    db,
-                    sql: """
-                        SELECT DISTINCT q.runtime_id FROM send_queue q JOIN runtimes r ON r.id = q.runtime_id
-                        WHERE q.state = 'pending' AND r.state = 'running' ORDER BY q.runtime_id
-                        """)
-            }
+            waiting = try context.ledger.runtimesWithPendingMessages()
         } catch {
             logger.warning("cannot read the send queue: \(error.message)")
             return
