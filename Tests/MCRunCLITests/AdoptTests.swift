@@ -4,7 +4,7 @@ import MCRunCore
 import MCRunTestSupport
 import Testing
 
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(2)))
 struct AdoptTests {
     @Test func busyStartIsAdoptedNotReverted() throws {
         let s = try Scratch(name: "adopt")

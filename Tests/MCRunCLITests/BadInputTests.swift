@@ -3,7 +3,7 @@ import MCRunCore
 import MCRunTestSupport
 import Testing
 
-@Suite struct BadInputTests {
+@Suite(.timeLimit(.minutes(2))) struct BadInputTests {
     /// Every rejected id: exit 2, one line on stderr, and nothing created: no state
     /// directory, no session, no ledger row, no file from the id's shell syntax.
     @Test(arguments: ["A:1", "a.b", "$(touch x)", "-t", "", String(repeating: "a", count: 65)])

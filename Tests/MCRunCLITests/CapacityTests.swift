@@ -4,7 +4,7 @@ import MCRunCore
 import MCRunTestSupport
 import Testing
 
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(2)))
 struct CapacityTests {
     @Test func capacityIsEnforcedAtAdmission() throws {
         let s = try Scratch(name: "cap")

@@ -6,7 +6,7 @@ import MCRunTestSupport
 import Testing
 
 /// Event hooks through `mcrun hooks deliver`, the dispatcher serve runs, as a real process.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(2)))
 struct EventHookTests {
     struct Attempt: Equatable {
         var attempt: Int

@@ -7,7 +7,7 @@ import Testing
 
 /// Pane logs, completion signals, harvest and the silent flag, against the real binary, a
 /// real tmux server and the real pane-log hook.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(2)))
 struct HarvestTests {
     func runtime(_ s: Scratch, _ ticket: String, episode: Int? = nil) throws -> Runtime? {
         try s.context().ledger.read { db in
@@ -151,10 +151,24 @@ struct HarvestTests {
         #expect(try s.mcrun(["start", "X1", "--", agent]).status == 0)
         try waitUntil("the agent exited", timeout: 15) { try runtime(s, "X1")?.liveness() == .exited }
 
-        // The death path every process takes: the ending path records it, then tears down.
+        // The death recorded by a real serve (its first pass finds the agent gone); the
+        // relaunch it owes is an hour away.
         let context = try s.context()
+        let serve = try s.spawnMcrun(["serve", "--reconcile-interval", "200ms", "--retry-delay", "3600s"])
+        var serveReaped = false
+        s.onCleanup {
+            guard !serveReaped else { return }
+            kill(serve.pid, SIGKILL)
+            _ = serve.collect(stdin: nil, timeoutMilliseconds: 5_000)
+        }
+        try waitUntil("serve to record the death", timeout: 15) { try runtime(s, "X1")?.state == .dead }
         let live = try #require(try runtime(s, "X1"))
-        try Ending(context: context).end(live, .death(.exited))
+        #expect(live.endedBy?.hasPrefix("serve") == true)
+        #expect(try s.context().ledger.read { db in try Event.filter(Event.Columns.kind == "death").fetchCount(db) } == 1)
+        kill(serve.pid, SIGTERM)
+        let served = serve.collect(stdin: nil, timeoutMilliseconds: 10_000)
+        serveReaped = true
+        #expect(!served.timedOut, "serve did not exit on SIGTERM: \(served.stderrText)")
 
         // Rotated away: the record and tail were written at the end.
         let log = context.stateDirectory.paneLogPath(runtimeID: live.id!)

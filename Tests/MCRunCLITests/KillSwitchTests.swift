@@ -3,7 +3,7 @@ import MCRunCore
 import MCRunTestSupport
 import Testing
 
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(2)))
 struct KillSwitchTests {
     @Test func refusesStartAdoptSendButNotObservingOrStopping() throws {
         let s = try Scratch(name: "kill")

@@ -5,7 +5,7 @@ import MCRunCore
 import MCRunTestSupport
 import Testing
 
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(1)))
 struct LifecycleRegressionTests {
     /// The usual dispatcher flow, DONE then stop, must leave the ticket in good standing:
     /// the accepted completion resets the death count and the escalation.
@@ -48,7 +48,12 @@ struct LifecycleRegressionTests {
         #expect(try s.sessions().contains("B@1"))
         #expect(processExists(bPID))
         #expect(try s.psEntry("B")?["status"]?.stringValue == "running")
-        // And a send to A's old pane id cannot reach B.
-        #expect(try s.mcrun(["send", "A", "hello"]).status != 0)
+        // And a send to A cannot reach B through A's old pane id: A has no live runtime, so
+        // the send is refused before any pane is addressed (not failed by some other error).
+        let (send, refusal) = try s.mcrunJSON(["send", "A", "hello"])
+        #expect(send.status == 3, "\(send.stderrText)")
+        #expect(refusal.at("reason")?.stringValue == "no_runtime")
+        let bPane = try #require(b.at("runtime.pane")?.stringValue)
+        #expect(try !s.tmux(["capture-pane", "-p", "-t", bPane]).stdoutText.contains("hello"))
     }
 }

@@ -4,7 +4,7 @@ import MCRunCore
 import MCRunTestSupport
 import Testing
 
-@Suite(.serialized) struct RaceTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct RaceTests {
     @Test func twentyConcurrentStartsMakeOneSession() throws {
         let s = try Scratch(name: "race")
         defer { s.cleanup() }
@@ -32,7 +32,11 @@ import Testing
     @Test func killingStartAtAnyPointLeavesNothingMisreported() throws {
         let s = try Scratch(name: "crash")
         defer { s.cleanup() }
-        for (i, delay) in [0, 2, 5, 10, 20, 30, 45, 60, 90, 150].enumerated() {
+        let delays = [0, 2, 5, 10, 20, 30, 45, 60, 90, 150, 250, 400]
+        // Killed before it admitted anything, a start leaves no row and nothing to check:
+        // counted, so that a run which checks nothing cannot pass.
+        var withoutRow: [Int] = []
+        for (i, delay) in delays.enumerated() {
             let ticket = "K\(i)"
             let child = try s.spawnMcrun(["start", ticket, "--", "sleep", "300"])
             usleep(useconds_t(delay * 1000))
@@ -54,11 +58,17 @@ import Testing
                 let stop = try s.mcrun(["stop", ticket, "--grace", "1s"])
                 #expect(stop.status == 0, "\(ticket): stop exited \(stop.status): \(stop.stderrText)")
                 #expect(try s.psEntry(ticket)?["state"]?.stringValue.map { RuntimeState(rawValue: $0)?.isLive == false } == true)
+            } else {
+                withoutRow.append(delay)
             }
             #expect(try !s.sessions().contains { $0.hasPrefix("\(ticket)@") }, "\(ticket): a session survived the stop")
             let again = try s.mcrun(["start", ticket, "--", "sleep", "300"])
             #expect(again.status == 0, "\(ticket): start after the crash exited \(again.status): \(again.stderrText)")
             _ = try s.mcrun(["stop", ticket, "--grace", "1s"])
         }
+        // Start takes tens of milliseconds to admit (more on a loaded machine); only the
+        // early kills may land before it. The late ones must all have left a row to check.
+        #expect(delays.count - withoutRow.count >= 4, "only \(delays.count - withoutRow.count) rows checked; none after killing start at \(withoutRow) ms")
+        #expect(!withoutRow.contains { $0 >= 150 }, "start killed at \(withoutRow) ms left no row")
     }
 }

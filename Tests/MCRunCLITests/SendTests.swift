@@ -4,7 +4,7 @@ import MCRunCore
 import MCRunTestSupport
 import Testing
 
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(2)))
 struct SendTests {
     /// 100 KB of everything a shell or tmux would otherwise interpret.
     static func hostileMessage() -> [UInt8] {
@@ -158,7 +158,7 @@ struct SendTests {
     }
 }
 
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(2)))
 struct SendQueueWithoutHooksTests {
     /// Without hooks nobody reports idle, so the next send that finds the agent idle
     /// delivers the oldest queued message first; nothing overtakes the queue.

@@ -42,7 +42,7 @@ func processExists(_ pid: Int32) -> Bool {
     return !stat.hasExited
 }
 
-@Suite(.serialized) struct StartStopTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct StartStopTests {
     @Test func theRecordedPIDIsTheAgentNotAShell() throws {
         let s = try Scratch(name: "start")
         defer { s.cleanup() }

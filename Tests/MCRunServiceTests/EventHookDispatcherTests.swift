@@ -5,7 +5,7 @@ import MCRunCore
 import MCRunTestSupport
 import Testing
 
-@Suite
+@Suite(.timeLimit(.minutes(2)))
 struct EventHookDispatcherTests {
     @Test func backoffDoublesFromTheBaseAndIsCapped() {
         var c = EventHookDispatcher.Configuration(directory: "/nonexistent")

@@ -8,6 +8,7 @@ import Testing
 /// JournalLogHandler against a real journald: the entry arrives whole, with every field.
 @Suite(
     .serialized,
+    .timeLimit(.minutes(5)),
     .enabled(
         if: SystemdNamespace.unavailableReason == nil,
         Comment(rawValue: "needs a real systemd in a namespace: \(SystemdNamespace.unavailableReason ?? "")")))

@@ -11,7 +11,11 @@ final class ServeProcess: @unchecked Sendable {
     let logPath: String
     private var reaped = false
 
-    init(_ scratch: Scratch, arguments: [String] = [], environment extra: [String: String] = [:], log: String = "serve.log") throws {
+    /// `wrapper` runs first and must exec its arguments (a seccomp filter, for instance).
+    init(
+        _ scratch: Scratch, arguments: [String] = [], environment extra: [String: String] = [:], log: String = "serve.log",
+        wrapper: [String] = []
+    ) throws {
         logPath = scratch.path(log)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -31,7 +35,7 @@ final class ServeProcess: @unchecked Sendable {
         sigdelset(&defaults, SIGSTOP)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv = [Scratch.mcrunPath, "serve", "--state-dir", scratch.stateDir] + arguments
+        let argv = wrapper + [Scratch.mcrunPath, "serve", "--state-dir", scratch.stateDir] + arguments
         let env = scratch.processEnvironment.filter { entry in !extra.keys.contains { entry.hasPrefix($0 + "=") } }
             + extra.map { "\($0.key)=\($0.value)" }
         let cArgv = argv.map { strdup($0) } + [nil]
@@ -41,7 +45,7 @@ final class ServeProcess: @unchecked Sendable {
             cEnv.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, Scratch.mcrunPath, &actions, &attributes, cArgv, cEnv)
+        let rc = posix_spawn(&pid, argv[0], &actions, &attributes, cArgv, cEnv)
         guard rc == 0 else { throw ScratchError("cannot start mcrun serve: \(String(cString: strerror(rc)))") }
         self.pid = pid
         scratch.onCleanup { [self] in

@@ -7,7 +7,7 @@ import Testing
 
 /// `mcrun serve` as a process: deaths noticed by pidfd, one silent retry, escalation,
 /// exit status, crash recovery, the single-instance lock.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(2)))
 struct ServeTests {
     /// Short enough that proving "no third episode" over several delays stays fast.
     static let retryDelay = 0.3
@@ -163,7 +163,7 @@ struct ServeTests {
 }
 
 /// The sd_notify conversation, against a fake `NOTIFY_SOCKET`.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(2)))
 struct ServeNotifyTests {
     static func count(_ socket: FakeNotifySocket, _ prefix: String) -> Int {
         socket.messages.filter { $0.hasPrefix(prefix) }.count

@@ -9,6 +9,7 @@ import Testing
 /// leave the agents running and re-adopted.
 @Suite(
     .serialized,
+    .timeLimit(.minutes(5)),
     .enabled(
         if: SystemdNamespace.unavailableReason == nil,
         Comment(rawValue: "SKIPPED LOUDLY: needs root and a real systemd in a namespace: \(SystemdNamespace.unavailableReason ?? "")")))

@@ -6,7 +6,7 @@ import Testing
 
 /// "Stop means stopped": a stop or park that lands while a relaunch is owed for an
 /// earlier death cancels it, in the same transaction.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(2)))
 struct StopCancelsRetryTests {
     static let slowRetry = ["--retry-delay", "2s", "--reconcile-interval", "1s"]
 

@@ -9,7 +9,7 @@ import Testing
 
 /// The supervisor's recovery paths: retries found by a pass, refused relaunches, healing a
 /// runtime wrongly recorded dead, taking over an abandoned stop, the send queue.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(2)))
 struct SupervisorRecoveryTests {
     static let fast = ["--retry-delay", "300ms", "--reconcile-interval", "1s"]
 

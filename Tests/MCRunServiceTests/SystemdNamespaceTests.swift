@@ -6,6 +6,7 @@ import Testing
 /// where the machine cannot do it.
 @Suite(
     .serialized,
+    .timeLimit(.minutes(5)),
     .enabled(
         if: SystemdNamespace.unavailableReason == nil,
         Comment(rawValue: "needs a real systemd in a namespace: \(SystemdNamespace.unavailableReason ?? "")")))

@@ -11,7 +11,7 @@ import Testing
 
 /// libsystemd reads `$NOTIFY_SOCKET` and `$WATCHDOG_*` from the process environment, so these
 /// tests set it for the duration of each test and run one at a time.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(2)))
 struct SystemdNotifierTests {
     private static let clean: [String: String?] = ["NOTIFY_SOCKET": nil, "WATCHDOG_USEC": nil, "WATCHDOG_PID": nil]
 

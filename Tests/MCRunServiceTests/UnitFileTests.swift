@@ -6,6 +6,7 @@ import Testing
 /// (a drop-in replaces ExecStart) that reports readiness from its main process.
 @Suite(
     .serialized,
+    .timeLimit(.minutes(5)),
     .enabled(
         if: SystemdNamespace.unavailableReason == nil,
         Comment(rawValue: "needs a real systemd in a namespace: \(SystemdNamespace.unavailableReason ?? "")")))

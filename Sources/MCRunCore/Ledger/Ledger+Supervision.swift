@@ -24,10 +24,6 @@ extension Ledger {
         try read { db in try Runtime.fetchAll(db, keys: ids) }
     }
 
-    public func runtime(id: Int64) throws(MCRunError) -> Runtime? {
-        try read { db in try Ledger.runtime(db, id: id) }
-    }
-
     public func ticket(id: String) throws(MCRunError) -> Ticket? {
         try read { db in try Ledger.ticket(db, id: id) }
     }

@@ -1,0 +1,64 @@
+import Foundation
+import GRDB
+import Glibc
+import MCRunCore
+import MCRunTestSupport
+import Testing
+
+/// WATCHDOG=1 while serve runs but its pass cannot complete: the process is alive and its
+/// heartbeat timer ticks, yet no ping may go out.
+@Suite(.serialized, .timeLimit(.minutes(1)))
+struct WatchdogStuckPassTests {
+    static func pings(_ socket: FakeNotifySocket) -> Int {
+        socket.messages.filter { $0.hasPrefix("WATCHDOG=1") }.count
+    }
+
+    static func startNotified(_ s: Scratch, _ socket: FakeNotifySocket, environment: [String: String] = [:]) async throws -> ServeProcess {
+        let serve = try ServeProcess(
+            s, arguments: ["--reconcile-interval", "30s", "--retry-delay", "3600s"],
+            environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "1000000"].merging(environment) { $1 })
+        try await socket.waitForMessage(timeout: .seconds(15)) { $0.hasPrefix("READY=1") }
+        let before = pings(socket)
+        try waitUntil("two watchdog pings; got \(socket.messages)", timeout: 5) { pings(socket) >= before + 2 }
+        return serve
+    }
+
+    /// Waits until no ping has come for `quiet` seconds (pings already due may still land
+    /// right after the pass got stuck), failing after `timeout`.
+    static func waitForPingsToStop(_ socket: FakeNotifySocket, quiet: Double = 1.5, timeout: Double = 15) throws {
+        var last = pings(socket)
+        var since = Monotonic.now()
+        try waitUntil("watchdog pings to stop for \(quiet) s; got \(socket.messages.suffix(6))", timeout: timeout, every: 0.05) {
+            let now = pings(socket)
+            if now != last {
+                last = now
+                since = Monotonic.now()
+            }
+            return Double(Monotonic.now() - since) / 1e9 >= quiet
+        }
+    }
+
+    static func isStopped(_ pid: Int32) -> Bool { ProcFS.stat(pid)?.state == UInt8(ascii: "T") }
+
+    @Test func pingsStopWhileMcrunsTmuxServerDoesNotAnswerAndResumeAfter() async throws {
+        let s = try Scratch(name: "wdtmux")
+        defer { s.cleanup() }
+        let socket = try FakeNotifySocket()
+        defer { socket.close() }
+        _ = try s.startAgent("W1", ["sleep", "1000"])
+        let serve = try await Self.startNotified(s, socket)
+        let tmuxPID = try #require(Int32(try s.tmux(["display-message", "-p", "#{pid}"]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        kill(tmuxPID, SIGSTOP)
+        s.onCleanup { kill(tmuxPID, SIGCONT) }
+        try waitUntil("the tmux server to be stopped") { Self.isStopped(tmuxPID) }
+
+        try Self.waitForPingsToStop(socket)
+        #expect(serve.exitStatus() == nil && !Self.isStopped(serve.pid), "serve itself must be running")
+        let stuck = Self.pings(socket)
+        try holdsFalse("a watchdog ping while tmux does not answer", for: 2) { Self.pings(socket) > stuck }
+        #expect(serve.exitStatus() == nil, "serve must still run")
+
+        kill(tmuxPID, SIGCONT)
+        try waitUntil("pings to resume once tmux answers again", timeout: 15) { Self.pings(socket) > stuck }
+    }
+}
