@@ -96,7 +96,8 @@ struct Heartbeat: Service {
                 while true {
                     try await Task.sleep(for: period)
                     guard let age = supervisor.lastFullPassAge() else { continue }
-                    if let fresh, age <= fresh { notifier.watchdog() }
+                    // A loop stuck anywhere, or a death it noticed and could not record, stops the pings.
+                    if let fresh, age <= fresh, supervisor.deathsUnrecorded == 0 { notifier.watchdog() }
                     let status = supervisor.statusLine()
                     if status != lastStatus {
                         notifier.status(status)

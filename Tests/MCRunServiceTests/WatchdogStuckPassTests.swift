@@ -61,4 +61,39 @@ struct WatchdogStuckPassTests {
         kill(tmuxPID, SIGCONT)
         try waitUntil("pings to resume once tmux answers again", timeout: 15) { Self.pings(socket) > stuck }
     }
+
+    /// The spec: "WATCHDOG=1 is sent only when ... every death noticed has been recorded".
+    /// A writer holds the ledger; an agent dies; its death cannot be written.
+    @Test func pingsStopWhileANoticedDeathCannotBeRecorded() async throws {
+        let s = try Scratch(name: "wdlock")
+        defer { s.cleanup() }
+        let socket = try FakeNotifySocket()
+        defer { socket.close() }
+        let agent = try s.startAgent("W2", ["sleep", "1000"])
+        let serve = try await Self.startNotified(s, socket, environment: ["MCRUN_BUSY_TIMEOUT": "1"])
+        let ledger = s.stateDir + "/ledger.sqlite"
+        let holder = try Subprocess.spawn(["sqlite3", "-cmd", ".timeout 5000", "-cmd", "BEGIN EXCLUSIVE", "-cmd", "INSERT INTO settings VALUES ('x','y',0)", ledger])
+        s.onCleanup {
+            kill(holder.pid, SIGKILL)
+            _ = holder.collect(stdin: nil, timeoutMilliseconds: 5_000)
+        }
+        try waitUntil("sqlite3 holds the write lock") {
+            !(try Subprocess.run(["sqlite3", "-cmd", ".timeout 0", ledger, "BEGIN IMMEDIATE; ROLLBACK;"]).succeeded)
+        }
+        kill(agent, SIGKILL)
+        try waitUntil("serve to fail to record the death; log:\n\(serve.log)", timeout: 10) {
+            serve.log.contains("cannot record a death")
+        }
+        #expect(try s.runtimes("W2").first?.state == .running, "the death cannot be written while the lock is held")
+        // From here on a death is noticed and not recorded: no ping may go out.
+        let after = Self.pings(socket)
+        try holdsFalse("a watchdog ping while a noticed death is unrecorded (pings \(after) then \(socket.messages.suffix(4)))", for: 2.5) {
+            Self.pings(socket) > after
+        }
+
+        kill(holder.pid, SIGKILL)
+        _ = holder.collect(stdin: nil, timeoutMilliseconds: 5_000)
+        try waitUntil("the death recorded once the lock is gone", timeout: 20) { try s.runtimes("W2").first?.state == .dead }
+        #expect(try s.events("death", ticket: "W2").count == 1)
+    }
 }

@@ -24,7 +24,9 @@ extension Supervisor {
         for runtime in live {
             if let liveness = reconcile(runtime) { gone.append((runtime.id!, liveness)) }
         }
-        if !gone.isEmpty { reap(gone) }
+        if !gone.isEmpty && !reap(gone) { return passFailed("cannot record \(gone.count) death\(gone.count == 1 ? "" : "s")") }
+        // Runtimes no longer running (recorded by a command meanwhile) are no longer owed.
+        unrecorded.formIntersection(live.filter { $0.state == .running }.compactMap(\.id))
 
         let liveSessions = Set(live.map(\.sessionName))
         reconcileSessions(snapshot.panes.filter { !liveSessions.contains($0.sessionName) })

@@ -43,13 +43,15 @@ extension Supervisor {
 
     /// Agents found gone: their ends are recorded through the ending path, all in one
     /// transaction, before anything is torn down; teardowns then run in the background.
-    func reap(_ gone: [(runtimeID: Int64, liveness: AgentIdentity.Liveness)]) {
+    /// False when the ledger did not take them: they stay unrecorded, which holds the
+    /// watchdog, and the next pass tries again.
+    @discardableResult
+    func reap(_ gone: [(runtimeID: Int64, liveness: AgentIdentity.Liveness)]) -> Bool {
         var handles: [Int64: ProcessHandle] = [:]
         for (id, _) in gone { handles[id] = unwatch(id) }
-        let subjects: [Ending.Subject]
         do {
             let rows = Dictionary(try context.ledger.runtimes(ids: gone.map(\.runtimeID)).map { ($0.id!, $0) }, uniquingKeysWith: { a, _ in a })
-            subjects = gone.compactMap { id, liveness in
+            let subjects = gone.compactMap { id, liveness -> Ending.Subject? in
                 guard let runtime = rows[id], runtime.state == .running else { return nil }
                 return Ending.Subject(runtime, .death(liveness), handle: handles[id])
             }
@@ -61,11 +63,15 @@ extension Supervisor {
                 scheduleTeardown(ended.runtime)
             }
         } catch {
-            // The rows are still `running`; the next pass finds the agents gone and tries again.
-            logger.error("cannot record \(gone.count == 1 ? "a death" : "\(gone.count) deaths"): \(error.message)", metadata: ["event": "death"])
-            return
+            unrecorded.formUnion(gone.map(\.runtimeID))
+            logger.error(
+                "cannot record \(gone.count == 1 ? "a death" : "\(gone.count) deaths"): \(error.message); the watchdog waits until they are",
+                metadata: ["event": "death"])
+            return false
         }
+        unrecorded.subtract(gone.map(\.runtimeID))
         configuration.onEvents?()
+        return true
     }
 
     /// Leftovers, session and transcript of an ended runtime, off the loop thread.

@@ -74,6 +74,8 @@ public final class Supervisor: @unchecked Sendable {
     private let shared = Mutex(Shared())
     /// CLOCK_MONOTONIC ns at the end of the last pass in which both the ledger and tmux answered; 0: none yet.
     private let lastFullPass = Atomic<Int64>(0)
+    /// Deaths noticed but not yet written (the ledger refused): the watchdog holds its pings.
+    private let unrecordedCount = Atomic<Int>(0)
 
     // Loop-thread state.
     struct Watch {
@@ -90,6 +92,10 @@ public final class Supervisor: @unchecked Sendable {
     var heldByKillSwitch: Set<Int64> = []
     var finishing: Set<Int64> = []
     var tearingDown: Set<Int64> = []
+    /// Runtimes whose agent is known gone but whose end the ledger did not take yet.
+    var unrecorded: Set<Int64> = [] {
+        didSet { unrecordedCount.store(unrecorded.count, ordering: .releasing) }
+    }
     var reportedOrphans: Set<String> = []
     private var readySent = false
     private var nextPass: Int64 = 0
@@ -142,6 +148,10 @@ public final class Supervisor: @unchecked Sendable {
         }
     }
 
+    /// Deaths noticed and not yet recorded: while any, supervision is not keeping up, and
+    /// `WATCHDOG=1` must not say it is.
+    public var deathsUnrecorded: Int { unrecordedCount.load(ordering: .acquiring) }
+
     /// Nanoseconds since the last full pass, nil before the first one.
     public func lastFullPassAge(now: Int64 = Monotonic.now()) -> Int64? {
         let last = lastFullPass.load(ordering: .acquiring)
@@ -154,6 +164,8 @@ public final class Supervisor: @unchecked Sendable {
         let mode = eventDriven ? "pidfd" : "polling every \(configuration.pollIntervalMilliseconds) ms (no pidfd)"
         guard let age = lastFullPassAge(now: now) else { return "starting: first reconcile pass; \(mode)" }
         var line = "\(counts.live) live, \(counts.busy) busy, \(counts.escalated) escalated; last pass \(age / 1_000_000_000)s ago; \(mode)"
+        let unrecorded = deathsUnrecorded
+        if unrecorded > 0 { line += "; \(unrecorded) death\(unrecorded == 1 ? "" : "s") noticed but not recorded" }
         if let failure { line += "; last pass failed: \(failure)" }
         return line
     }
