@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -96,4 +97,12 @@ int mcrun_pidfd_wait_status(int pidfd, int *status) {
     }
     *status = info.exit_code;
     return 0;
+}
+
+int mcrun_nice_this_thread(int increment) {
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    errno = 0;
+    int current = getpriority(PRIO_PROCESS, (id_t)tid);
+    if (current == -1 && errno != 0) return -1;
+    return setpriority(PRIO_PROCESS, (id_t)tid, current + increment);
 }

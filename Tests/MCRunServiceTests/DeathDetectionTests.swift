@@ -19,6 +19,9 @@ struct DeathDetectionTests {
         try waitUntil("the death of \(ticket) recorded within 1 s, long before the next pass", timeout: 1) {
             try s.runtimes(ticket).first?.state == .dead && s.events("death", ticket: ticket).count == 1
         }
+        // The exit status is on the death when the kernel had it at once, else the teardown
+        // that follows keeps it before the session goes.
+        try waitUntil("the teardown of \(ticket) finished", timeout: 5) { try s.runtimes(ticket).first?.teardownOwed == false }
         let dead = try #require(try s.runtimes(ticket).first)
         #expect(dead.exitSignal == 9 && dead.exitCode == nil)
         #expect(dead.endedBy?.hasPrefix("serve") == true)

@@ -67,7 +67,9 @@ struct LifecycleCoreTests {
         for agent in agents { kill(agent, SIGKILL) }
         let senders = try tickets.map { try s.spawnMcrun(["send", $0, "hello"]) }
         for sender in senders { _ = sender.collect(stdin: nil, timeoutMilliseconds: 20_000) }
-        try waitUntil("every death recorded") { try tickets.allSatisfy { try s.runtimes($0).first?.state == .dead } }
+        try waitUntil("every death recorded and torn down") {
+            try tickets.allSatisfy { try s.runtimes($0).first.map { $0.state == .dead && !$0.teardownOwed } == true }
+        }
         for ticket in tickets {
             #expect(try s.ticketRow(ticket)?.deaths == 1, "\(ticket)")
             #expect(try s.events("death", ticket: ticket).count == 1, "\(ticket)")
@@ -98,7 +100,6 @@ struct LifecycleCoreTests {
         var row = try #require(try s.runtimes("O1").first)
         #expect(row.state == .dead)
         #expect(row.exitSignal == 9)
-        #expect(row.lastScreen?.contains("last words") == true, "\(row.lastScreen.debugDescription)")
         #expect(row.teardownOwed)
         #expect(Self.processes(withNonce: nonce).count == 1, "nothing is torn down before the end is recorded")
 
@@ -109,6 +110,8 @@ struct LifecycleCoreTests {
         #expect(Self.processes(withNonce: nonce).isEmpty)
         #expect(row.leftoversKilled == 1)
         #expect(row.exitSignal == 9)
+        // Read by the teardown before it removed the session.
+        #expect(row.lastScreen?.contains("last words") == true, "\(row.lastScreen.debugDescription)")
         #expect(try s.tmux(["has-session", "-t", "=O1@1"]).status != 0)
         #expect(try s.events("teardown", ticket: "O1").count == 1)
         #expect(try s.events("death", ticket: "O1").count == 1)

@@ -171,7 +171,9 @@ struct RelaunchTests {
             """)
         _ = try s.startAgent("OK1", [agent])
         _ = try s.write("go", "")
-        try waitUntil("the runtime ended", timeout: 10) { try s.runtimes("OK1").first.map { !$0.state.isLive } == true }
+        try waitUntil("the runtime ended and was torn down", timeout: 10) {
+            try s.runtimes("OK1").first.map { !$0.state.isLive && !$0.teardownOwed } == true
+        }
         let ended = try #require(try s.runtimes("OK1").first)
         #expect(ended.state == .completed, "signal output: \((try? String(contentsOfFile: s.path("signal.out"), encoding: .utf8)) ?? "")")
         #expect(ended.verdict == "DONE")

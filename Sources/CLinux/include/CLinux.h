@@ -42,6 +42,10 @@ void mcrun_reset_signals(void);
 /// process is not yet reaped by its parent, or another errno when the kernel cannot say.
 int mcrun_pidfd_wait_status(int pidfd, int *status);
 
+/// Lowers the calling thread's CPU priority by `increment` (a thread's nice value is its
+/// own on Linux); 0 on success.
+int mcrun_nice_this_thread(int increment);
+
 /// epoll(7) and eventfd(2), which Swift's Glibc module does not export: the supervisor
 /// waits on every agent's pidfd in one epoll set.
 #include <sys/epoll.h>

@@ -166,7 +166,7 @@ public struct TerminalRecord: Codable, Sendable, Equatable {
     public static func refresh(_ db: Database, _ runtime: Runtime) throws -> Runtime {
         var updated = runtime
         updated.terminalRecord = derive(runtime, ticket: try Ledger.ticket(db, id: runtime.ticket))
-        try updated.update(db)
+        try Ledger.setTerminalRecord(db, runtimeID: runtime.id!, updated.terminalRecord)
         return updated
     }
 

@@ -62,7 +62,7 @@ public struct Ending: Sendable {
     public func record(_ subjects: [Subject]) throws(MCRunError) -> [Ended] {
         guard !subjects.isEmpty else { return [] }
         let handles = Dictionary(subjects.compactMap { s in s.handle.map { (s.runtime.id!, $0) } }, uniquingKeysWith: { a, _ in a })
-        let facts = context.endFacts(subjects.map(\.runtime), handles: handles)
+        let facts = context.endFacts(subjects.map(\.runtime), handles: handles, waitMilliseconds: 5, screens: false)
         let actor = context.actor
         return try context.ledger.write { db in
             let policy = try DeathPolicy.load(db)
@@ -125,7 +125,8 @@ public struct Ending: Sendable {
         case .stop:
             break
         }
-        ended = try TerminalRecord.refresh(db, ended)
+        // The ticket's standing changed after the transition derived the record: again, once.
+        if result.death != nil || ended.relaunchOf != nil { ended = try TerminalRecord.refresh(db, ended) }
         result.runtime = ended
         return result
     }
@@ -169,8 +170,22 @@ public struct Ending: Sendable {
     public func tearDown(_ runtime: Runtime, lastScreen: String? = nil, excluding: Set<Int32> = []) -> Runtime {
         guard runtime.teardownOwed, let id = runtime.id else { return runtime }
         if runtime.state == .dead, runtime.identity?.liveness() == .alive { return runtime }
-        let report = context.clearAway(runtime, excluding: excluding)
         let actor = context.actor
+        let statusMissing = runtime.exitCode == nil && runtime.exitSignal == nil
+        if statusMissing || runtime.lastScreen == nil {
+            // What the record did not wait for (an exit status tmux had not learnt yet, the
+            // last screen) is read and kept before the session, and with it both, goes.
+            let facts = context.endFacts([runtime], handles: [:], waitMilliseconds: statusMissing ? 300 : 0, screens: true)[id] ?? EndFacts()
+            if facts.hasStatus || facts.lastScreen != nil {
+                _ = try? context.ledger.write { db in
+                    guard var current = try Ledger.runtime(db, id: id), current.teardownOwed else { return }
+                    if !current.hasExitStatus { facts.apply(to: &current) } else if current.lastScreen == nil { current.lastScreen = facts.lastScreen }
+                    current.terminalRecord = TerminalRecord.derive(current, ticket: try Ledger.ticket(db, id: current.ticket))
+                    try current.update(db)
+                }
+            }
+        }
+        let report = context.clearAway(runtime, excluding: excluding)
         let updated = try? context.ledger.write { db -> Runtime? in
             guard var current = try Ledger.runtime(db, id: id), current.teardownOwed else { return nil }
             current.teardownOwed = false
@@ -179,7 +194,9 @@ public struct Ending: Sendable {
             if current.lastScreen == nil, let lastScreen { current.lastScreen = lastScreen }
             current.terminalRecord = TerminalRecord.derive(current, ticket: try Ledger.ticket(db, id: current.ticket))
             try current.update(db)
-            try Ledger.appendEvent(db, kind: "teardown", runtime: current, actor: actor, data: report.data)
+            // With the exit status, which a death recorded in a hurry may have lacked.
+            let data = report.data.merging(["exit_code": JSONValue(current.exitCode), "exit_signal": JSONValue(current.exitSignal)])
+            try Ledger.appendEvent(db, kind: "teardown", runtime: current, actor: actor, data: data)
             return current
         }
         return (updated ?? nil) ?? runtime
@@ -245,3 +262,4 @@ extension Ending {
         }
     }
 }
+

@@ -139,6 +139,8 @@ public struct Runtime: Codable, Sendable, Equatable, FetchableRecord, MutablePer
     }
 
     public func liveness() -> AgentIdentity.Liveness? { identity?.liveness() }
+
+    public var hasExitStatus: Bool { exitCode != nil || exitSignal != nil }
 }
 
 /// A ticket's standing, across its episodes.

@@ -51,22 +51,34 @@ extension MCRunContext {
     /// The exit status and last screen of each runtime whose agent is gone, with one tmux
     /// snapshot and one capture call for all of them. `handles` (held from before the agent
     /// exited) give the kernel's record of the exit status; tmux's, which 3.3 sometimes
-    /// loses, is the fallback.
-    func endFacts(_ runtimes: [Runtime], handles: [Int64: ProcessHandle]) -> [Int64: EndFacts] {
+    /// loses, is the fallback. `waitMilliseconds` bounds the wait for statuses not known
+    /// yet (tmux learns them from SIGCHLD, after the pty's EOF or before it). The record of
+    /// an end waits briefly and reads no screen (under a burst of deaths tmux is slow to
+    /// answer); the teardown that follows reads what is missing, before the session goes.
+    func endFacts(_ runtimes: [Runtime], handles: [Int64: ProcessHandle], waitMilliseconds: Int, screens: Bool) -> [Int64: EndFacts] {
         var facts: [Int64: EndFacts] = [:]
-        for runtime in runtimes {
-            guard let id = runtime.id else { continue }
-            var f = EndFacts()
-            if let handle = handles[id], handle.hasExited, let status = handle.exitStatus(timeoutMilliseconds: 200) {
-                f.exitCode = status.code
-                f.exitSignal = status.signal
+        for runtime in runtimes { if let id = runtime.id { facts[id] = EndFacts() } }
+        let deadline = Monotonic.now() + Int64(waitMilliseconds) * 1_000_000
+        // The kernel's status comes once tmux has reaped the agent, usually within a few
+        // milliseconds; a zombie it missed is nudged.
+        while true {
+            var missing = false
+            for (id, handle) in handles where facts[id]?.hasStatus == false && handle.hasExited {
+                if let status = handle.exitStatus(timeoutMilliseconds: 0) {
+                    facts[id]?.exitCode = status.code
+                    facts[id]?.exitSignal = status.signal
+                } else {
+                    Reaping.nudgeParent(of: handle.identity)
+                    missing = true
+                }
             }
-            facts[id] = f
+            guard missing, Monotonic.now() < deadline else { break }
+            usleep(1_000)
         }
-        guard var snapshot = try? tmux.snapshot() else { return facts }
-        // tmux closes the pane on the pty's EOF and learns the status from SIGCHLD, in either
-        // order; wait briefly for the statuses of agents that are gone.
-        let deadline = Monotonic.now() + 300_000_000
+        // Without screens to read, tmux is asked only about agents nobody held a handle on:
+        // under a burst of deaths it is slow to answer, and the teardown asks again anyway.
+        let askTmux = screens || runtimes.contains { $0.id.map { handles[$0] == nil && facts[$0]?.hasStatus == false } ?? false }
+        guard askTmux, var snapshot = try? tmux.snapshot() else { return facts }
         while true {
             var waiting = false
             for runtime in runtimes {
@@ -83,6 +95,7 @@ extension MCRunContext {
             usleep(5_000)
             snapshot = again
         }
+        guard screens else { return facts }
         let panes = runtimes.compactMap { runtime in runtime.id.flatMap { id in snapshot.pane(of: runtime).map { (id, $0.paneID) } } }
         let screens = tmux.captureAll(panes.map(\.1))
         for (id, paneID) in panes { facts[id]?.lastScreen = screens[paneID] }

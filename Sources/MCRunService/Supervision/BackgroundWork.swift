@@ -1,3 +1,4 @@
+import CLinux
 import Foundation
 import Synchronization
 
@@ -9,15 +10,20 @@ final class BackgroundWork: Sendable {
     private let group = DispatchGroup()
     private let slots: DispatchSemaphore
     private let running = Atomic<Int>(0)
+    /// Added to the threads' nice value: work that may wait yields the CPU to the loop,
+    /// whose next death is due in the ledger within milliseconds.
+    private let niceness: Int32
 
-    init(limit: Int) {
+    init(limit: Int, niceness: Int32 = 0) {
         slots = DispatchSemaphore(value: limit)
+        self.niceness = niceness
     }
 
     func run(_ name: String, _ body: @escaping @Sendable () -> Void) {
         group.enter()
         running.add(1, ordering: .relaxed)
         let thread = Thread { [self] in
+            if niceness != 0 { _ = mcrun_nice_this_thread(niceness) }
             slots.wait()
             body()
             slots.signal()

@@ -83,7 +83,7 @@ final class EventPoller: @unchecked Sendable {
 
     /// Waits up to `timeoutMilliseconds` (-1: forever) and returns what happened.
     func wait(timeoutMilliseconds: Int) -> [Token] {
-        var events = [epoll_event](repeating: epoll_event(), count: 64)
+        var events = [epoll_event](repeating: epoll_event(), count: 512)
         let n = epoll_wait(epoll, &events, Int32(events.count), Int32(clamping: timeoutMilliseconds))
         guard n > 0 else { return [] }
         var tokens: [Token] = []

@@ -20,9 +20,9 @@ extension Supervisor {
 
         let liveIDs = Set(live.compactMap(\.id))
         for id in Array(watched.keys) where !liveIDs.contains(id) { _ = unwatch(id) }
-        var gone: [(Int64, AgentIdentity.Liveness)] = []
+        var gone: [(Runtime, AgentIdentity.Liveness)] = []
         for runtime in live {
-            if let liveness = reconcile(runtime) { gone.append((runtime.id!, liveness)) }
+            if let liveness = reconcile(runtime) { gone.append((runtime, liveness)) }
         }
         if !gone.isEmpty && !reap(gone) { return passFailed("cannot record \(gone.count) death\(gone.count == 1 ? "" : "s")") }
         // Runtimes no longer running (recorded by a command meanwhile) are no longer owed.

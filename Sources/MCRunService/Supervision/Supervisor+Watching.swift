@@ -14,7 +14,7 @@ extension Supervisor {
                 let now = identity.liveness()
                 switch now {
                 case .exited, .recycled, .otherBoot:
-                    reap([(id, now)])
+                    reap([(runtime, now)])
                 case .alive, .unknown:
                     logger.warning(
                         "cannot open a handle on the agent (\(now.rawValue)); looking again at the next pass", metadata: Self.metadata(runtime))
@@ -30,7 +30,7 @@ extension Supervisor {
         case .unknown:
             logger.warning("cannot tell whether the agent is alive; not recording anything", metadata: Self.metadata(runtime))
         default:
-            reap([(id, liveness)])
+            reap([(runtime, liveness)])
         }
     }
 
@@ -46,15 +46,13 @@ extension Supervisor {
     /// False when the ledger did not take them: they stay unrecorded, which holds the
     /// watchdog, and the next pass tries again.
     @discardableResult
-    func reap(_ gone: [(runtimeID: Int64, liveness: AgentIdentity.Liveness)]) -> Bool {
-        var handles: [Int64: ProcessHandle] = [:]
-        for (id, _) in gone { handles[id] = unwatch(id) }
+    func reap(_ gone: [(runtime: Runtime, liveness: AgentIdentity.Liveness)]) -> Bool {
+        let ids = gone.map { $0.runtime.id! }
+        var subjects: [Ending.Subject] = []
+        for (runtime, liveness) in gone {
+            subjects.append(Ending.Subject(runtime, .death(liveness), handle: unwatch(runtime.id!)))
+        }
         do {
-            let rows = Dictionary(try context.ledger.runtimes(ids: gone.map(\.runtimeID)).map { ($0.id!, $0) }, uniquingKeysWith: { a, _ in a })
-            let subjects = gone.compactMap { id, liveness -> Ending.Subject? in
-                guard let runtime = rows[id], runtime.state == .running else { return nil }
-                return Ending.Subject(runtime, .death(liveness), handle: handles[id])
-            }
             for ended in try ending.record(subjects) where ended.applied {
                 log(ended)
                 if case .retry(let dueAt)? = ended.death?.decision {
@@ -63,13 +61,13 @@ extension Supervisor {
                 scheduleTeardown(ended.runtime)
             }
         } catch {
-            unrecorded.formUnion(gone.map(\.runtimeID))
+            unrecorded.formUnion(ids)
             logger.error(
                 "cannot record \(gone.count == 1 ? "a death" : "\(gone.count) deaths"): \(error.message); the watchdog waits until they are",
                 metadata: ["event": "death"])
             return false
         }
-        unrecorded.subtract(gone.map(\.runtimeID))
+        unrecorded.subtract(ids)
         configuration.onEvents?()
         return true
     }
@@ -88,11 +86,11 @@ extension Supervisor {
         let now = Monotonic.now()
         guard now >= nextPoll else { return }
         nextPoll = now + Int64(configuration.pollIntervalMilliseconds) * 1_000_000
-        var gone: [(Int64, AgentIdentity.Liveness)] = []
+        var gone: [(Runtime, AgentIdentity.Liveness)] = []
         for id in polled {
-            guard let identity = watched[id]?.runtime.identity else { continue }
+            guard let runtime = watched[id]?.runtime, let identity = runtime.identity else { continue }
             let liveness = identity.liveness()
-            if liveness != .alive && liveness != .unknown { gone.append((id, liveness)) }
+            if liveness != .alive && liveness != .unknown { gone.append((runtime, liveness)) }
         }
         if !gone.isEmpty { reap(gone) }
     }

@@ -39,7 +39,7 @@ public final class Supervisor: @unchecked Sendable {
     public let eventDriven: Bool
     let poller: EventPoller
     let launches = BackgroundWork(limit: 16)
-    let teardowns = BackgroundWork(limit: 4)
+    let teardowns = BackgroundWork(limit: 4, niceness: 10)
 
     private struct Shared {
         var stopRequested = false
@@ -214,7 +214,8 @@ public final class Supervisor: @unchecked Sendable {
                 }
             }
             // Deaths noticed together are recorded together: one tmux snapshot, one transaction.
-            if !exited.isEmpty { reap(exited.map { ($0, AgentIdentity.Liveness.exited) }) }
+            let gone = exited.compactMap { id in watched[id].map { ($0.runtime, AgentIdentity.Liveness.exited) } }
+            if !gone.isEmpty { reap(gone) }
             pollWithoutPidfd()
         }
         logger.info("supervision loop stopped; agents keep running", metadata: ["event": "serve_stop"])
