@@ -22,7 +22,7 @@ public struct MCRun: AsyncParsableCommand {
         subcommands: [
             RuntimeStart.self, RuntimeStop.self, RuntimeList.self, RuntimeShow.self, RuntimeShim.self,
             RuntimeAdopt.self, RuntimeSend.self, RuntimePark.self, RuntimeUnpark.self, HostKillSwitch.self,
-            HostConfigCommand.self, Hook.self,
+            HostConfigCommand.self, AgentActivity.self, LegacyHook.self,
             RuntimeLogs.self, RuntimeSignal.self, RuntimeHarvest.self, EventList.self, EventHooks.self,
             ServiceServe.self, TicketReset.self,
         ])

@@ -7,7 +7,7 @@ import Testing
 /// An agent that behaves like an interactive coding agent as far as mcrun can see: it puts
 /// its terminal in raw mode (no echo, no line discipline, so bytes arrive exactly as
 /// typed), asks for bracketed paste like real agents do, records every byte it reads, and
-/// reports its turns through `mcrun hook activity`. A turn starts when a pasted message
+/// reports its turns through `mcrun activity`. A turn starts when a pasted message
 /// is submitted (ESC[201~ then CR) and ends when the test creates the `.go` file, or when
 /// the interrupt key (a lone ESC) arrives.
 let recordingAgent = #"""
@@ -19,7 +19,7 @@ let recordingAgent = #"""
     os.write(1, b"\x1b[?2004h")
     def report(state):
         if hooks:
-                subprocess.run([mcrun, "hook", "activity", state], stdin=subprocess.DEVNULL,
+                subprocess.run([mcrun, "activity", state], stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     report("idle")
     os.write(1, b"ready\r\n")

@@ -5,7 +5,7 @@ import MCRunCore
 import MCRunTestSupport
 import Testing
 
-/// Event hooks through `mcrun hooks deliver`, the dispatcher serve runs, as a real process.
+/// Event hooks through `mcrun event-hooks deliver`, the dispatcher serve runs, as a real process.
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct EventHookTests {
     struct Attempt: Equatable {
@@ -65,7 +65,7 @@ struct EventHookTests {
                 [ $n -ge 3 ] || { echo "not yet ($n)" >&2; exit 1; }
                 cat >> '\(s.path("received"))'
                 """)
-        let run = try s.mcrunJSON(["hooks", "deliver", "--once", "--hooks-dir", dir, "--backoff", "20ms"])
+        let run = try s.mcrunJSON(["event-hooks", "deliver", "--once", "--hooks-dir", dir, "--backoff", "20ms"])
         #expect(run.result.status == 0, "\(run.result.stderrText)")
         #expect(run.json["delivered"]?.intValue == 1)
         #expect(run.json["delivered"]?.intValue == 1)
@@ -80,7 +80,7 @@ struct EventHookTests {
         #expect(try attempts(s) == [Attempt(attempt: 1, outcome: "exit"), Attempt(attempt: 2, outcome: "exit"), Attempt(attempt: 3, outcome: "ok")])
 
         // Delivered is final: another dispatcher run does not deliver it again.
-        #expect(try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", dir]).status == 0)
+        #expect(try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", dir]).status == 0)  // the earlier spelling still works
         #expect(received(s).count == 1)
         #expect(try attempts(s).count == 3)
     }
@@ -89,7 +89,7 @@ struct EventHookTests {
         let s = try Scratch(name: "hookf")
         defer { s.cleanup() }
         let (_, dir) = try prepare(s, hook: "#!/bin/sh\necho broken >&2\nexit 3\n")
-        #expect(try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", dir, "--backoff", "10ms", "--max-attempts", "2"]).status == 0)
+        #expect(try s.mcrun(["event-hooks", "deliver", "--once", "--hooks-dir", dir, "--backoff", "10ms", "--max-attempts", "2"]).status == 0)
         #expect(try deliveries(s).map(\.state) == ["failed"])
         #expect(try attempts(s).map(\.outcome) == ["exit", "exit"])
         let failed = try s.context().ledger.read { db in try Event.filter(Event.Columns.kind == "hook_failed").fetchAll(db) }
@@ -114,7 +114,7 @@ struct EventHookTests {
                 cat >> '\(s.path("received"))'
                 """)
         let started = Monotonic.now()
-        let run = try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", dir, "--timeout", "500ms", "--backoff", "10ms"])
+        let run = try s.mcrun(["event-hooks", "deliver", "--once", "--hooks-dir", dir, "--timeout", "500ms", "--backoff", "10ms"])
         #expect(run.status == 0)
         #expect(Monotonic.now() - started < 20_000_000_000)
         #expect(received(s).count == 1)
@@ -153,7 +153,7 @@ struct EventHookTests {
         }
         s.environment["MCRUN_HOOK_TIMEOUT"] = "1000"
         let started = Monotonic.now()
-        let run = try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", dir, "--backoff", "10ms"], timeoutMilliseconds: 20_000)
+        let run = try s.mcrun(["event-hooks", "deliver", "--once", "--hooks-dir", dir, "--backoff", "10ms"], timeoutMilliseconds: 20_000)
         #expect(!run.timedOut, "the dispatcher hung on the hook")
         #expect(run.status == 0, "\(run.stderrText)")
         #expect(Monotonic.now() - started < 15_000_000_000)
@@ -169,7 +169,7 @@ struct EventHookTests {
         defer { s.cleanup() }
         let (_, dir) = try prepare(s, hook: hangAfterClosingOutput(s))
         s.environment["MCRUN_HOOK_TIMEOUT"] = "1000"
-        let dispatcher = try s.spawnMcrun(["hooks", "deliver", "--hooks-dir", dir])
+        let dispatcher = try s.spawnMcrun(["event-hooks", "deliver", "--hooks-dir", dir])
         try waitUntil("the hook is hanging", timeout: 10) { FileManager.default.fileExists(atPath: s.path("hung")) }
         kill(dispatcher.pid, SIGTERM)
         let exit = dispatcher.collect(stdin: nil, timeoutMilliseconds: 15_000)
@@ -194,7 +194,7 @@ struct EventHookTests {
         }
         // A file where the folder should be: the listing fails (root reads any mode, so not chmod).
         let dir = try s.write("hooks.d", "not a folder")
-        let blocked = try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", dir])
+        let blocked = try s.mcrun(["event-hooks", "deliver", "--once", "--hooks-dir", dir])
         #expect(blocked.status == 0, "\(blocked.stderrText)")
         #expect(blocked.stderrText.contains("hooks.d"), "\(blocked.stderrText)")
         #expect(try cursor(s) == 0)
@@ -203,7 +203,7 @@ struct EventHookTests {
         unlink(dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         _ = try s.script("hooks.d/death", "#!/bin/sh\ncat >> '\(s.path("received"))'\n")
-        #expect(try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", dir]).status == 0)
+        #expect(try s.mcrun(["event-hooks", "deliver", "--once", "--hooks-dir", dir]).status == 0)
         #expect(received(s).compactMap { $0["id"]?.intValue } == [try #require(event.id)])
         #expect(try cursor(s) == event.id)
     }
@@ -212,7 +212,7 @@ struct EventHookTests {
         let s = try Scratch(name: "hookmiss")
         defer { s.cleanup() }
         let event = try s.context().ledger.write { db in try Ledger.appendEvent(db, kind: "death", ticket: "H1", actor: "test") }
-        #expect(try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", s.path("absent")]).status == 0)
+        #expect(try s.mcrun(["event-hooks", "deliver", "--once", "--hooks-dir", s.path("absent")]).status == 0)
         #expect(try cursor(s) == event.id)
         #expect(try deliveries(s).isEmpty)
     }
@@ -224,7 +224,7 @@ struct EventHookTests {
             s,
             hook: hangsOnItsFirstAttempt(s))
         // A long timeout: redelivery must not wait for the lease to expire.
-        let dispatcher = try s.spawnMcrun(["hooks", "deliver", "--hooks-dir", dir, "--timeout", "60s", "--backoff", "10ms"])
+        let dispatcher = try s.spawnMcrun(["event-hooks", "deliver", "--hooks-dir", dir, "--timeout", "60s", "--backoff", "10ms"])
         try waitUntil("the first attempt is running", timeout: 10) { FileManager.default.fileExists(atPath: s.path("first")) }
         try waitUntil("the attempt's pid is recorded", timeout: 5) {
             try s.context().ledger.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM hook_attempts WHERE pid IS NOT NULL") } == 1
@@ -235,7 +235,7 @@ struct EventHookTests {
         #expect(received(s).isEmpty)
 
         let restarted = Monotonic.now()
-        #expect(try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", dir, "--timeout", "60s"]).status == 0)
+        #expect(try s.mcrun(["event-hooks", "deliver", "--once", "--hooks-dir", dir, "--timeout", "60s"]).status == 0)
         #expect(Monotonic.now() - restarted < 30_000_000_000)
         let got = received(s)
         #expect(got.count == 1)
@@ -289,9 +289,9 @@ struct EventHookTests {
             try Ledger.appendEvent(db, kind: "retry_refused", ticket: "H1", actor: "test", reason: "ticket_parked")
             try Ledger.appendEvent(db, kind: "retry_cancelled", ticket: "H1", actor: "test", reason: "stop")
         }
-        #expect(try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", dir]).status == 0)
+        #expect(try s.mcrun(["event-hooks", "deliver", "--once", "--hooks-dir", dir]).status == 0)
         #expect(received(s).map { $0["kind"]?.stringValue } == ["escalation", "retry_refused", "retry_cancelled"])
-        let list = try s.mcrunJSON(["hooks", "list"])
+        let list = try s.mcrunJSON(["event-hooks", "list"])
         #expect(list.json["deliveries"]?.arrayValue?.count == 3)
     }
 }

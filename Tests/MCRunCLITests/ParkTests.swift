@@ -50,7 +50,7 @@ struct ParkTests {
 
         // Reports from the parked episode are quarantined.
         let hook = try s.mcrunJSON([
-            "hook", "activity", "idle", "--ticket", "K1", "--episode", "1", "--nonce", runtime.nonce,
+            "activity", "idle", "--ticket", "K1", "--episode", "1", "--nonce", runtime.nonce,
         ])
         #expect(hook.result.status == 6)
         #expect(hook.json.at("reason")?.stringValue == "ticket_parked")

@@ -1,9 +1,11 @@
 import ArgumentParser
 
-/// Commands an agent's own hook system runs from inside its runtime.
-struct Hook: ParsableCommand {
+/// The earlier spelling of `mcrun activity` (`mcrun hook activity busy|idle`), kept so
+/// agent configurations written for it keep working; not listed in help.
+struct LegacyHook: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hook",
-        abstract: "Reports an agent makes about itself from inside its runtime (uses MCRUN_TICKET, MCRUN_EPISODE, MCRUN_NONCE).",
-        subcommands: [HookActivity.self])
+        abstract: "Earlier spelling of `mcrun activity`.",
+        shouldDisplay: false,
+        subcommands: [AgentActivity.self])
 }

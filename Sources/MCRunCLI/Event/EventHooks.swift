@@ -5,16 +5,18 @@ import MCRunService
 
 struct EventHooks: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "hooks",
+        commandName: "event-hooks",
         abstract: "Event hooks: executables run per event kind with the event as JSON on stdin.",
         discussion: """
             Hooks live in --hooks-dir, $MCRUN_EVENT_HOOKS_DIR or STATE_DIR/event-hooks.d. A file named
             after an event kind (death, retry, retry_refused, retry_cancelled, escalation, park, stop,
             completion, quarantine, orphan, or any other kind) runs for that kind; a file named `any`
             runs for the ten listed.
-            `mcrun serve` delivers them; `mcrun hooks deliver` does the same in the foreground.
+            `mcrun serve` delivers them; `mcrun event-hooks deliver` does the same in the foreground.
+            (`mcrun hooks` is the earlier spelling and still works.)
             """,
-        subcommands: [EventHooksDeliver.self, EventHooksList.self])
+        subcommands: [EventHooksDeliver.self, EventHooksList.self],
+        aliases: ["hooks"])
 }
 
 struct DispatcherOptions: ParsableArguments {

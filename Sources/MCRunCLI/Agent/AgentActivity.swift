@@ -1,13 +1,14 @@
 import ArgumentParser
 import MCRunCore
 
-struct HookActivity: MCRunCommand {
+struct AgentActivity: MCRunCommand {
     static let configuration = CommandConfiguration(
         commandName: "activity",
         abstract: "Report that the agent started (busy) or finished (idle) a turn.",
         discussion: """
-            Run it from the agent's hook system, e.g. Claude Code: UserPromptSubmit -> `mcrun hook
-            activity busy`, Stop -> `mcrun hook activity idle`. The episode's credentials come from
+            Run it from the agent's hook system, e.g. Claude Code: UserPromptSubmit -> `mcrun
+            activity busy`, Stop -> `mcrun activity idle`. (`mcrun hook activity` is the
+            earlier spelling and still works.) The episode's credentials come from
             the environment the runtime was started with. Once an agent reports, its reports are
             the only busy signal for the episode. An idle report also delivers the oldest message
             queued with `send --queue`. A report that is not the live episode's (wrong nonce,
