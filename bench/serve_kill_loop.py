@@ -17,7 +17,8 @@ Invariants checked from the ledger (and tmux):
 - never two live runtimes for a ticket, never two sessions with a running agent for a
   ticket (sampled every cycle);
 - tickets.deaths equals the number of `dead` runtimes of the ticket (no resets or
-  completions happen here), and one `death` event per dead runtime.
+  completions happen here), and one `death` event per dead runtime;
+- no ended runtime is left with its teardown owed once serve has settled.
 
 Usage: python3 bench/serve_kill_loop.py [--mcrun PATH] [--cycles 100] [--max-seconds 540]
 """
@@ -126,7 +127,8 @@ def main():
                     pass
             live = conn.execute("select count(*) from runtimes where state in ('launching','running','stopping')").fetchone()[0]
             owed = conn.execute("select count(*) from pending_retries").fetchone()[0]
-            if live == 0 and owed == 0:
+            torn = conn.execute("select count(*) from runtimes where teardown_owed = 1").fetchone()[0]
+            if live == 0 and owed == 0 and torn == 0:
                 settled = True
                 break
             time.sleep(0.2)
@@ -138,6 +140,7 @@ def main():
         q = lambda sql, *a: conn.execute(sql, a).fetchall()
         dead_total = q("select count(*) from runtimes where state='dead'")[0][0]
         no_status = q("select id, ticket, episode, end_reason, ended_by from runtimes where state='dead' and exit_code is null and exit_signal is null")
+        teardown_owed = q("select id, ticket, episode, state from runtimes where teardown_owed = 1")
         double_live = q("select ticket, count(*) from runtimes where state in ('launching','running','stopping') group by ticket having count(*) > 1")
         deaths_events = dict(q("select runtime_id, count(*) from events where kind='death' group by runtime_id"))
         dead_ids = [r[0] for r in q("select id from runtimes where state='dead'")]
@@ -145,7 +148,9 @@ def main():
         miscounted, lost, doubled, first_deaths, relaunched, escalated_first = [], [], [], 0, 0, 0
         retry_events = dict(q("select ticket, count(*) from events where kind='retry' group by ticket"))
         for tid, deaths, escalated in q("select id, deaths, escalated from tickets"):
-            rts = q("select episode, state from runtimes where ticket=? order by episode", tid)
+            # A relaunch that failed to launch for a cause outside the agent is owed again:
+            # those attempts are not episodes that ran.
+            rts = q("select episode, state from runtimes where ticket=? and state != 'launch_failed' order by episode", tid)
             dead = sum(1 for _, s in rts if s == "dead")
             if deaths != dead:
                 miscounted.append((tid, deaths, dead, [s for _, s in rts]))
@@ -177,13 +182,15 @@ def main():
         print(f"| two running sessions for a ticket (tmux, sampled per cycle) | {len(double_sessions)} | {cycles + 1} samples |")
         print(f"| tickets.deaths != dead runtimes | {len(miscounted)} | {tickets} tickets |")
         print(f"| dead runtime without exactly one `death` event | {len(death_event_wrong)} | {dead_total} deaths |")
+        print(f"| ended runtime whose teardown is still owed after settling | {len(teardown_owed)} | {sum(states.values())} runtimes |")
         print()
         print(f"first deaths: {relaunched} relaunched once, {escalated_first} escalated without relaunch, {len(lost)} lost")
         for name, items in [("without exit status", no_status), ("relaunch lost", lost), ("doubled", doubled),
-                            ("miscounted", miscounted), ("death events", death_event_wrong), ("double sessions", double_sessions)]:
+                            ("miscounted", miscounted), ("death events", death_event_wrong), ("double sessions", double_sessions),
+                            ("teardown owed", teardown_owed)]:
             if items:
                 print(f"{name}: {items[:10]}{' ...' if len(items) > 10 else ''}")
-        broken = len(no_status) + len(lost) + len(doubled) + len(double_live) + len(double_sessions) + len(miscounted) + len(death_event_wrong)
+        broken = len(no_status) + len(lost) + len(doubled) + len(double_live) + len(double_sessions) + len(miscounted) + len(death_event_wrong) + len(teardown_owed)
         if not settled:
             print("did not settle within 90 s after the last cycle")
             broken += 1
