@@ -57,8 +57,10 @@ public struct Ending: Sendable {
         return ended
     }
 
-    /// Phase one for a batch: the facts of every subject with one tmux snapshot and one
-    /// capture call, then every end in one transaction. The answers are in the same order.
+    /// Phase one for a batch: the exit statuses the kernel (or, for agents nobody held a
+    /// handle on, one tmux snapshot) has within a few milliseconds, then every end in one
+    /// transaction. No screen is read here: the teardown reads it before the session goes.
+    /// The answers are in the same order as the subjects.
     public func record(_ subjects: [Subject]) throws(MCRunError) -> [Ended] {
         guard !subjects.isEmpty else { return [] }
         let handles = Dictionary(subjects.compactMap { s in s.handle.map { (s.runtime.id!, $0) } }, uniquingKeysWith: { a, _ in a })
