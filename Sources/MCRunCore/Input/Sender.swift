@@ -37,7 +37,7 @@ public struct Sender: Sendable {
 
     public func send(ticket: TicketID, body: [UInt8], enter: Bool, mode: Mode) throws(MCRunError) -> Outcome {
         // A dead agent is recorded dead (counted once) instead of being typed at.
-        if let died = try Ending(context: context).reapIfGone(ticket: ticket.rawValue) {
+        if let died = try Ending(context: context).reapIfGone(ticket: ticket.rawValue), died.runtime.state == .dead {
             throw MCRunError(.declined, "agent_dead", "send declined: the agent of \(ticket) episode \(died.runtime.episode) is dead (its death is now recorded); nothing was typed; see: mcrun harvest \(ticket)", runtime: died.runtime)
         }
         let (runtime, settings, interruptKey) = try context.ledger.read { db in
