@@ -21,6 +21,8 @@ public struct Ending: Sendable {
         case stop(reason: String, parked: Bool, detail: JSONValue)
         /// The agent never started.
         case launchFailed(reason: String, detail: JSONValue)
+        /// The shim recorded the agent's identity, then its exec failed: nothing of the agent ran.
+        case execFailed(detail: JSONValue)
     }
 
     public struct Subject: Sendable {
@@ -107,6 +109,11 @@ public struct Ending: Sendable {
             transition = .launchFailed
             reason = why
             data = data.merging(detail.objectValue ?? [:])
+        case .execFailed(let detail):
+            guard current.state == .running else { return Ended(runtime: current, applied: false) }
+            transition = .execFailed
+            reason = "exec_failed"
+            data = data.merging(detail.objectValue ?? [:])
         }
         var ended = try transition.apply(db, runtimeID: runtimeID, actor: actor, reason: reason, data: data, now: now) { r in
             facts.apply(to: &r)
@@ -123,6 +130,10 @@ public struct Ending: Sendable {
         case .launchFailed(let why, _):
             if let previous = ended.relaunchOf {
                 try owedRelaunchFailed(db, runtime: ended, previous: previous, reason: why, policy: policy, actor: actor, now: now)
+            }
+        case .execFailed:
+            if let previous = ended.relaunchOf {
+                try owedRelaunchFailed(db, runtime: ended, previous: previous, reason: "exec_failed", policy: policy, actor: actor, now: now)
             }
         case .stop:
             break
@@ -254,13 +265,12 @@ extension Ending {
         }
     }
 
-    /// For the shim, which cannot read facts about its own pane: records its launch failure.
-    public func recordLaunchFailure(runtimeID: Int64, reason: String, detail: JSONValue) throws(MCRunError) {
+    /// For the shim, which cannot read facts about its own pane: records its launch failure
+    /// (`.launchFailed` or `.execFailed`); the launcher or the service tears down.
+    public func recordFromShim(runtimeID: Int64, _ cause: Cause) throws(MCRunError) {
         let actor = context.actor
         _ = try context.ledger.write { db in
-            try Self.record(
-                db, runtimeID: runtimeID, cause: .launchFailed(reason: reason, detail: detail), facts: EndFacts(),
-                policy: try DeathPolicy.load(db), actor: actor, now: WallClock.now())
+            try Self.record(db, runtimeID: runtimeID, cause: cause, facts: EndFacts(), policy: try DeathPolicy.load(db), actor: actor, now: WallClock.now())
         }
     }
 }

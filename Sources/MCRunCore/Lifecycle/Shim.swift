@@ -23,7 +23,7 @@ public enum Shim {
             die("runtime \(runtimeID) is \(runtime.state.rawValue), not launching; the agent is not started", code: 1)
         }
         func failLaunch(_ reason: String, _ message: String, code: Int32) -> Never {
-            try? Ending(context: context).recordLaunchFailure(runtimeID: runtimeID, reason: reason, detail: ["error": .string(message)])
+            try? Ending(context: context).recordFromShim(runtimeID: runtimeID, .launchFailed(reason: reason, detail: ["error": .string(message)]))
             die(message, code: code)
         }
         let identity: AgentIdentity
@@ -66,7 +66,7 @@ public enum Shim {
             }
         }
         let reason = String(cString: strerror(errno))
-        _ = try? ledger.applyIfCurrent(Transition.execFailed, to: runtimeID, actor: actor, reason: "exec_failed", data: ["error": .string(reason)])
+        try? Ending(context: context).recordFromShim(runtimeID: runtimeID, .execFailed(detail: ["error": .string(reason)]))
         die("cannot execute \(program): \(reason)", code: 126)
     }
 }
