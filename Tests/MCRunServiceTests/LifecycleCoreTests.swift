@@ -165,6 +165,28 @@ struct LifecycleCoreTests {
         try holdsFalse("a fourth episode", for: 1, every: 0.1) { try s.runtimes("R1").count > 3 }
     }
 
+    /// A relaunch that fails in the agent's own command (here its file can no longer be
+    /// executed) is not owed again: the ticket escalates, with the reason.
+    @Test func aRelaunchThatCannotExecTheAgentEscalates() throws {
+        let s = try Scratch(name: "execfail")
+        defer { s.cleanup() }
+        let agent = try s.script("agent", "#!/bin/sh\nexec sleep 1000\n")
+        let pid = try s.startAgent("X1", [agent])
+        let serve = try ServeProcess(s, arguments: ["--retry-delay", "100ms", "--reconcile-interval", "500ms"])
+        try serve.waitUntilReady()
+        // Still executable, no longer a program the kernel can run (no #! line, no ELF header).
+        _ = try s.write("agent", "not a program\n", mode: 0o755)
+        kill(pid, SIGKILL)
+        try waitUntil("the relaunch failed and the ticket escalated") { try s.ticketRow("X1")?.escalated == true }
+        let runtimes = try s.runtimes("X1")
+        #expect(runtimes.map(\.state) == [.dead, .launchFailed])
+        #expect(runtimes[1].endReason == "exec_failed")
+        #expect(runtimes[1].relaunchOf == runtimes[0].id)
+        #expect(try s.ticketRow("X1")?.escalatedReason?.contains("exec_failed") == true)
+        #expect(try s.events("retry_owed", ticket: "X1").isEmpty)
+        try holdsFalse("another relaunch after the escalation", for: 1, every: 0.1) { try s.runtimes("X1").count > 2 }
+    }
+
     /// An escalated ticket is held: `start` and `adopt` refuse it (exit 5 `escalated`) until
     /// `mcrun reset`; `--force` starts it and says so on the launch event. The death that
     /// escalated it was recorded by a command, with the host's policy, without `serve`.
