@@ -69,8 +69,9 @@ struct ServeTests {
         let signalled = try s.startAgent("SIG", ["sleep", "1000"])
         _ = try s.write("go", "")
         kill(signalled, SIGTERM)
-        try waitUntil("both deaths recorded") {
-            try s.runtimes("CODE").first?.state == .dead && s.runtimes("SIG").first?.state == .dead
+        // The end is recorded first and torn down after; the last screen comes with the teardown.
+        try waitUntil("both deaths recorded and torn down") {
+            try ["CODE", "SIG"].allSatisfy { try s.runtimes($0).first.map { $0.state == .dead && !$0.teardownOwed } == true }
         }
         let code = try #require(try s.runtimes("CODE").first)
         let signal = try #require(try s.runtimes("SIG").first)
