@@ -1,7 +1,7 @@
-public import GRDB
+package import GRDB
 
 /// What an agent reports about its work: done, ready for review, or a question for a person.
-public enum SignalKind: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+public enum SignalKind: String, Codable, Sendable, CaseIterable {
     case done = "DONE"
     case review = "REVIEW"
     case question = "QUESTION"
@@ -9,10 +9,8 @@ public enum SignalKind: String, Codable, Sendable, CaseIterable, DatabaseValueCo
 
 /// One reported signal, a row of `signals`. Stored as `received` before it is judged, then
 /// `accepted` or `quarantined` with the reason; the nonce it came with is never stored.
-public struct CompletionSignal: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
-    public static let databaseTableName = "signals"
-
-    public enum State: String, Codable, Sendable, DatabaseValueConvertible {
+public struct CompletionSignal: Codable, Sendable, Equatable {
+    public enum State: String, Codable, Sendable {
         case received, accepted, quarantined
     }
 
@@ -30,13 +28,10 @@ public struct CompletionSignal: Codable, Sendable, Equatable, FetchableRecord, M
     public var decidedAt: Double?
     public var actor: String
 
-    public enum CodingKeys: String, CodingKey, ColumnExpression {
+    enum CodingKeys: String, CodingKey {
         case id, at, ticket, episode, runtimeID = "runtime_id", kind, payload, state, reason
         case decidedAt = "decided_at", actor
     }
-    public typealias Columns = CodingKeys
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
     public var json: JSONValue {
         [
@@ -62,7 +57,7 @@ public enum CompletionSignals {
         var signal = CompletionSignal(
             id: nil, at: WallClock.now(), ticket: credentials.ticket.rawValue, episode: credentials.episode, runtimeID: nil,
             kind: kind, payload: payload, state: .received, actor: actor)
-        try ledger.write { db in try signal.insert(db) }
+        try ledger.write { db in try Ledger.insertSignal(db, &signal) }
         return try ledger.write { db in
             try judgePending(db, actor: actor, except: signal.id)
             return try judge(db, signal, credentials: credentials, actor: actor)
@@ -87,13 +82,11 @@ public enum CompletionSignals {
         case .success(let runtime):
             signal.state = .accepted
             signal.runtimeID = runtime.id
-            try signal.update(db)
+            try Ledger.updateSignal(db, signal)
             // DONE is final for the episode: a later REVIEW or QUESTION does not undo it.
             let firstDone = signal.kind == .done && runtime.verdict != SignalKind.done.rawValue
             let newVerdict = runtime.verdict == SignalKind.done.rawValue ? SignalKind.done.rawValue : signal.kind.rawValue
-            try db.execute(
-                sql: "UPDATE runtimes SET verdict = ?, verdict_at = ?, updated_at = ? WHERE id = ?",
-                arguments: [newVerdict, now, now, runtime.id])
+            try Ledger.setVerdict(db, runtimeID: runtime.id!, newVerdict, now: now)
             var updated = runtime
             updated.verdict = newVerdict
             let previousDeaths = try Ledger.ticket(db, id: runtime.ticket)?.deaths ?? 0
@@ -107,9 +100,9 @@ public enum CompletionSignals {
         case .failure(let rejection):
             signal.state = .quarantined
             signal.reason = rejection.reason
-            let runtime = try Runtime.filter(Runtime.Columns.ticket == signal.ticket && Runtime.Columns.episode == signal.episode).fetchOne(db)
+            let runtime = try Ledger.runtime(db, ticket: signal.ticket, episode: signal.episode)
             signal.runtimeID = runtime?.id
-            try signal.update(db)
+            try Ledger.updateSignal(db, signal)
             try Ledger.appendEvent(
                 db, kind: "quarantine", ticket: signal.ticket, runtime: runtime, actor: actor, reason: rejection.reason,
                 data: ["signal_id": JSONValue(signal.id), "signal": .string(signal.kind.rawValue), "episode": .int(Int64(signal.episode))],
@@ -121,22 +114,15 @@ public enum CompletionSignals {
     /// Signals stored by a process that died before judging them: quarantined, since the
     /// nonce that would prove them is gone. Returns how many were judged.
     @discardableResult
-    public static func judgePending(_ db: Database, actor: String, except: Int64? = nil, olderThan age: Double = 5) throws -> Int {
-        let cutoff = WallClock.now() - age
-        let pending = try CompletionSignal
-            .filter(CompletionSignal.Columns.state == CompletionSignal.State.received.rawValue)
-            .filter(CompletionSignal.Columns.at < cutoff)
-            .filter(CompletionSignal.Columns.id != (except ?? -1))
-            .order(CompletionSignal.Columns.id).fetchAll(db)
+    package static func judgePending(_ db: Database, actor: String, except: Int64? = nil, olderThan age: Double = 5) throws -> Int {
+        let pending = try Ledger.unjudgedSignals(db, receivedBefore: WallClock.now() - age, except: except)
         for signal in pending { _ = try judge(db, signal, credentials: nil, actor: actor) }
         return pending.count
     }
 
     /// The accepted signal that stands for the runtime: its DONE if any, else the latest.
-    public static func standing(_ db: Database, runtimeID: Int64) throws -> CompletionSignal? {
-        let accepted = try CompletionSignal
-            .filter(CompletionSignal.Columns.runtimeID == runtimeID && CompletionSignal.Columns.state == CompletionSignal.State.accepted.rawValue)
-            .order(CompletionSignal.Columns.id.desc).fetchAll(db)
+    static func standing(_ db: Database, runtimeID: Int64) throws -> CompletionSignal? {
+        let accepted = try Ledger.acceptedSignals(db, runtimeID: runtimeID)
         return accepted.first { $0.kind == .done } ?? accepted.first
     }
 }

@@ -1,4 +1,4 @@
-public import GRDB
+import GRDB
 
 /// What an agent presents when it reports something about itself (activity, DONE):
 /// its ticket, episode and nonce, from the environment the shim gave it.
@@ -32,8 +32,8 @@ public struct EpisodeCredentials: Sendable, Equatable {
 
     /// Checks the credentials against the ledger inside `db`'s transaction. On success the
     /// runtime is the ticket's live, executing episode the credentials belong to.
-    public func verify(_ db: Database) throws -> Result<Runtime, Rejection> {
-        guard let runtime = try Runtime.filter(Runtime.Columns.ticket == ticket.rawValue && Runtime.Columns.episode == episode).fetchOne(db) else {
+    func verify(_ db: Database) throws -> Result<Runtime, Rejection> {
+        guard let runtime = try Ledger.runtime(db, ticket: ticket.rawValue, episode: episode) else {
             return .failure(.unknownEpisode)
         }
         // Constant-time compare: the nonce is a secret.

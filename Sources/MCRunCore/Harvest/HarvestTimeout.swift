@@ -1,11 +1,11 @@
-public import GRDB
+import GRDB
 
 /// A live runtime with no pane output for longer than the harvest timeout is `silent`:
 /// waiting for a person or hung. Decided from what `ps` already has (the one tmux snapshot's
 /// window activity, the log file's mtime), never from a tmux call per runtime.
 public enum HarvestTimeout {
     /// Seconds, from the `harvest_timeout` setting, else `MCRUN_HARVEST_TIMEOUT`; nil is off.
-    public static func limit(_ db: Database, environment: [String: String]) throws -> Double? {
+    static func limit(_ db: Database, environment: [String: String]) throws -> Double? {
         if let stored = try Ledger.setting(db, .harvestTimeout) { return parse(stored) }
         return environment["MCRUN_HARVEST_TIMEOUT"].flatMap(parse)
     }

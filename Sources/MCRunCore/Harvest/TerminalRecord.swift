@@ -1,4 +1,4 @@
-public import GRDB
+import GRDB
 import Foundation
 
 /// What a dispatcher needs to know about a runtime that ended without an accepted verdict
@@ -163,7 +163,7 @@ public struct TerminalRecord: Codable, Sendable, Equatable {
 
     /// Re-derives a stored record after the ticket changed in the same transaction (the
     /// death count, an escalation), so the record says what the ticket now is.
-    public static func refresh(_ db: Database, _ runtime: Runtime) throws -> Runtime {
+    static func refresh(_ db: Database, _ runtime: Runtime) throws -> Runtime {
         var updated = runtime
         updated.terminalRecord = derive(runtime, ticket: try Ledger.ticket(db, id: runtime.ticket))
         try Ledger.setTerminalRecord(db, runtimeID: runtime.id!, updated.terminalRecord)

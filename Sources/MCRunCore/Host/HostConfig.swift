@@ -1,4 +1,4 @@
-public import GRDB
+import GRDB
 
 /// The host settings an operator may change with `mcrun config KEY VALUE`. Each value is
 /// validated before it is stored, because the readers fail closed on a bad one (a capacity
@@ -85,7 +85,7 @@ public enum HostConfig {
         }
     }
 
-    public static func value(_ db: Database, _ key: Key) throws -> String? {
+    static func value(_ db: Database, _ key: Key) throws -> String? {
         try Ledger.setting(db, key.setting)
     }
 

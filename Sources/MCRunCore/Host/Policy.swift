@@ -1,4 +1,4 @@
-public import GRDB
+import GRDB
 
 /// Host-wide settings kept in the ledger, so every process (CLI or service) sees the same.
 public enum Setting: String, Sendable, CaseIterable {
@@ -20,25 +20,9 @@ public enum Setting: String, Sendable, CaseIterable {
     case retryDelay = "retry_delay"
 }
 
-extension Ledger {
-    public static func setting(_ db: Database, _ key: Setting) throws -> String? {
-        try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [key.rawValue])
-    }
-
-    public static func setSetting(_ db: Database, _ key: Setting, _ value: String?, now: Double = WallClock.now()) throws {
-        if let value {
-            try db.execute(
-                sql: "INSERT INTO settings(key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                arguments: [key.rawValue, value, now])
-        } else {
-            try db.execute(sql: "DELETE FROM settings WHERE key = ?", arguments: [key.rawValue])
-        }
-    }
-}
-
 /// Refusals by policy (exit 5): told apart from a conflict with a live runtime (exit 4).
 public enum Policy {
-    public static func checkKillSwitch(_ db: Database, action: String) throws {
+    static func checkKillSwitch(_ db: Database, action: String) throws {
         if let reason = try Ledger.setting(db, .killswitch) {
             throw MCRunError(.refused, "killswitch", "\(action) refused: the kill switch is on (\(reason)); turn it off with: mcrun killswitch off")
         }

@@ -1,4 +1,4 @@
-public import GRDB
+import GRDB
 
 /// Whether an agent is mid-turn. Sources, best first: the agent's own hooks (it says when a
 /// turn starts and ends), then pane output (something was printed in the last few
@@ -29,7 +29,7 @@ public enum Activity {
             self.pattern = pattern
         }
 
-        public static func load(_ db: Database) throws -> Settings {
+        static func load(_ db: Database) throws -> Settings {
             let window = try Ledger.setting(db, .busyWindow).flatMap(Double.init) ?? defaultWindowSeconds
             return Settings(windowSeconds: window, pattern: try Ledger.setting(db, .busyPattern))
         }
@@ -92,12 +92,10 @@ public enum Activity {
                 runtime.busy = report == .busy
                 runtime.busySource = Source.hook.rawValue
                 runtime.busyAt = now
-                try db.execute(
-                    sql: "UPDATE runtimes SET busy = ?, busy_source = ?, busy_at = ? WHERE id = ? AND state = 'running'",
-                    arguments: [runtime.busy, runtime.busySource, now, runtime.id])
+                try Ledger.setActivity(db, runtimeID: runtime.id!, busy: runtime.busy, source: .hook, at: now)
                 return .success(runtime)
             case .failure(let rejection):
-                let runtime = try Runtime.filter(Runtime.Columns.ticket == credentials.ticket.rawValue && Runtime.Columns.episode == credentials.episode).fetchOne(db)
+                let runtime = try Ledger.runtime(db, ticket: credentials.ticket.rawValue, episode: credentials.episode)
                 try Ledger.appendEvent(
                     db, kind: "activity_rejected", ticket: credentials.ticket.rawValue, runtime: runtime, actor: actor,
                     reason: rejection.rawValue, data: ["report": .string(report.rawValue), "episode": .int(Int64(credentials.episode))], now: now)

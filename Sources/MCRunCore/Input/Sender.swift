@@ -1,4 +1,4 @@
-public import GRDB
+import GRDB
 import Foundation
 import Glibc
 
@@ -261,7 +261,7 @@ public struct QueuedMessage: Sendable, Equatable {
     public var error: String?
 
     /// A runtime's queue, oldest first, without the message bodies.
-    public static func list(_ db: Database, runtimeID: Int64) throws -> [QueuedMessage] {
+    static func list(_ db: Database, runtimeID: Int64) throws -> [QueuedMessage] {
         try Ledger.queuedMessages(db, runtimeID: runtimeID)
     }
 }

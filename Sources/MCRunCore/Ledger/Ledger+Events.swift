@@ -1,4 +1,4 @@
-public import GRDB
+package import GRDB
 
 extension Ledger {
     /// Events after `cursor` in id order, at most `limit`: only `ticket`'s when given, only
@@ -8,10 +8,45 @@ extension Ledger {
         try read { db in try Ledger.events(db, after: cursor, ticket: ticket, kinds: kinds, limit: limit) }
     }
 
-    public static func events(_ db: Database, after cursor: Int64, ticket: String? = nil, kinds: [String] = [], limit: Int = 500) throws -> [Event] {
-        var request = Event.filter(Event.Columns.id > cursor)
-        if let ticket { request = request.filter(Event.Columns.ticket == ticket) }
-        if !kinds.isEmpty { request = request.filter(kinds.contains(Event.Columns.kind)) }
-        return try request.order(Event.Columns.id).limit(max(0, limit)).fetchAll(db)
+    package static func events(_ db: Database, after cursor: Int64, ticket: String? = nil, kinds: [String] = [], limit: Int = 500) throws -> [Event] {
+        var conditions = ["id > ?"]
+        var arguments: [any DatabaseValueConvertible] = [cursor]
+        if let ticket {
+            conditions.append("ticket = ?")
+            arguments.append(ticket)
+        }
+        if !kinds.isEmpty {
+            conditions.append("kind IN (\(placeholders(kinds.count)))")
+            arguments += kinds as [any DatabaseValueConvertible]
+        }
+        arguments.append(max(0, limit))
+        return try Event.fetchAll(
+            db, sql: "SELECT * FROM events WHERE \(conditions.joined(separator: " AND ")) ORDER BY id LIMIT ?", arguments: StatementArguments(arguments))
+    }
+
+    /// Every event goes through here; ticket-level changes (park, escalation, kill switch)
+    /// call it directly inside their own transaction.
+    @discardableResult
+    package static func appendEvent(
+        _ db: Database, kind: String, ticket: String? = nil, runtime: Runtime? = nil, from: RuntimeState? = nil,
+        actor: String, reason: String? = nil, data: JSONValue = [:], now: Double = WallClock.now()
+    ) throws -> Event {
+        var event = Event(
+            id: nil, at: now, kind: kind, ticket: ticket ?? runtime?.ticket, runtimeID: runtime?.id,
+            episode: runtime?.episode, fromState: from?.rawValue, toState: runtime?.state.rawValue,
+            actor: actor, reason: reason, data: data)
+        try event.insert(db)
+        return event
+    }
+
+    /// A ticket's latest `limit` events, newest first.
+    static func latestEvents(_ db: Database, ticket: String, limit: Int) throws -> [Event] {
+        try Event.fetchAll(db, sql: "SELECT * FROM events WHERE ticket = ? ORDER BY id DESC LIMIT ?", arguments: [ticket, max(0, limit)])
+    }
+}
+
+extension Event {
+    package static func fetchOne(_ db: Database, key id: Int64) throws -> Event? {
+        try Event.fetchOne(db, sql: "SELECT * FROM events WHERE id = ?", arguments: [id])
     }
 }

@@ -66,21 +66,19 @@ extension Ledger {
     public func ticketHistory(_ id: String, eventLimit: Int) throws(MCRunError) -> TicketHistory? {
         try read { db in
             guard let ticket = try Ledger.ticket(db, id: id) else { return nil }
-            let episodes = try Runtime.filter(Runtime.Columns.ticket == id).order(Runtime.Columns.episode.desc).fetchAll(db)
-            let events = try Event.filter(Event.Columns.ticket == id).order(Event.Columns.id.desc).limit(max(0, eventLimit)).fetchAll(db)
+            let episodes = try Ledger.episodes(db, ticket: id)
+            let events = try Ledger.latestEvents(db, ticket: id, limit: eventLimit)
             let queue = try episodes.first.map { try QueuedMessage.list(db, runtimeID: $0.id!) } ?? []
             return TicketHistory(
                 ticket: ticket, episodes: episodes, events: events.reversed(), queue: queue,
-                refusals: try Ledger.refusals(db, ticket: id), relaunch: try PendingRetry.fetchOne(db, key: id))
+                refusals: try Ledger.refusals(db, ticket: id), relaunch: try Ledger.pendingRetry(db, ticket: id))
         }
     }
 
     /// The ticket's given episode, or its newest when `episode` is nil.
     public func runtime(ticket: String, episode: Int?) throws(MCRunError) -> Runtime? {
         try read { db in
-            if let episode {
-                return try Runtime.filter(Runtime.Columns.ticket == ticket && Runtime.Columns.episode == episode).fetchOne(db)
-            }
+            if let episode { return try Ledger.runtime(db, ticket: ticket, episode: episode) }
             return try Ledger.latestRuntime(db, ticket: ticket)
         }
     }

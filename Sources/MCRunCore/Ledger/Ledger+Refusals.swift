@@ -1,11 +1,9 @@
-public import GRDB
+import GRDB
 
 /// A command refused for a ticket (busy, a policy, a declined adopt), coalesced per
 /// (ticket, reason): `count` refusals since `windowStartedAt`, the first of which wrote the
 /// `refused` event `eventID`.
-public struct Refusal: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "refusals"
-
+public struct Refusal: Codable, Sendable, Equatable {
     public var ticket: String
     public var reason: String
     /// The command of the latest refusal (start, adopt, send).
@@ -20,11 +18,10 @@ public struct Refusal: Codable, Sendable, Equatable, FetchableRecord, Persistabl
     public var lastAt: Double
     public var eventID: Int64?
 
-    public enum CodingKeys: String, CodingKey, ColumnExpression {
+    enum CodingKeys: String, CodingKey {
         case ticket, reason, action, code, windowStartedAt = "window_started_at", count, total, lastAt = "last_at"
         case eventID = "event_id"
     }
-    public typealias Columns = CodingKeys
 }
 
 extension Ledger {
@@ -52,7 +49,7 @@ extension Ledger {
         }
     }
 
-    public static func recordRefusal(
+    static func recordRefusal(
         _ db: Database, ticket: String, action: String, reason: String, code: Int, runtimeID: Int64?, window: Double, actor: String,
         now: Double
     ) throws -> (refusal: Refusal, event: Event?) {
@@ -81,7 +78,7 @@ extension Ledger {
     }
 
     /// A ticket's refusals, the latest first.
-    public static func refusals(_ db: Database, ticket: String) throws -> [Refusal] {
-        try Refusal.filter(Refusal.Columns.ticket == ticket).order(Refusal.Columns.lastAt.desc).fetchAll(db)
+    static func refusals(_ db: Database, ticket: String) throws -> [Refusal] {
+        try Refusal.fetchAll(db, sql: "SELECT * FROM refusals WHERE ticket = ? ORDER BY last_at DESC", arguments: [ticket])
     }
 }

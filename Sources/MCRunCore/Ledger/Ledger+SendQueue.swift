@@ -1,15 +1,15 @@
 import Foundation
-public import GRDB
+import GRDB
 
 /// The send queue: messages for a busy agent, per episode, delivered in order. `Sender`
 /// decides when; these only read and write.
 extension Ledger {
-    public static func pendingMessageCount(_ db: Database, runtimeID: Int64) throws -> Int {
+    static func pendingMessageCount(_ db: Database, runtimeID: Int64) throws -> Int {
         try Int.fetchOne(db, sql: "SELECT count(*) FROM send_queue WHERE runtime_id = ? AND state = 'pending'", arguments: [runtimeID]) ?? 0
     }
 
     /// Queues a message for the runtime; returns its id.
-    public static func queueMessage(_ db: Database, runtime: Runtime, body: [UInt8], enter: Bool, actor: String, now: Double) throws -> Int64 {
+    static func queueMessage(_ db: Database, runtime: Runtime, body: [UInt8], enter: Bool, actor: String, now: Double) throws -> Int64 {
         try db.execute(
             sql: "INSERT INTO send_queue(runtime_id, ticket, state, body, enter, actor, created_at) VALUES (?, ?, 'pending', ?, ?, ?, ?)",
             arguments: [runtime.id, runtime.ticket, Data(body), enter, actor, now])
@@ -18,14 +18,14 @@ extension Ledger {
 
     /// Marks `delivering` messages of the runtime `uncertain`: only a sender that died
     /// mid-paste leaves one behind, since the caller holds the runtime's send lock.
-    public static func markInterruptedDeliveriesUncertain(_ db: Database, runtimeID: Int64) throws {
+    static func markInterruptedDeliveriesUncertain(_ db: Database, runtimeID: Int64) throws {
         try db.execute(
             sql: "UPDATE send_queue SET state = 'uncertain', error = 'sender died during delivery' WHERE runtime_id = ? AND state = 'delivering'",
             arguments: [runtimeID])
     }
 
     /// Takes the runtime's oldest pending message, marking it `delivering`.
-    public static func claimNextMessage(_ db: Database, runtimeID: Int64) throws -> (id: Int64, body: [UInt8], enter: Bool)? {
+    static func claimNextMessage(_ db: Database, runtimeID: Int64) throws -> (id: Int64, body: [UInt8], enter: Bool)? {
         guard let row = try Row.fetchOne(
             db, sql: "SELECT id, body, enter FROM send_queue WHERE runtime_id = ? AND state = 'pending' ORDER BY id LIMIT 1", arguments: [runtimeID])
         else { return nil }
@@ -34,21 +34,28 @@ extension Ledger {
         return (id, [UInt8](row["body"] as Data? ?? Data()), row["enter"])
     }
 
-    public static func markMessageDelivered(_ db: Database, id: Int64, now: Double) throws {
+    static func markMessageDelivered(_ db: Database, id: Int64, now: Double) throws {
         try db.execute(sql: "UPDATE send_queue SET state = 'delivered', delivered_at = ? WHERE id = ?", arguments: [now, id])
     }
 
-    public static func markMessageFailed(_ db: Database, id: Int64, error: String) throws {
+    static func markMessageFailed(_ db: Database, id: Int64, error: String) throws {
         try db.execute(sql: "UPDATE send_queue SET state = 'failed', error = ? WHERE id = ?", arguments: [error, id])
     }
 
+    /// What an agent's hooks reported (busy or idle), on its running runtime.
+    static func setActivity(_ db: Database, runtimeID: Int64, busy: Bool, source: Activity.Source, at now: Double) throws {
+        try db.execute(
+            sql: "UPDATE runtimes SET busy = ?, busy_source = ?, busy_at = ? WHERE id = ? AND state = 'running'",
+            arguments: [busy, source.rawValue, now, runtimeID])
+    }
+
     /// An agent that reports through hooks is busy from the moment it has input.
-    public static func markHookReportingRuntimeBusy(_ db: Database, runtimeID: Int64, now: Double) throws {
+    static func markHookReportingRuntimeBusy(_ db: Database, runtimeID: Int64, now: Double) throws {
         try db.execute(sql: "UPDATE runtimes SET busy = 1, busy_at = ? WHERE id = ? AND busy_source = 'hook'", arguments: [now, runtimeID])
     }
 
     /// A runtime's queue, oldest first, without the message bodies.
-    public static func queuedMessages(_ db: Database, runtimeID: Int64) throws -> [QueuedMessage] {
+    static func queuedMessages(_ db: Database, runtimeID: Int64) throws -> [QueuedMessage] {
         try Row.fetchAll(
             db, sql: "SELECT id, runtime_id, state, length(body) AS bytes, created_at, delivered_at, error FROM send_queue WHERE runtime_id = ? ORDER BY id",
             arguments: [runtimeID]

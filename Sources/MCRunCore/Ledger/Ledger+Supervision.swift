@@ -1,4 +1,4 @@
-public import GRDB
+import GRDB
 
 /// The reads and small writes the service's loop makes, by name.
 extension Ledger {
@@ -12,7 +12,7 @@ extension Ledger {
 
     /// Every runtime in a live state (launching, running, stopping).
     public func liveRuntimes() throws(MCRunError) -> [Runtime] {
-        try read { db in try Runtime.fetchAll(db, sql: "SELECT * FROM runtimes WHERE state IN \(RuntimeState.liveSQL)") }
+        try read { db in try Runtime.fetchAll(db, sql: "SELECT * FROM runtimes WHERE state IN \(Ledger.liveStates)") }
     }
 
     /// Every runtime recorded running.
@@ -31,7 +31,8 @@ extension Ledger {
     /// The newest runtime of each of these session names.
     public func runtimes(sessionNames names: [String]) throws(MCRunError) -> [String: Runtime] {
         try read { db in
-            let rows = try Runtime.filter(names.contains(Runtime.Columns.sessionName)).fetchAll(db)
+            let rows = try Runtime.fetchAll(
+                db, sql: "SELECT * FROM runtimes WHERE session_name IN (\(Ledger.placeholders(names.count)))", arguments: StatementArguments(names))
             return Dictionary(rows.map { ($0.sessionName, $0) }, uniquingKeysWith: { a, b in a.episode >= b.episode ? a : b })
         }
     }
@@ -41,12 +42,12 @@ extension Ledger {
             let row = try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT (SELECT count(*) FROM runtimes WHERE state IN \(RuntimeState.liveSQL)) AS live,
+                    SELECT (SELECT count(*) FROM runtimes WHERE state IN \(Ledger.liveStates)) AS live,
                            (SELECT count(*) FROM runtimes WHERE state = 'running' AND busy = 1) AS busy,
                            (SELECT count(*) FROM tickets WHERE escalated = 1) AS escalated
                     """)
             return PassView(
-                live: row?["live"] ?? 0, busy: row?["busy"] ?? 0, escalated: row?["escalated"] ?? 0, retries: try PendingRetry.all(db))
+                live: row?["live"] ?? 0, busy: row?["busy"] ?? 0, escalated: row?["escalated"] ?? 0, retries: try Ledger.pendingRetries(db))
         }
     }
 
@@ -56,7 +57,7 @@ extension Ledger {
     }
 
     public func pendingRetry(ticket: String) throws(MCRunError) -> PendingRetry? {
-        try read { db in try PendingRetry.fetchOne(db, key: ticket) }
+        try read { db in try Ledger.pendingRetry(db, ticket: ticket) }
     }
 
     /// A session no runtime owns, recorded once per (session id, pane pid).
@@ -73,41 +74,6 @@ extension Ledger {
                     "session": .string(pane.sessionName), "session_id": .string(pane.sessionID),
                     "pane": .string(pane.paneID), "pane_pid": .int(Int64(pane.panePID)),
                 ])
-            return true
-        }
-    }
-}
-
-extension PendingRetry {
-    /// A relaunch refused by a policy that passes (kill switch, capacity): it stays owed,
-    /// marked held with the reason. True when the reason is new (and `retry_refused` was written).
-    public static func hold(
-        ledger: Ledger, ticket: String, runtime previous: Runtime, reason: String, message: String, actor: String
-    ) throws(MCRunError) -> Bool {
-        try ledger.write { db in
-            guard var owed = try PendingRetry.fetchOne(db, key: ticket), owed.runtimeID == previous.id else { return false }
-            guard owed.heldReason != reason else { return false }
-            let now = WallClock.now()
-            owed.heldReason = reason
-            owed.heldSince = now
-            try owed.update(db)
-            try Ledger.appendEvent(
-                db, kind: "retry_refused", runtime: previous, actor: actor, reason: reason,
-                data: ["message": .string(message), "still_pending": true], now: now)
-            return true
-        }
-    }
-
-    /// A relaunch refused for good (the ticket was parked, another runtime started): it is
-    /// no longer owed. True when this call took it (and `retry_refused` was written).
-    public static func drop(
-        ledger: Ledger, ticket: String, runtime previous: Runtime, reason: String, message: String, actor: String
-    ) throws(MCRunError) -> Bool {
-        try ledger.write { db in
-            guard try claim(db, ticket: ticket, runtimeID: previous.id!) else { return false }
-            try Ledger.appendEvent(
-                db, kind: "retry_refused", runtime: previous, actor: actor, reason: reason,
-                data: ["message": .string(message), "still_pending": false])
             return true
         }
     }

@@ -1,11 +1,11 @@
-public import GRDB
+package import GRDB
 import Glibc
 
 /// The SQLite file that is the source of truth: runtimes, tickets, events, settings.
 /// WAL mode, so `ps` never waits for a writer; every write is one IMMEDIATE transaction, so
 /// a compare-and-set inside it is atomic across processes.
 public final class Ledger: Sendable {
-    public let pool: DatabasePool
+    let pool: DatabasePool
     public let path: String
 
     /// Seconds a writer waits for the lock before the operation fails (and, for admission,
@@ -63,7 +63,7 @@ public final class Ledger: Sendable {
         return Int(lseek(fd, 0, SEEK_END))
     }
 
-    public func write<T>(_ body: (Database) throws -> T) throws(MCRunError) -> T {
+    package func write<T>(_ body: (Database) throws -> T) throws(MCRunError) -> T {
         do {
             return try pool.write(body)
         } catch let error as MCRunError {
@@ -73,7 +73,7 @@ public final class Ledger: Sendable {
         }
     }
 
-    public func read<T>(_ body: (Database) throws -> T) throws(MCRunError) -> T {
+    package func read<T>(_ body: (Database) throws -> T) throws(MCRunError) -> T {
         do {
             return try pool.read(body)
         } catch let error as MCRunError {
@@ -104,34 +104,71 @@ public final class Ledger: Sendable {
 // MARK: - Reads shared by every command
 
 extension Ledger {
+    /// SQL list of the live states, for queries (the partial unique index spells it out).
+    static let liveStates = "(" + RuntimeState.allCases.filter(\.isLive).map { "'\($0.rawValue)'" }.joined(separator: ",") + ")"
+
+    /// `?, ?, ?`: one placeholder per argument of an `IN (...)` list.
+    static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ", ")
+    }
+
     /// The ticket's live runtime, if any (at most one, by the unique index).
-    public static func liveRuntime(_ db: Database, ticket: String) throws -> Runtime? {
-        try Runtime.filter(sql: "ticket = ? AND state IN \(RuntimeState.liveSQL)", arguments: [ticket]).fetchOne(db)
+    static func liveRuntime(_ db: Database, ticket: String) throws -> Runtime? {
+        try Runtime.fetchOne(db, sql: "SELECT * FROM runtimes WHERE ticket = ? AND state IN \(liveStates)", arguments: [ticket])
     }
 
     /// The ticket's newest episode, live or ended.
-    public static func latestRuntime(_ db: Database, ticket: String) throws -> Runtime? {
-        try Runtime.filter(Runtime.Columns.ticket == ticket).order(Runtime.Columns.episode.desc).fetchOne(db)
+    static func latestRuntime(_ db: Database, ticket: String) throws -> Runtime? {
+        try Runtime.fetchOne(db, sql: "SELECT * FROM runtimes WHERE ticket = ? ORDER BY episode DESC LIMIT 1", arguments: [ticket])
     }
 
-    public static func runtime(_ db: Database, id: Int64) throws -> Runtime? {
+    static func runtime(_ db: Database, ticket: String, episode: Int) throws -> Runtime? {
+        try Runtime.fetchOne(db, sql: "SELECT * FROM runtimes WHERE ticket = ? AND episode = ?", arguments: [ticket, episode])
+    }
+
+    /// Every episode of the ticket, newest first.
+    static func episodes(_ db: Database, ticket: String) throws -> [Runtime] {
+        try Runtime.fetchAll(db, sql: "SELECT * FROM runtimes WHERE ticket = ? ORDER BY episode DESC", arguments: [ticket])
+    }
+
+    static func runtime(_ db: Database, id: Int64) throws -> Runtime? {
         try Runtime.fetchOne(db, key: id)
     }
 
-    public static func ticket(_ db: Database, id: String) throws -> Ticket? {
+    static func ticket(_ db: Database, id: String) throws -> Ticket? {
         try Ticket.fetchOne(db, key: id)
     }
 
     /// Fetches or creates the ticket row.
-    public static func ensureTicket(_ db: Database, id: String, now: Double) throws -> Ticket {
+    static func ensureTicket(_ db: Database, id: String, now: Double) throws -> Ticket {
         if let t = try Ticket.fetchOne(db, key: id) { return t }
-        let t = Ticket(id: id, now: now)
+        var t = Ticket(id: id, now: now)
         try t.insert(db)
         return t
     }
 
-    public static func liveCount(_ db: Database) throws -> Int {
-        try Int.fetchOne(db, sql: "SELECT count(*) FROM runtimes WHERE state IN \(RuntimeState.liveSQL)") ?? 0
+    /// Writes back a runtime read with its nonce and environment (not one read for listing).
+    static func updateRuntime(_ db: Database, _ runtime: Runtime) throws {
+        try runtime.update(db)
+    }
+
+    /// Inserts a newly admitted runtime; false when the one-live-runtime-per-ticket index
+    /// refused it (another runtime of the ticket is live).
+    static func admitRuntime(_ db: Database, _ runtime: inout Runtime) throws -> Bool {
+        do {
+            try runtime.insert(db)
+            return true
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+            return false
+        }
+    }
+
+    static func updateTicket(_ db: Database, _ ticket: Ticket) throws {
+        try ticket.update(db)
+    }
+
+    static func liveCount(_ db: Database) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM runtimes WHERE state IN \(liveStates)") ?? 0
     }
 }
 

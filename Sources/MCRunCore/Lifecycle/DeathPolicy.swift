@@ -1,4 +1,4 @@
-public import GRDB
+import GRDB
 
 /// What an unexpected death leads to. The default is the one that ended both "never
 /// retried" and "retried forever": the first death is relaunched once, silently, after a
@@ -35,7 +35,7 @@ public struct DeathPolicy: Sendable, Equatable {
     }
 
     /// The host's policy: the ledger's settings over the defaults.
-    public static func load(_ db: Database) throws -> DeathPolicy {
+    static func load(_ db: Database) throws -> DeathPolicy {
         var policy = DeathPolicy()
         if let raw = try Ledger.setting(db, .maxSilentRetries), let n = Int(raw), n >= 0 { policy.maxSilentRetries = n }
         if let raw = try Ledger.setting(db, .retryDelay), let seconds = Double(raw), seconds >= 0, seconds.isFinite {

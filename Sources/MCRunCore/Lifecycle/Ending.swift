@@ -1,4 +1,4 @@
-public import GRDB
+import GRDB
 
 /// The one path that ends a runtime, whatever ended it: a stop or park, a death (noticed
 /// by the service or by any command that touched the runtime first), a launch that failed.
@@ -155,7 +155,7 @@ public struct Ending: Sendable {
             let delay = Double(policy.retryDelayMilliseconds) / 1000 * Double(1 << min(attempts, 6))
             var owed = PendingRetry(ticket: runtime.ticket, runtimeID: previous, dueAt: now + max(delay, 0.5), createdAt: now)
             owed.attempts = attempts
-            try owed.insert(db, onConflict: .replace)
+            try Ledger.oweRetry(db, owed)
             try Ledger.appendEvent(
                 db, kind: "retry_owed", runtime: runtime, actor: actor, reason: reason,
                 data: ["previous_runtime_id": .int(previous), "attempts": .int(Int64(attempts)), "due_at": .double(owed.dueAt)], now: now)
@@ -194,7 +194,7 @@ public struct Ending: Sendable {
                     guard var current = try Ledger.runtime(db, id: id), current.teardownOwed else { return }
                     if !current.hasExitStatus { facts.apply(to: &current) } else if current.lastScreen == nil { current.lastScreen = facts.lastScreen }
                     current.terminalRecord = TerminalRecord.derive(current, ticket: try Ledger.ticket(db, id: current.ticket))
-                    try current.update(db)
+                    try Ledger.updateRuntime(db, current)
                 }
             }
         }
@@ -206,7 +206,7 @@ public struct Ending: Sendable {
             if let tail = report.transcriptTail { current.transcriptTail = tail }
             if current.lastScreen == nil, let lastScreen { current.lastScreen = lastScreen }
             current.terminalRecord = TerminalRecord.derive(current, ticket: try Ledger.ticket(db, id: current.ticket))
-            try current.update(db)
+            try Ledger.updateRuntime(db, current)
             // With the exit status, which a death recorded in a hurry may have lacked.
             let data = report.data.merging(["exit_code": JSONValue(current.exitCode), "exit_signal": JSONValue(current.exitSignal)])
             try Ledger.appendEvent(db, kind: "teardown", runtime: current, actor: actor, data: data)
@@ -220,21 +220,6 @@ public struct Ending: Sendable {
     public func finishOwedTeardowns(ticket: String? = nil) -> [Runtime] {
         guard let owed = try? context.ledger.read({ db in try Ledger.teardownsOwed(db, ticket: ticket) }) else { return [] }
         return owed.map { tearDown($0) }.filter { !$0.teardownOwed }
-    }
-}
-
-extension Ledger {
-    /// Ended runtimes whose teardown is not finished.
-    static func teardownsOwed(_ db: Database, ticket: String?) throws -> [Runtime] {
-        if let ticket {
-            return try Runtime.fetchAll(db, sql: "SELECT * FROM runtimes WHERE teardown_owed = 1 AND ticket = ?", arguments: [ticket])
-        }
-        return try Runtime.fetchAll(db, sql: "SELECT * FROM runtimes WHERE teardown_owed = 1")
-    }
-
-    /// How many relaunches of the owed retry for `previous` failed to launch.
-    static func failedRelaunches(_ db: Database, of previous: Int64) throws -> Int {
-        try Int.fetchOne(db, sql: "SELECT count(*) FROM runtimes WHERE relaunch_of = ? AND state = 'launch_failed'", arguments: [previous]) ?? 0
     }
 }
 

@@ -1,4 +1,4 @@
-public import GRDB
+import GRDB
 import Glibc
 import CLinux
 
@@ -50,18 +50,24 @@ public struct Launcher: Sendable {
         return runtime
     }
 
-    /// A new episode of `previous`: the same argv, cwd, environment and owner, through the
-    /// same admission as `start` (kill switch, parked, escalated, one live runtime,
-    /// capacity). `within` runs inside the admission transaction with the new row, so an
-    /// owed retry is claimed exactly once together with the admission.
-    public func relaunch(
-        from previous: Runtime, timeoutMilliseconds: Int = 10_000,
-        within: @escaping (Database, Runtime) throws -> Void = { _, _ in }
-    ) throws(MCRunError) -> Runtime {
+    /// The relaunch owed by `retry`: a new episode of `previous`, the dead runtime it
+    /// replays, with the same argv, cwd, environment and owner, through the same admission
+    /// as `start` (kill switch, parked, escalated, one live runtime, capacity). The owed
+    /// retry is claimed inside the admission transaction, so it is taken exactly once
+    /// together with the admission; one already taken or cancelled throws `retry_cancelled`.
+    public func relaunch(_ retry: PendingRetry, from previous: Runtime, timeoutMilliseconds: Int = 10_000) throws(MCRunError) -> Runtime {
         let request = LaunchRequest(
             ticket: previous.ticketID, argv: previous.argv, cwd: previous.cwd, env: previous.env, owner: previous.owner,
             timeoutMilliseconds: timeoutMilliseconds)
-        let admitted = try admit(request, action: "retry", relaunchOf: previous.id, within: within)
+        let actor = context.actor
+        let admitted = try admit(request, action: "retry", relaunchOf: previous.id) { db, admitted in
+            guard try Ledger.claimRetry(db, ticket: retry.ticket, runtimeID: retry.runtimeID) else {
+                throw MCRunError(.declined, "retry_cancelled", "the relaunch of \(retry.ticket) was cancelled or already done")
+            }
+            try Ledger.appendEvent(
+                db, kind: "retry", runtime: admitted, actor: actor, reason: "silent_retry",
+                data: ["previous_runtime_id": .int(previous.id!), "previous_episode": .int(Int64(previous.episode)), "attempt": .int(Int64(retry.attempts + 1))])
+        }
         return try launch(admitted, timeoutMilliseconds: timeoutMilliseconds)
     }
 
@@ -98,15 +104,13 @@ public struct Launcher: Sendable {
                     env: request.env, launcherPID: me.pid, launcherStartTime: Int64(me.startTime),
                     createdAt: now, updatedAt: now, busy: false, relaunchOf: relaunchOf)
                 runtime.sessionName = "\(ticket.id)@\(runtime.episode)"
-                do {
-                    try runtime.insert(db)
-                } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+                guard try Ledger.admitRuntime(db, &runtime) else {
                     // The index is the guarantee; the check above only gives a better answer.
                     let winner = try Ledger.liveRuntime(db, ticket: ticket.id)
                     throw MCRunError(.busy, "busy", "ticket \(ticket.id) already has a live runtime", runtime: winner)
                 }
                 // A caller's start supersedes a relaunch still owed for an earlier death.
-                if relaunchOf == nil, try PendingRetry.cancel(db, ticket: ticket.id) {
+                if relaunchOf == nil, try Ledger.cancelRetry(db, ticket: ticket.id) {
                     try Ledger.appendEvent(db, kind: "retry_cancelled", ticket: ticket.id, actor: actor, reason: "superseded_by_start", now: now)
                 }
                 var data: JSONValue = ["argv": JSONValue(request.argv), "cwd": .string(request.cwd), "owner": JSONValue(request.owner)]

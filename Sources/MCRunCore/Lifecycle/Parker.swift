@@ -1,4 +1,4 @@
-public import GRDB
+import GRDB
 
 /// Parks a ticket: marks it parked and moves its live runtime to `stopping` in ONE write
 /// transaction, so there is no instant at which a ticket meant to be parked can be started

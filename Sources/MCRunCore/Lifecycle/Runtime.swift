@@ -1,8 +1,7 @@
-public import GRDB
 import Foundation
 
 /// Where a runtime is in its life. Only `Ledger.transition` changes it.
-public enum RuntimeState: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+public enum RuntimeState: String, Codable, Sendable, CaseIterable {
     /// Admitted; the tmux session is being created and the agent's identity is not yet known.
     case launching
     /// The agent's identity is recorded; it was alive when last looked at.
@@ -24,15 +23,10 @@ public enum RuntimeState: String, Codable, Sendable, CaseIterable, DatabaseValue
 
     public var isLive: Bool { Self.live.contains(self) }
     public var isEnded: Bool { Self.ended.contains(self) }
-
-    /// SQL list of the live states, for the partial unique index and queries.
-    static let liveSQL = "('launching','running','stopping')"
 }
 
 /// One episode of a ticket's agent: a row of `runtimes`.
-public struct Runtime: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
-    public static let databaseTableName = "runtimes"
-
+public struct Runtime: Codable, Sendable, Equatable {
     public var id: Int64?
     public var ticket: String
     public var episode: Int
@@ -82,7 +76,7 @@ public struct Runtime: Codable, Sendable, Equatable, FetchableRecord, MutablePer
     /// The dead runtime whose owed relaunch this episode is; nil for a start by a caller.
     public var relaunchOf: Int64?
 
-    public enum CodingKeys: String, CodingKey, ColumnExpression, CaseIterable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case id, ticket, episode, nonce, owner, state
         case sessionName = "session_name", sessionID = "session_id", paneID = "pane_id"
         case argv, cwd, env
@@ -97,10 +91,6 @@ public struct Runtime: Codable, Sendable, Equatable, FetchableRecord, MutablePer
         case stopperPID = "stopper_pid", stopperStartTime = "stopper_start_time", stopDeadline = "stop_deadline"
         case teardownOwed = "teardown_owed", relaunchOf = "relaunch_of"
     }
-    public typealias Columns = CodingKeys
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
-
     public var ticketID: TicketID { TicketID(trusted: ticket) }
 
     public var identity: AgentIdentity? {
@@ -144,9 +134,7 @@ public struct Runtime: Codable, Sendable, Equatable, FetchableRecord, MutablePer
 }
 
 /// A ticket's standing, across its episodes.
-public struct Ticket: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "tickets"
-
+public struct Ticket: Codable, Sendable, Equatable {
     public var id: String
     public var parked: Bool
     public var parkedReason: String?
@@ -159,12 +147,11 @@ public struct Ticket: Codable, Sendable, Equatable, FetchableRecord, Persistable
     public var createdAt: Double
     public var updatedAt: Double
 
-    public enum CodingKeys: String, CodingKey, ColumnExpression {
+    enum CodingKeys: String, CodingKey {
         case id, parked, parkedReason = "parked_reason", parkedAt = "parked_at", deaths, escalated
         case escalatedReason = "escalated_reason", escalatedAt = "escalated_at"
         case createdAt = "created_at", updatedAt = "updated_at"
     }
-    public typealias Columns = CodingKeys
 
     public init(id: String, now: Double) {
         self.id = id
@@ -177,9 +164,7 @@ public struct Ticket: Codable, Sendable, Equatable, FetchableRecord, Persistable
 }
 
 /// One state change, written in the same transaction as the change itself.
-public struct Event: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
-    public static let databaseTableName = "events"
-
+public struct Event: Codable, Sendable, Equatable {
     public var id: Int64?
     public var at: Double
     public var kind: String
@@ -192,13 +177,10 @@ public struct Event: Codable, Sendable, Equatable, FetchableRecord, MutablePersi
     public var reason: String?
     public var data: JSONValue
 
-    public enum CodingKeys: String, CodingKey, ColumnExpression {
+    enum CodingKeys: String, CodingKey {
         case id, at, kind, ticket, runtimeID = "runtime_id", episode, fromState = "from_state", toState = "to_state"
         case actor, reason, data
     }
-    public typealias Columns = CodingKeys
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 extension Runtime {
@@ -221,99 +203,7 @@ extension Runtime {
     }
 }
 
-// Rows are read by hand rather than through Codable: `ps` decodes every runtime, and
-// GRDB's generic Codable path cost most of its time. The environment is decoded only when
-// the query selected it (`ps` does not).
 extension Runtime {
-    public init(row: Row) throws {
-        id = row[Columns.id]
-        ticket = row[Columns.ticket]
-        episode = row[Columns.episode]
-        nonce = row[Columns.nonce] ?? ""
-        owner = row[Columns.owner]
-        state = row[Columns.state]
-        sessionName = row[Columns.sessionName]
-        sessionID = row[Columns.sessionID]
-        paneID = row[Columns.paneID]
-        argv = Self.decodeJSON([String].self, row[Columns.argv]) ?? []
-        cwd = row[Columns.cwd]
-        env = row.hasColumn(Columns.env.rawValue) ? Self.decodeJSON([String: String].self, row[Columns.env]) ?? [:] : [:]
-        bootID = row[Columns.bootID]
-        pid = row[Columns.pid]
-        startTime = row[Columns.startTime]
-        launcherPID = row[Columns.launcherPID]
-        launcherStartTime = row[Columns.launcherStartTime]
-        createdAt = row[Columns.createdAt]
-        startedAt = row[Columns.startedAt]
-        endedAt = row[Columns.endedAt]
-        updatedAt = row[Columns.updatedAt]
-        endReason = row[Columns.endReason]
-        endedBy = row[Columns.endedBy]
-        exitCode = row[Columns.exitCode]
-        exitSignal = row[Columns.exitSignal]
-        leftoversKilled = row[Columns.leftoversKilled]
-        lastScreen = row[Columns.lastScreen]
-        busy = row[Columns.busy] ?? false
-        busySource = row[Columns.busySource]
-        busyAt = row[Columns.busyAt]
-        verdict = row[Columns.verdict]
-        verdictAt = row[Columns.verdictAt]
-        transcriptTail = row[Columns.transcriptTail]
-        terminalRecord = Self.decodeJSON(TerminalRecord.self, row[Columns.terminalRecord])
-        stopperPID = row[Columns.stopperPID]
-        stopperStartTime = row[Columns.stopperStartTime]
-        stopDeadline = row[Columns.stopDeadline]
-        teardownOwed = row[Columns.teardownOwed] ?? false
-        relaunchOf = row[Columns.relaunchOf]
-    }
-
-    public func encode(to container: inout PersistenceContainer) throws {
-        // A row read for listing has no nonce or environment; writing it back would erase them.
-        precondition(!nonce.isEmpty, "a runtime read without its nonce cannot be written back")
-        container[Columns.id] = id
-        container[Columns.ticket] = ticket
-        container[Columns.episode] = episode
-        container[Columns.nonce] = nonce
-        container[Columns.owner] = owner
-        container[Columns.state] = state
-        container[Columns.sessionName] = sessionName
-        container[Columns.sessionID] = sessionID
-        container[Columns.paneID] = paneID
-        container[Columns.argv] = Self.encodeJSON(argv)
-        container[Columns.cwd] = cwd
-        container[Columns.env] = Self.encodeJSON(env)
-        container[Columns.bootID] = bootID
-        container[Columns.pid] = pid
-        container[Columns.startTime] = startTime
-        container[Columns.launcherPID] = launcherPID
-        container[Columns.launcherStartTime] = launcherStartTime
-        container[Columns.createdAt] = createdAt
-        container[Columns.startedAt] = startedAt
-        container[Columns.endedAt] = endedAt
-        container[Columns.updatedAt] = updatedAt
-        container[Columns.endReason] = endReason
-        container[Columns.endedBy] = endedBy
-        container[Columns.exitCode] = exitCode
-        container[Columns.exitSignal] = exitSignal
-        container[Columns.leftoversKilled] = leftoversKilled
-        container[Columns.lastScreen] = lastScreen
-        container[Columns.busy] = busy
-        container[Columns.busySource] = busySource
-        container[Columns.busyAt] = busyAt
-        container[Columns.verdict] = verdict
-        container[Columns.verdictAt] = verdictAt
-        container[Columns.transcriptTail] = transcriptTail
-        container[Columns.terminalRecord] = terminalRecord.flatMap { Self.encodeJSON($0) }
-        container[Columns.stopperPID] = stopperPID
-        container[Columns.stopperStartTime] = stopperStartTime
-        container[Columns.stopDeadline] = stopDeadline
-        container[Columns.teardownOwed] = teardownOwed
-        container[Columns.relaunchOf] = relaunchOf
-    }
-
-    /// Every column but the environment and the nonce: what listing runtimes needs.
-    public static let listingColumns: String = CodingKeys.allColumnNames.filter { $0 != "env" && $0 != "nonce" }.map { "r.\($0)" }.joined(separator: ", ")
-
     static func decodeJSON<T: Decodable>(_ type: T.Type, _ text: String?) -> T? {
         guard let text else { return nil }
         return try? JSONDecoder().decode(T.self, from: Data(text.utf8))
@@ -324,8 +214,4 @@ extension Runtime {
         encoder.outputFormatting = [.sortedKeys]
         return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) }
     }
-}
-
-extension Runtime.CodingKeys {
-    static var allColumnNames: [String] { allCases.map(\.rawValue) }
 }

@@ -1,4 +1,4 @@
-public import GRDB
+import GRDB
 import Glibc
 
 /// Ends runtimes on request: SIGTERM (or an interrupt key) to the agent through its pidfd,
@@ -41,10 +41,10 @@ public struct Stopper: Sendable {
     /// A stop also means "do not relaunch": a retry still owed for an earlier death is
     /// dropped in the same transaction. The stopper records itself and its deadline, so
     /// the service takes the stop over only if this process dies or overruns.
-    public static func requestStop(
+    static func requestStop(
         _ db: Database, ticket: String, reason: String, actor: String, graceMilliseconds: Int
     ) throws -> (runtime: Runtime?, retryCancelled: Bool) {
-        let retryCancelled = try PendingRetry.cancel(db, ticket: ticket)
+        let retryCancelled = try Ledger.cancelRetry(db, ticket: ticket)
         if retryCancelled {
             try Ledger.appendEvent(db, kind: "retry_cancelled", ticket: ticket, actor: actor, reason: reason)
         }
@@ -60,7 +60,7 @@ public struct Stopper: Sendable {
         if live.state == .stopping {
             var resumed = live
             mark(&resumed)
-            try resumed.update(db)
+            try Ledger.updateRuntime(db, resumed)
             return (resumed, retryCancelled)
         }
         return (try Transition.stopRequested.apply(db, runtimeID: live.id!, actor: actor, reason: reason, update: mark), retryCancelled)

@@ -1,4 +1,4 @@
-public import GRDB
+import GRDB
 
 /// The one table of changes to a ticket's standing (parked, death count, escalation). Each
 /// names the standings it may come from and is applied inside the caller's write
@@ -54,7 +54,7 @@ public enum TicketTransition: Sendable {
     }
 
     @discardableResult
-    public func apply(
+    func apply(
         _ db: Database, ticket id: String, actor: String, reason: String? = nil, data: JSONValue = [:],
         runtime eventRuntime: Runtime? = nil, now: Double = WallClock.now()
     ) throws -> Result {
@@ -83,9 +83,9 @@ public enum TicketTransition: Sendable {
             var escalatedNow = false
             switch decision {
             case .retry(let dueAt):
-                try PendingRetry(ticket: id, runtimeID: runtime.id!, dueAt: dueAt, createdAt: now).insert(db, onConflict: .replace)
+                try Ledger.oweRetry(db, PendingRetry(ticket: id, runtimeID: runtime.id!, dueAt: dueAt, createdAt: now))
             case .escalate:
-                try PendingRetry.cancel(db, ticket: id)
+                try Ledger.cancelRetry(db, ticket: id)
                 if !ticket.escalated {
                     escalatedNow = true
                     ticket.escalated = true
@@ -102,7 +102,7 @@ public enum TicketTransition: Sendable {
             }
             result.death = DeathRecord(deaths: ticket.deaths, decision: decision, escalatedNow: escalatedNow)
         case .escalate(let why, let runtime):
-            try PendingRetry.cancel(db, ticket: id)
+            try Ledger.cancelRetry(db, ticket: id)
             ticket.escalated = true
             ticket.escalatedAt = now
             ticket.escalatedReason = why
@@ -113,7 +113,7 @@ public enum TicketTransition: Sendable {
         case .reset:
             result.previousDeaths = ticket.deaths
             result.wasEscalated = ticket.escalated
-            result.retryCancelled = try PendingRetry.cancel(db, ticket: id)
+            result.retryCancelled = try Ledger.cancelRetry(db, ticket: id)
             Self.clearStanding(&ticket)
             try save(db, &ticket, now)
             try Ledger.appendEvent(
@@ -124,7 +124,7 @@ public enum TicketTransition: Sendable {
                 ], now: now)
         case .completion:
             result.previousDeaths = ticket.deaths
-            result.retryCancelled = try PendingRetry.cancel(db, ticket: id)
+            result.retryCancelled = try Ledger.cancelRetry(db, ticket: id)
             if ticket.deaths != 0 || ticket.escalated {
                 Self.clearStanding(&ticket)
                 try save(db, &ticket, now)
@@ -139,7 +139,7 @@ public enum TicketTransition: Sendable {
                 ticket.escalatedReason = nil
                 ticket.escalatedAt = nil
             }
-            result.retryCancelled = try PendingRetry.cancel(db, ticket: id)
+            result.retryCancelled = try Ledger.cancelRetry(db, ticket: id)
             try save(db, &ticket, now)
         }
         result.ticket = ticket
@@ -148,7 +148,7 @@ public enum TicketTransition: Sendable {
 
     private func save(_ db: Database, _ ticket: inout Ticket, _ now: Double) throws {
         ticket.updatedAt = now
-        try ticket.update(db)
+        try Ledger.updateTicket(db, ticket)
     }
 
     private static func clearStanding(_ ticket: inout Ticket) {

@@ -1,4 +1,4 @@
-public import GRDB
+import GRDB
 
 /// The one place that changes a runtime's state. It names the states it may come from
 /// (compare-and-set inside the write transaction) and writes the event in the same
@@ -45,11 +45,11 @@ public struct Transition: Sendable {
     /// Applies the transition inside `db`'s open write transaction. `update` fills the
     /// columns that go with the change (identity, end reason, exit status...).
     @discardableResult
-    public func apply(
+    func apply(
         _ db: Database, runtimeID: Int64, actor: String, reason: String? = nil, data: JSONValue = [:],
         now: Double = WallClock.now(), update: (inout Runtime) -> Void = { _ in }
     ) throws -> Runtime {
-        guard var runtime = try Runtime.fetchOne(db, key: runtimeID) else {
+        guard var runtime = try Ledger.runtime(db, id: runtimeID) else {
             throw MCRunError(.notFound, "no_runtime", "runtime \(runtimeID) does not exist")
         }
         guard from.contains(runtime.state) else { throw Refused(current: runtime) }
@@ -68,7 +68,7 @@ public struct Transition: Sendable {
             // Every end passes here: the record is made once, from the facts of the end.
             runtime.terminalRecord = TerminalRecord.derive(runtime, ticket: try Ledger.ticket(db, id: runtime.ticket))
         }
-        try runtime.update(db)
+        try Ledger.updateRuntime(db, runtime)
         try Ledger.appendEvent(
             db, kind: event, runtime: runtime, from: previous, actor: actor, reason: reason, data: data, now: now)
         return runtime
@@ -100,20 +100,5 @@ extension Ledger {
                 return (refused.current, false)
             }
         }
-    }
-
-    /// Every event goes through here; ticket-level changes (park, escalation, kill switch)
-    /// call it directly inside their own transaction.
-    @discardableResult
-    public static func appendEvent(
-        _ db: Database, kind: String, ticket: String? = nil, runtime: Runtime? = nil, from: RuntimeState? = nil,
-        actor: String, reason: String? = nil, data: JSONValue = [:], now: Double = WallClock.now()
-    ) throws -> Event {
-        var event = Event(
-            id: nil, at: now, kind: kind, ticket: ticket ?? runtime?.ticket, runtimeID: runtime?.id,
-            episode: runtime?.episode, fromState: from?.rawValue, toState: runtime?.state.rawValue,
-            actor: actor, reason: reason, data: data)
-        try event.insert(db)
-        return event
     }
 }

@@ -20,7 +20,6 @@ extension Supervisor {
 
     /// Runs as background work: a launch waits for the shim, which must not hold up the loop.
     private func relaunch(_ retry: PendingRetry) -> RelaunchResult {
-        let actor = context.actor
         let metadata: Logger.Metadata = ["ticket": "\(retry.ticket)", "runtime_id": "\(retry.runtimeID)"]
         var previous: Runtime
         do {
@@ -36,14 +35,7 @@ extension Supervisor {
             if previous.teardownOwed { return .deferred }
         }
         do {
-            let runtime = try Launcher(context: context).relaunch(from: previous, timeoutMilliseconds: configuration.launchTimeoutMilliseconds) { db, admitted in
-                guard try PendingRetry.claim(db, ticket: retry.ticket, runtimeID: retry.runtimeID) else {
-                    throw MCRunError(.declined, "retry_cancelled", "the relaunch of \(retry.ticket) was cancelled or already done")
-                }
-                try Ledger.appendEvent(
-                    db, kind: "retry", runtime: admitted, actor: actor, reason: "silent_retry",
-                    data: ["previous_runtime_id": .int(previous.id!), "previous_episode": .int(Int64(previous.episode)), "attempt": .int(Int64(retry.attempts + 1))])
-            }
+            let runtime = try Launcher(context: context).relaunch(retry, from: previous, timeoutMilliseconds: configuration.launchTimeoutMilliseconds)
             logger.info(
                 "relaunched \(runtime.ticket) as episode \(runtime.episode)",
                 metadata: ["ticket": "\(runtime.ticket)", "runtime_id": "\(runtime.id!)", "event": "retry"])
