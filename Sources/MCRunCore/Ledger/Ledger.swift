@@ -45,9 +45,12 @@ public final class Ledger: Sendable {
         }
         defer { close(lock) }
         while flock(lock, LOCK_EX) != 0 && errno == EINTR {}
-        // SQLite gives the -wal and -shm files the main file's mode, so creating it 0600 keeps all three private.
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        if fd >= 0 { close(fd) }
+        // SQLite gives the -wal and -shm files the main file's mode, so creating it 0600 keeps
+        // all three private. Only a file that does not exist yet is opened here (see `fileSize`).
+        if Self.fileSize(path) < 0 {
+            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if fd >= 0 { close(fd) }
+        }
         do {
             pool = try DatabasePool(path: path, configuration: config)
             try Self.migrator.migrate(pool)
@@ -56,11 +59,16 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// The file's size, -1 when it does not exist. Read with stat(2), never by opening the
+    /// file: closing any descriptor of the ledger drops every POSIX lock this process holds
+    /// on it, those of its open SQLite connections included. Another process closing its
+    /// connection would then take itself for the last one, checkpoint and delete the WAL
+    /// under the connections still open here, and their next read fails with a disk I/O
+    /// error or a malformed database image.
     static func fileSize(_ path: String) -> Int {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return -1 }
-        defer { close(fd) }
-        return Int(lseek(fd, 0, SEEK_END))
+        var info = stat()
+        guard stat(path, &info) == 0 else { return -1 }
+        return Int(info.st_size)
     }
 
     package func write<T>(_ body: (Database) throws -> T) throws(MCRunError) -> T {
