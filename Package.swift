@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "MCRunCLITests", dependencies: ["MCRunCLI", "MCRunCore", "MCRunTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "MCRunServiceTests",
-            dependencies: ["MCRunService", "MCRunCore", "MCRunTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["MCRunService", "MCRunCore", "MCRunTestSupport"],
             swiftSettings: strict),
     ]
 )

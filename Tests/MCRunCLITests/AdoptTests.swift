@@ -49,7 +49,7 @@ struct AdoptTests {
         try #require(result.status == 0)
         let pid = Int32(try #require(json.at("runtime.pid")?.intValue))
         kill(pid, SIGKILL)
-        let agent = try #require(try s.context().ledger.read { db in try Ledger.latestRuntime(db, ticket: "D1") }?.identity)
+        let agent = try #require(try s.context().ledger.runtime(ticket: "D1", episode: nil)?.identity)
         try waitUntil("the agent is gone") { agent.liveness() != .alive }
         let before = try sessions(s)
 
@@ -58,7 +58,7 @@ struct AdoptTests {
         #expect(declined.at("reason")?.stringValue == "agent_dead")
         #expect(declined.at("runtime.pid")?.intValue == Int64(pid))
         // Adopt recorded the death it found (counted once); the dead episode stays dead.
-        #expect(try s.context().ledger.read { db in try Ledger.ticket(db, id: "D1")?.deaths } == 1)
+        #expect(try s.context().ledger.ticket(id: "D1")?.deaths == 1)
         #expect(try sessions(s) == before.filter { $0 != "D1@1" })
         // start --adopt must not turn a dead row into a revival either: it starts episode 2.
         let (viaStart, started) = try startJSON(s, "D1", ["--adopt"], command: ["sleep", "1000"])
@@ -66,12 +66,12 @@ struct AdoptTests {
         #expect(started.at("runtime.episode")?.intValue == 2)
         #expect(try runtimeCount(s, ticket: "D1") == 2)
         let firstID = try #require(json.at("runtime.id")?.intValue)
-        let first = try #require(try s.context().ledger.read { db in try Ledger.runtime(db, id: firstID) })
+        let first = try #require(try s.context().ledger.runtime(id: firstID))
         #expect(first.state == .dead)
         #expect(first.pid == pid)
         #expect(first.identity?.liveness() != .alive)
         #expect(processes(withNonce: first.nonce).isEmpty)
-        #expect(try s.context().ledger.read { db in try Ledger.ticket(db, id: "D1")?.deaths } == 1, "the death is counted once, by whoever touched it first")
+        #expect(try s.context().ledger.ticket(id: "D1")?.deaths == 1, "the death is counted once, by whoever touched it first")
         _ = try s.mcrun(["stop", "D1", "--grace", "1s"])
     }
 

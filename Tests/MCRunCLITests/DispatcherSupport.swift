@@ -79,7 +79,7 @@ struct RecordingAgent {
 
     func runtime() throws -> Runtime {
         let ticket = self.ticket
-        return try #require(try scratch.context().ledger.read { db in try Ledger.latestRuntime(db, ticket: ticket) })
+        return try #require(try scratch.context().ledger.runtime(ticket: ticket, episode: nil))
     }
 
     /// Ends the agent's current turn; its idle report delivers the next queued message.

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Glibc
 import MCRunCore
 import MCRunTestSupport
@@ -18,10 +17,8 @@ struct EventHookTests {
         let dir = s.path("hooks.d")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         _ = try s.script("hooks.d/death", hook)
-        let event = try s.context().ledger.write { db in
-            try Ledger.appendEvent(db, kind: "death", ticket: "H1", actor: "test", reason: "agent_exited", data: ["exit_code": 1])
-        }
-        return (try #require(event.id), dir)
+        let eventID = try s.stageEvent("death", ticket: "H1", reason: "agent_exited", data: ["exit_code": 1])
+        return (eventID, dir)
     }
 
     /// A hook whose first attempt records its pid and hangs; later attempts succeed.
@@ -38,15 +35,11 @@ struct EventHookTests {
     }
 
     func deliveries(_ s: Scratch) throws -> [(state: String, attempts: Int)] {
-        try s.context().ledger.read { db in
-            try Row.fetchAll(db, sql: "SELECT state, attempts FROM hook_deliveries ORDER BY id").map { ($0["state"], $0["attempts"]) }
-        }
+        try s.context().ledger.hookDeliveryStates()
     }
 
     func attempts(_ s: Scratch) throws -> [Attempt] {
-        try s.context().ledger.read { db in
-            try Row.fetchAll(db, sql: "SELECT attempt, outcome FROM hook_attempts ORDER BY id").map { Attempt(attempt: $0["attempt"], outcome: $0["outcome"]) }
-        }
+        try s.context().ledger.hookAttemptOutcomes().map { Attempt(attempt: $0.attempt, outcome: $0.outcome) }
     }
 
     func received(_ s: Scratch) -> [JSONValue] {
@@ -92,7 +85,7 @@ struct EventHookTests {
         #expect(try s.mcrun(["event-hooks", "deliver", "--once", "--hooks-dir", dir, "--backoff", "10ms", "--max-attempts", "2"]).status == 0)
         #expect(try deliveries(s).map(\.state) == ["failed"])
         #expect(try attempts(s).map(\.outcome) == ["exit", "exit"])
-        let failed = try s.context().ledger.read { db in try Event.filter(Event.Columns.kind == "hook_failed").fetchAll(db) }
+        let failed = try s.context().ledger.events(after: 0, kinds: ["hook_failed"])
         #expect(failed.count == 1)
         #expect(failed.first?.data["hook"]?.stringValue == "death")
         #expect(failed.first?.data["attempts"]?.intValue == 2)
@@ -148,16 +141,14 @@ struct EventHookTests {
         let s = try Scratch(name: "hookeof")
         defer { s.cleanup() }
         let (first, dir) = try prepare(s, hook: hangAfterClosingOutput(s))
-        let second = try s.context().ledger.write { db in
-            try Ledger.appendEvent(db, kind: "death", ticket: "H2", actor: "test", reason: "agent_exited")
-        }
+        let second = try s.stageEvent("death", ticket: "H2", reason: "agent_exited")
         s.environment["MCRUN_HOOK_TIMEOUT"] = "1000"
         let started = Monotonic.now()
         let run = try s.mcrun(["event-hooks", "deliver", "--once", "--hooks-dir", dir, "--backoff", "10ms"], timeoutMilliseconds: 20_000)
         #expect(!run.timedOut, "the dispatcher hung on the hook")
         #expect(run.status == 0, "\(run.stderrText)")
         #expect(Monotonic.now() - started < 15_000_000_000)
-        #expect(Set(received(s).compactMap { $0["id"]?.intValue }) == [first, try #require(second.id)])
+        #expect(Set(received(s).compactMap { $0["id"]?.intValue }) == [first, second])
         #expect(try attempts(s).compactMap(\.outcome).sorted() == ["ok", "ok", "timeout"])
         #expect(try deliveries(s).map(\.state) == ["delivered", "delivered"])
         let hung = try hungPID(s)
@@ -183,15 +174,13 @@ struct EventHookTests {
     }
 
     func cursor(_ s: Scratch) throws -> Int64 {
-        try s.context().ledger.read { db in try Int64.fetchOne(db, sql: "SELECT last_event_id FROM hook_cursor WHERE id = 1") ?? 0 }
+        try s.context().ledger.hookCursor()
     }
 
     @Test func eventsWaitWhileTheHooksFolderCannotBeReadAndAreDeliveredOnceItCan() throws {
         let s = try Scratch(name: "hookunread")
         defer { s.cleanup() }
-        let event = try s.context().ledger.write { db in
-            try Ledger.appendEvent(db, kind: "death", ticket: "H1", actor: "test", reason: "agent_exited")
-        }
+        let event = try s.stageEvent("death", ticket: "H1", reason: "agent_exited")
         // A file where the folder should be: the listing fails (root reads any mode, so not chmod).
         let dir = try s.write("hooks.d", "not a folder")
         let blocked = try s.mcrun(["event-hooks", "deliver", "--once", "--hooks-dir", dir])
@@ -204,16 +193,16 @@ struct EventHookTests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         _ = try s.script("hooks.d/death", "#!/bin/sh\ncat >> '\(s.path("received"))'\n")
         #expect(try s.mcrun(["event-hooks", "deliver", "--once", "--hooks-dir", dir]).status == 0)
-        #expect(received(s).compactMap { $0["id"]?.intValue } == [try #require(event.id)])
-        #expect(try cursor(s) == event.id)
+        #expect(received(s).compactMap { $0["id"]?.intValue } == [event])
+        #expect(try cursor(s) == event)
     }
 
     @Test func aMissingHooksFolderMeansNoHooksAndTheCursorMovesOn() throws {
         let s = try Scratch(name: "hookmiss")
         defer { s.cleanup() }
-        let event = try s.context().ledger.write { db in try Ledger.appendEvent(db, kind: "death", ticket: "H1", actor: "test") }
+        let event = try s.stageEvent("death", ticket: "H1")
         #expect(try s.mcrun(["event-hooks", "deliver", "--once", "--hooks-dir", s.path("absent")]).status == 0)
-        #expect(try cursor(s) == event.id)
+        #expect(try cursor(s) == event)
         #expect(try deliveries(s).isEmpty)
     }
 
@@ -227,7 +216,7 @@ struct EventHookTests {
         let dispatcher = try s.spawnMcrun(["event-hooks", "deliver", "--hooks-dir", dir, "--timeout", "60s", "--backoff", "10ms"])
         try waitUntil("the first attempt is running", timeout: 10) { FileManager.default.fileExists(atPath: s.path("first")) }
         try waitUntil("the attempt's pid is recorded", timeout: 5) {
-            try s.context().ledger.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM hook_attempts WHERE pid IS NOT NULL") } == 1
+            try s.context().ledger.hookAttemptsWithProcess() == 1
         }
         kill(dispatcher.pid, SIGKILL)
         _ = dispatcher.collect(stdin: nil, timeoutMilliseconds: 5_000)
@@ -258,7 +247,7 @@ struct EventHookTests {
         let serve = try s.spawnMcrun(["serve", "--hooks-dir", dir, "--reconcile-interval", "1s"])
         try waitUntil("the first attempt is running", timeout: 15) { FileManager.default.fileExists(atPath: s.path("first")) }
         try waitUntil("the attempt's pid is recorded", timeout: 5) {
-            try s.context().ledger.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM hook_attempts WHERE pid IS NOT NULL") } == 1
+            try s.context().ledger.hookAttemptsWithProcess() == 1
         }
         kill(serve.pid, SIGKILL)
         _ = serve.collect(stdin: nil, timeoutMilliseconds: 5_000)
@@ -282,13 +271,11 @@ struct EventHookTests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         _ = try s.script("hooks.d/any", "#!/bin/sh\ncat >> '\(s.path("received"))'\n")
         _ = try s.script("hooks.d/README.txt", "not a hook")
-        try s.context().ledger.write { db in
-            try Ledger.appendEvent(db, kind: "launch", ticket: "H1", actor: "test")
-            try Ledger.appendEvent(db, kind: "escalation", ticket: "H1", actor: "test")
-            try Ledger.appendEvent(db, kind: "hook_failed", ticket: "H1", actor: "test")
-            try Ledger.appendEvent(db, kind: "retry_refused", ticket: "H1", actor: "test", reason: "ticket_parked")
-            try Ledger.appendEvent(db, kind: "retry_cancelled", ticket: "H1", actor: "test", reason: "stop")
-        }
+        try s.stageEvent("launch", ticket: "H1")
+        try s.stageEvent("escalation", ticket: "H1")
+        try s.stageEvent("hook_failed", ticket: "H1")
+        try s.stageEvent("retry_refused", ticket: "H1", reason: "ticket_parked")
+        try s.stageEvent("retry_cancelled", ticket: "H1", reason: "stop")
         #expect(try s.mcrun(["event-hooks", "deliver", "--once", "--hooks-dir", dir]).status == 0)
         #expect(received(s).map { $0["kind"]?.stringValue } == ["escalation", "retry_refused", "retry_cancelled"])
         let list = try s.mcrunJSON(["event-hooks", "list"])

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Glibc
 import MCRunCore
 import MCRunTestSupport
@@ -10,12 +9,7 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct HarvestTests {
     func runtime(_ s: Scratch, _ ticket: String, episode: Int? = nil) throws -> Runtime? {
-        try s.context().ledger.read { db in
-            if let episode {
-                return try Runtime.filter(Runtime.Columns.ticket == ticket && Runtime.Columns.episode == episode).fetchOne(db)
-            }
-            return try Ledger.latestRuntime(db, ticket: ticket)
-        }
+        try s.context().ledger.runtime(ticket: ticket, episode: episode)
     }
 
     func lines(_ text: String) -> [String] {
@@ -80,19 +74,17 @@ struct HarvestTests {
         #expect(bad.status == 2)
 
         // Park is another command; the parked flag is what the signal is checked against.
-        try s.context().ledger.write { db in
-            try db.execute(sql: "UPDATE tickets SET parked = 1, parked_reason = 'waiting' WHERE id = 'Q1'")
-            try Ledger.appendEvent(db, kind: "park", ticket: "Q1", actor: "test", reason: "waiting")
-        }
+        // Staged by hand: `park` would also stop the runtime, which must stay running here.
+        try s.editLedger("UPDATE tickets SET parked = 1, parked_reason = 'waiting' WHERE id = 'Q1';")
+        try s.stageEvent("park", ticket: "Q1", reason: "waiting")
         let parked = try s.mcrunJSON(["signal", "DONE", "--ticket", "Q1", "--episode", "2", "--nonce", second.nonce])
         #expect(parked.result.status == 6)
         #expect(parked.json["reason"]?.stringValue == "ticket_parked")
 
-        let (signals, quarantines, after, ticket) = try s.context().ledger.read { db in
-            (try CompletionSignal.order(CompletionSignal.Columns.id).fetchAll(db),
-             try Event.filter(Event.Columns.kind == "quarantine").order(Event.Columns.id).fetchAll(db),
-             try Ledger.runtime(db, id: second.id!), try Ledger.ticket(db, id: "Q1"))
-        }
+        let ledger = try s.context().ledger
+        let (signals, quarantines, after, ticket) = (
+            try ledger.signals(), try ledger.events(after: 0, kinds: ["quarantine"]), try ledger.runtime(id: second.id!), try ledger.ticket(id: "Q1")
+        )
         #expect(signals.map(\.state) == [.quarantined, .quarantined, .quarantined])
         #expect(signals.map(\.reason) == ["stale_episode", "bad_nonce", "ticket_parked"])
         #expect(quarantines.map(\.reason) == ["stale_episode", "bad_nonce", "ticket_parked"])
@@ -134,7 +126,7 @@ struct HarvestTests {
         #expect(harvest.json.at("runtime.deaths")?.intValue == 0)
         let tail = harvest.json["transcript_tail"]?.arrayValue?.compactMap(\.stringValue) ?? []
         #expect(tail == ["building the thing", "signalled"])
-        let completions = try s.context().ledger.read { db in try Event.filter(Event.Columns.kind == "completion").fetchCount(db) }
+        let completions = try s.context().ledger.eventCount(kind: "completion")
         #expect(completions == 1)
     }
 
@@ -164,7 +156,7 @@ struct HarvestTests {
         try waitUntil("serve to record the death", timeout: 15) { try runtime(s, "X1")?.state == .dead }
         let live = try #require(try runtime(s, "X1"))
         #expect(live.endedBy?.hasPrefix("serve") == true)
-        #expect(try s.context().ledger.read { db in try Event.filter(Event.Columns.kind == "death").fetchCount(db) } == 1)
+        #expect(try s.context().ledger.eventCount(kind: "death") == 1)
         kill(serve.pid, SIGTERM)
         let served = serve.collect(stdin: nil, timeoutMilliseconds: 10_000)
         serveReaped = true

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Glibc
 import MCRunCore
 import MCRunTestSupport
@@ -13,24 +12,19 @@ struct LifecycleRegressionTests {
         let s = try Scratch(name: "done")
         defer { s.cleanup() }
         let context = try s.context()
-        try context.ledger.write { db in
-            var t = try Ledger.ensureTicket(db, id: "D1", now: 0)
-            t.deaths = 1
-            t.escalated = true
-            try t.update(db)
-        }
+        try s.editLedger("INSERT INTO tickets(id, deaths, escalated, created_at, updated_at) VALUES ('D1', 1, 1, 0, 0);")
         let signal = "'\(Scratch.mcrunPath)' signal DONE --summary finished && exec sleep 1000"
         // Escalated means held: only a forced start runs it before a reset.
         _ = try s.startJSON("D1", ["sh", "-c", signal], extra: ["--force"])
         try waitUntil("the DONE accepted") {
-            try context.ledger.read { db in try Ledger.latestRuntime(db, ticket: "D1")?.verdict } == "DONE"
+            try context.ledger.runtime(ticket: "D1", episode: nil)?.verdict == "DONE"
         }
-        let standing = try context.ledger.read { db in try #require(try Ledger.ticket(db, id: "D1")) }
+        let standing = try #require(try context.ledger.ticket(id: "D1"))
         #expect(standing.deaths == 0)
         #expect(standing.escalated == false)
         let stop = try s.mcrunJSON(["stop", "D1", "--grace", "1s"])
         #expect(stop.json.at("runtime.state")?.stringValue == "completed")
-        #expect(try context.ledger.read { db in try Ledger.ticket(db, id: "D1")?.deaths } == 0)
+        #expect(try context.ledger.ticket(id: "D1")?.deaths == 0)
     }
 
     /// tmux numbers sessions and panes anew after a server restart: ending one runtime must

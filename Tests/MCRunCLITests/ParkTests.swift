@@ -15,7 +15,7 @@ struct ParkTests {
         let (result, json) = try startJSON(s, "K1", command: ["sh", script])
         try #require(result.status == 0, "\(result.stderrText)")
         let pid = try #require(json.at("runtime.pid")?.intValue)
-        let runtime = try #require(try s.context().ledger.read { db in try Ledger.latestRuntime(db, ticket: "K1") })
+        let runtime = try #require(try s.context().ledger.runtime(ticket: "K1", episode: nil))
         try waitUntil("the agent's children are up") { processes(withNonce: runtime.nonce).count >= 3 }
 
         let began = Monotonic.now()
@@ -72,7 +72,7 @@ struct ParkTests {
 
         // From the moment park has returned: no live runtime, ever.
         func live() throws -> Runtime? {
-            try s.context().ledger.read { db in try Ledger.liveRuntime(db, ticket: "R1") }
+            try s.context().ledger.liveRuntime(ticket: "R1")
         }
         #expect(try live() == nil)
         var codes: [Int32] = []
@@ -98,7 +98,7 @@ struct ParkTests {
         }
         #expect(codes.contains(5) || codes.contains(4), "exit codes \(codes) reasons \(reasons)")
         try holdsFalse("a runtime of R1 is live after park returned", for: 1.5) { try live() != nil }
-        let all = try s.context().ledger.read { db in try Ledger.latestRuntime(db, ticket: "R1") }
+        let all = try s.context().ledger.runtime(ticket: "R1", episode: nil)
         if let all { #expect(processes(withNonce: all.nonce).isEmpty) }
         try waitUntil("every session of R1 is gone") { try sessions(s).isEmpty }
         let (_, show) = try s.mcrunJSON(["show", "R1"])

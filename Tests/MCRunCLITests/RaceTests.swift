@@ -22,7 +22,7 @@ import Testing
             #expect(json.at("runtime.id") == winnerID, "a 409 must name the winner's runtime")
         }
         #expect(try s.sessions() == ["T@1"])
-        let live = try s.context().ledger.read { db in try Ledger.liveCount(db) }
+        let live = try s.context().ledger.liveCount()
         #expect(live == 1)
     }
 

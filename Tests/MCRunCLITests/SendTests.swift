@@ -209,7 +209,7 @@ struct SendQueueWithoutHooksTests {
         #expect(noEpisode.json.at("reason")?.stringValue == "no_episode")
         let (result, _) = try startJSON(s, "H1", command: ["sleep", "1000"])
         try #require(result.status == 0)
-        let nonce = try #require(try s.context().ledger.read { db in try Ledger.latestRuntime(db, ticket: "H1") }?.nonce)
+        let nonce = try #require(try s.context().ledger.runtime(ticket: "H1", episode: nil)?.nonce)
         let wrong = try s.mcrunJSON(["activity", "busy", "--ticket", "H1", "--episode", "1", "--nonce", "0000"])
         #expect(wrong.result.status == 6)
         #expect(wrong.json.at("reason")?.stringValue == "bad_nonce")

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Glibc
 import MCRunCore
 import MCRunTestSupport
@@ -34,7 +33,7 @@ func identity(_ json: JSONValue) throws -> AgentIdentity {
 }
 
 func nonce(of ticket: String, in scratch: Scratch) throws -> String {
-    try scratch.context().ledger.read { db in try #require(try Ledger.latestRuntime(db, ticket: ticket)).nonce }
+    try #require(try scratch.context().ledger.runtime(ticket: ticket, episode: nil)).nonce
 }
 
 func processExists(_ pid: Int32) -> Bool {
@@ -121,10 +120,7 @@ func processExists(_ pid: Int32) -> Bool {
         let json = try s.startJSON("R1", ["sleep", "300"])
         let pid = Int32(try #require(json.at("runtime.pid")?.intValue))
         // Pretend the PID now belongs to another process: same PID, other start time.
-        let context = try s.context()
-        try context.ledger.write { db in
-            try db.execute(sql: "UPDATE runtimes SET start_time = start_time + 1 WHERE ticket = 'R1'")
-        }
+        try s.editLedger("UPDATE runtimes SET start_time = start_time + 1 WHERE ticket = 'R1';")
         let entry = try #require(try s.psEntry("R1"))
         #expect(entry["alive"]?.boolValue == false)
         #expect(entry["liveness"]?.stringValue == "recycled")
@@ -153,11 +149,11 @@ func processExists(_ pid: Int32) -> Bool {
         #expect(!processExists(pid))
 
         let context = try s.context()
-        let eventsBefore = try context.ledger.read { db in try Event.fetchCount(db) }
+        let eventsBefore = try context.ledger.eventCount()
         let second = try s.mcrunJSON(["stop", "S1"])
         #expect(second.result.status == 0)
         #expect(second.json["already_ended"]?.boolValue == true)
-        #expect(try context.ledger.read { db in try Event.fetchCount(db) } == eventsBefore)
+        #expect(try context.ledger.eventCount() == eventsBefore)
     }
 
     @Test func stopOfAnUnknownTicketIsNotFound() throws {

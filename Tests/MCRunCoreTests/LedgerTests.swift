@@ -1,59 +1,69 @@
 import Foundation
-import GRDB
 @testable import MCRunCore
 import MCRunTestSupport
 import Testing
 
 @Suite struct LedgerTests {
-    func runtime(_ ticket: String, episode: Int, state: RuntimeState) -> Runtime {
-        Runtime(
-            id: nil, ticket: ticket, episode: episode, nonce: MCRunContext.randomNonce(), owner: nil, state: state,
-            sessionName: "\(ticket)@\(episode)", argv: ["sleep", "1"], cwd: "/", env: [:], createdAt: 0, updatedAt: 0, busy: false)
+    /// A row of `runtimes` as SQL, for staging what the launch path would never write.
+    func insertRuntime(_ ticket: String, episode: Int, state: RuntimeState) -> String {
+        """
+        INSERT INTO runtimes(ticket, episode, nonce, state, session_name, argv, cwd, env, created_at, updated_at)
+        VALUES ('\(ticket)', \(episode), '\(MCRunContext.randomNonce())', '\(state.rawValue)', '\(ticket)@\(episode)', '["sleep","1"]', '/', '{}', 0, 0);
+        """
     }
 
     @Test func theIndexAllowsOneLiveRuntimePerTicket() throws {
         let scratch = try Scratch(name: "ledger")
         defer { scratch.cleanup() }
-        let context = try scratch.context()
-        try context.ledger.write { db in
-            _ = try Ledger.ensureTicket(db, id: "T1", now: 0)
-            var first = runtime("T1", episode: 1, state: .running)
-            try first.insert(db)
-            var ended = runtime("T1", episode: 2, state: .dead)
-            try ended.insert(db)
-        }
+        try scratch.editLedger(
+            "INSERT INTO tickets(id, created_at, updated_at) VALUES ('T1', 0, 0);"
+                + insertRuntime("T1", episode: 1, state: .running) + insertRuntime("T1", episode: 2, state: .dead))
         // A second live row is refused by the database itself, whatever the code checked.
-        #expect(throws: DatabaseError.self) {
-            try context.ledger.pool.write { db in
-                var second = runtime("T1", episode: 3, state: .launching)
-                try second.insert(db)
-            }
+        let refused = #expect(throws: ScratchError.self) {
+            try scratch.editLedger(insertRuntime("T1", episode: 3, state: .launching))
         }
+        #expect(refused?.description.contains("UNIQUE constraint failed: runtimes.ticket") == true, "\(refused?.description ?? "")")
+        #expect(try scratch.context().ledger.episodes(ticket: "T1").map(\.episode) == [2, 1])
     }
 
     @Test func aTransitionIsACompareAndSetWithItsEvent() throws {
         let scratch = try Scratch(name: "ledger")
         defer { scratch.cleanup() }
         let context = try scratch.context()
-        let id = try context.ledger.write { db -> Int64 in
-            _ = try Ledger.ensureTicket(db, id: "T2", now: 0)
-            var r = runtime("T2", episode: 1, state: .launching)
-            try r.insert(db)
-            return r.id!
-        }
+        let inserted = try scratch.editLedger(
+            "INSERT INTO tickets(id, created_at, updated_at) VALUES ('T2', 0, 0);" + insertRuntime("T2", episode: 1, state: .launching)
+                + "SELECT last_insert_rowid();")
+        let id = try #require(Int64(inserted.trimmingCharacters(in: .whitespacesAndNewlines)))
         let running = try context.ledger.apply(.launched, to: id, actor: "test")
         #expect(running.state == .running)
         // From the wrong state: refused, and neither the row nor the events change.
-        let before = try context.ledger.read { db in try Event.fetchCount(db) }
+        let before = try context.ledger.eventCount()
         let refused = try context.ledger.applyIfCurrent(.launched, to: id, actor: "test")
         #expect(refused.applied == false)
         #expect(refused.runtime.state == .running)
-        let after = try context.ledger.read { db in try Event.fetchCount(db) }
+        let after = try context.ledger.eventCount()
         #expect(before == after)
-        let events = try context.ledger.read { db in try Event.order(Event.Columns.id).fetchAll(db) }
+        let events = try context.ledger.events(after: 0)
         #expect(events.last?.kind == "start")
         #expect(events.last?.fromState == "launching")
         #expect(events.last?.toState == "running")
+    }
+
+    /// Opening another handle on the ledger must leave the locks of those already open in the
+    /// process alone: without them, another process closing its connection takes itself for
+    /// the last one and deletes the WAL under them.
+    @Test func anotherHandleInTheSameProcessKeepsTheFirstUsable() throws {
+        let scratch = try Scratch(name: "ledger")
+        defer { scratch.cleanup() }
+        let first = try scratch.context()
+        _ = try KillSwitch.set(true, reason: "first", ledger: first.ledger, actor: "test")
+        _ = try scratch.context()
+        // sqlite3 writes, then closes its connection: with the locks gone it would checkpoint
+        // and delete the WAL, and the first handle's next write would go to the deleted file.
+        try scratch.stageEvent("staged", ticket: "T3")
+        _ = try KillSwitch.set(false, reason: "second", ledger: first.ledger, actor: "test")
+        #expect(try first.ledger.events(after: 0).map(\.kind) == ["killswitch", "staged", "killswitch"])
+        #expect(try scratch.context().ledger.killSwitchState().on == false)
     }
 
     @Test func filesArePrivate() throws {

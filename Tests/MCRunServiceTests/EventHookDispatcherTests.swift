@@ -35,7 +35,7 @@ struct EventHookDispatcherTests {
         let dir = s.path("hooks.d")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         _ = try s.script("hooks.d/orphan", "#!/bin/sh\ncat >> '\(s.path("received"))'\n")
-        try context.ledger.write { db in _ = try Ledger.appendEvent(db, kind: "orphan", ticket: "O1", actor: "test") }
+        try s.stageEvent("orphan", ticket: "O1")
         var configuration = EventHookDispatcher.Configuration(directory: dir)
         configuration.pollMilliseconds = 20
         let dispatcher = try EventHookDispatcher(context: context, configuration: configuration, logger: Logger(label: "test"))

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Glibc
 import MCRunCore
 import MCRunTestSupport
@@ -10,7 +9,7 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(1)))
 struct RelaunchTests {
     static func pending(_ s: Scratch) throws -> Int {
-        try s.context().ledger.read { db in try PendingRetry.fetchCount(db) }
+        try s.context().ledger.pendingRetries().count
     }
 
     /// The relaunch replays what `start` recorded (argv, cwd, --env, the starter's
@@ -154,11 +153,8 @@ struct RelaunchTests {
         defer { s.cleanup() }
         let serve = try ServeProcess(s, arguments: ["--retry-delay", "300ms", "--reconcile-interval", "60s"])
         try serve.waitUntilReady()
-        try s.context().ledger.write { db in
-            var t = try Ledger.ensureTicket(db, id: "OK1", now: WallClock.now())
-            t.deaths = 1
-            try t.update(db)
-        }
+        let now = WallClock.now()
+        try s.editLedger("INSERT INTO tickets(id, deaths, created_at, updated_at) VALUES ('OK1', 1, \(now), \(now));")
         let go = s.path("go")
         // The agent's environment holds MCRUN_TICKET, MCRUN_EPISODE and MCRUN_NONCE.
         let agent = try s.script(

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Glibc
 import MCRunCore
 import MCRunTestSupport
@@ -100,20 +99,20 @@ extension Scratch {
     }
 
     func runtimes(_ ticket: String) throws -> [Runtime] {
-        try context().ledger.read { db in
-            try Runtime.filter(Runtime.Columns.ticket == ticket).order(Runtime.Columns.episode).fetchAll(db)
-        }
+        try context().ledger.episodes(ticket: ticket).reversed()
     }
 
     func ticketRow(_ ticket: String) throws -> Ticket? {
-        try context().ledger.read { db in try Ledger.ticket(db, id: ticket) }
+        try context().ledger.ticket(id: ticket)
     }
 
     func events(_ kind: String, ticket: String? = nil) throws -> [Event] {
-        try context().ledger.read { db in
-            var request = Event.filter(Event.Columns.kind == kind)
-            if let ticket { request = request.filter(Event.Columns.ticket == ticket) }
-            return try request.order(Event.Columns.id).fetchAll(db)
+        var events: [Event] = []
+        let ledger = try context().ledger
+        while true {
+            let batch = try ledger.events(after: events.last?.id ?? 0, ticket: ticket, kinds: [kind])
+            events += batch
+            if batch.isEmpty { return events }
         }
     }
 }

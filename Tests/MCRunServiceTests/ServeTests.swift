@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Glibc
 import MCRunCore
 import MCRunTestSupport
@@ -143,9 +142,7 @@ struct ServeTests {
         #expect(try s.tmux(["new-session", "-d", "-s", "stray", "sleep", "1000"]).status == 0)
         try waitUntil("an orphan event") { try s.events("orphan").count == 1 }
         try holdsFalse("a second orphan event for the same session", for: 0.5) { try s.events("orphan").count > 1 }
-        let session = try s.context().ledger.read { db in
-            try String.fetchOne(db, sql: "SELECT json_extract(data, '$.session') FROM events WHERE kind = 'orphan'")
-        }
+        let session = try s.events("orphan").first?.data["session"]?.stringValue
         #expect(session == "stray")
     }
 

@@ -19,7 +19,7 @@ struct StopCancelsRetryTests {
         let pid = try s.startAgent("T1", ["sleep", "1000"])
         kill(pid, SIGKILL)
         try waitUntil("the death recorded with a relaunch owed") {
-            try s.runtimes("T1").first?.state == .dead && s.context().ledger.read { db in try PendingRetry.all(db).count } == 1
+            try s.runtimes("T1").first?.state == .dead && s.context().ledger.pendingRetries().count == 1
         }
         let (result, json) = try s.mcrunJSON([command, "T1", "--grace", "1s"])
         #expect(result.status == 0, "\(result.stderrText)")

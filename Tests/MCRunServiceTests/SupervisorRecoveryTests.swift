@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Glibc
 import Logging
 import MCRunCore
@@ -68,7 +67,7 @@ struct SupervisorRecoveryTests {
         let refusals = try s.events("retry_refused", ticket: "KS")
         #expect(refusals.count == 1, "one refusal event however many passes: \(refusals.count)")
         #expect(refusals.first?.reason == "killswitch")
-        #expect(try s.context().ledger.read { db in try PendingRetry.fetchCount(db) } == 1)
+        #expect(try s.context().ledger.pendingRetries().count == 1)
         #expect(try s.ticketRow("KS")?.escalated == false)
 
         #expect(try s.mcrun(["killswitch", "off"]).status == 0)
@@ -78,21 +77,41 @@ struct SupervisorRecoveryTests {
         }
         try holdsFalse("a second relaunch", for: 1.5, every: 0.1) { try s.runtimes("KS").count > 2 }
         #expect(try s.events("retry", ticket: "KS").count == 1)
-        #expect(try s.context().ledger.read { db in try PendingRetry.fetchCount(db) } == 0)
+        #expect(try s.context().ledger.pendingRetries().count == 0)
     }
 
     /// Records `ticket`'s live runtime dead without touching its agent (what a wrong liveness
     /// reading would have done), counting `deaths` deaths under `policy`.
+    /// Staged by hand: no command records a death of a live agent.
     static func recordWronglyDead(_ s: Scratch, ticket: String, deaths: Int, policy: DeathPolicy) throws {
-        let runtime = try #require(try s.runtimes(ticket).first)
-        try s.context().ledger.write { db in
-            let dead = try Transition.died.apply(db, runtimeID: runtime.id!, actor: "test", reason: "agent_exited") { r in
-                r.exitSignal = 9
-                r.endedBy = "test"
-            }
-            for _ in 0..<deaths { try TicketTransition.death(runtime: dead, policy: policy).apply(db, ticket: ticket, actor: "test") }
-            _ = try TerminalRecord.refresh(db, dead)
+        var dead = try #require(try s.runtimes(ticket).first)
+        var standing = try #require(try s.ticketRow(ticket))
+        let now = WallClock.now()
+        dead.state = .dead
+        dead.endedAt = now
+        dead.updatedAt = now
+        dead.endReason = "agent_exited"
+        dead.endedBy = "test"
+        dead.exitSignal = 9
+        standing.deaths += deaths
+        let escalates = standing.deaths > policy.maxSilentRetries
+        if escalates {
+            standing.escalated = true
+            standing.escalatedAt = now
+            standing.escalatedReason = "died \(standing.deaths) times without completing; last: episode \(dead.episode), killed by signal 9"
         }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let record = String(decoding: try encoder.encode(TerminalRecord.derive(dead, ticket: standing)), as: UTF8.self)
+        try s.editLedger(
+            """
+            UPDATE runtimes SET state = 'dead', ended_at = \(now), updated_at = \(now), end_reason = 'agent_exited', ended_by = 'test',
+                exit_signal = 9, teardown_owed = 1, terminal_record = \(sqlLiteral(record)) WHERE id = \(dead.id!);
+            INSERT INTO events(at, kind, ticket, runtime_id, episode, from_state, to_state, actor, reason)
+                VALUES (\(now), 'death', '\(ticket)', \(dead.id!), \(dead.episode), 'running', 'dead', 'test', 'agent_exited');
+            UPDATE tickets SET deaths = \(standing.deaths), escalated = \(escalates ? 1 : 0), escalated_at = \(standing.escalatedAt.map { "\($0)" } ?? "NULL"),
+                escalated_reason = \(sqlLiteral(standing.escalatedReason)), updated_at = \(now) WHERE id = '\(ticket)';
+            """)
     }
 
     /// A runtime recorded dead whose agent lives is re-adopted: the death is taken back with
