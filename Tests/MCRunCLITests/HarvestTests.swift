@@ -108,7 +108,7 @@ struct HarvestTests {
         #expect(try s.mcrun(["start", "D1", "--", agent]).status == 0)
         try waitUntil("DONE accepted and the agent gone", timeout: 15) {
             guard let r = try runtime(s, "D1") else { return false }
-            return r.verdict == "DONE" && r.liveness() != .alive
+            return r.verdict == .done && r.liveness() != .alive
         }
         // What ends it here is stop's teardown; serve's reaper takes Transition.completed the same way.
         #expect(try s.mcrun(["stop", "D1", "--grace", "1s"]).status == 0)

@@ -17,7 +17,7 @@ struct LifecycleRegressionTests {
         // Escalated means held: only a forced start runs it before a reset.
         _ = try s.startJSON("D1", ["sh", "-c", signal], extra: ["--force"])
         try waitUntil("the DONE accepted") {
-            try context.ledger.runtime(ticket: "D1", episode: nil)?.verdict == "DONE"
+            try context.ledger.runtime(ticket: "D1", episode: nil)?.verdict == .done
         }
         let standing = try #require(try context.ledger.ticket(id: "D1"))
         #expect(standing.deaths == 0)

@@ -14,7 +14,7 @@ struct TerminalRecordContractTests {
     ]
     static let artifactKeys: Set<String> = ["log", "raw_log", "exit_code", "exit_signal", "leftovers_killed"]
 
-    func runtime(_ state: RuntimeState, code: Int? = nil, signal: Int? = nil, reason: String? = nil, verdict: String? = nil) -> Runtime {
+    func runtime(_ state: RuntimeState, code: Int? = nil, signal: Int? = nil, reason: String? = nil, verdict: SignalKind? = nil) -> Runtime {
         Runtime(
             id: 7, ticket: "T", episode: 2, nonce: "n", owner: nil, state: state, sessionName: "T@2", sessionID: nil, paneID: nil,
             argv: ["agent"], cwd: "/", env: [:], bootID: nil, pid: nil, startTime: nil, launcherPID: nil, launcherStartTime: nil,
@@ -34,7 +34,7 @@ struct TerminalRecordContractTests {
     /// One record of every kind, with the stop condition each must carry.
     var everyKind: [(name: String, record: TerminalRecord, condition: TerminalRecord.StopCondition)] {
         [
-            ("completed", TerminalRecord.derive(runtime(.completed, code: 0, verdict: "DONE"), ticket: ticket()), .completed),
+            ("completed", TerminalRecord.derive(runtime(.completed, code: 0, verdict: .done), ticket: ticket()), .completed),
             ("stopped", TerminalRecord.derive(runtime(.stopped, signal: 15, reason: "requested"), ticket: ticket()), .stoppedByOperator),
             ("parked", TerminalRecord.derive(runtime(.stopped, signal: 15, reason: "park"), ticket: ticket(parked: true)), .parked),
             ("dead", TerminalRecord.derive(runtime(.dead, code: 1), ticket: ticket(deaths: 1)), .died),

@@ -4,7 +4,7 @@ import Testing
 /// The one derivation of a terminal record, case by case.
 @Suite
 struct TerminalRecordTests {
-    func runtime(_ state: RuntimeState, code: Int? = nil, signal: Int? = nil, reason: String? = nil, verdict: String? = nil, leftovers: Int = 0) -> Runtime {
+    func runtime(_ state: RuntimeState, code: Int? = nil, signal: Int? = nil, reason: String? = nil, verdict: SignalKind? = nil, leftovers: Int = 0) -> Runtime {
         Runtime(
             id: 7, ticket: "T", episode: 2, nonce: "n", owner: nil, state: state, sessionName: "T@2", sessionID: nil, paneID: nil,
             argv: ["agent"], cwd: "/", env: [:], bootID: nil, pid: nil, startTime: nil, launcherPID: nil, launcherStartTime: nil,
@@ -24,7 +24,7 @@ struct TerminalRecordTests {
 
     @Test func aDoneVerdictIsCompletedWhateverEndedIt() {
         for state in [RuntimeState.completed, .stopped, .dead] {
-            let r = TerminalRecord.derive(runtime(state, signal: 15, verdict: "DONE"), ticket: ticket())
+            let r = TerminalRecord.derive(runtime(state, signal: 15, verdict: .done), ticket: ticket())
             #expect(r.status == "completed")
             #expect(r.rootCause == "done")
             #expect(!r.safeRetry && !r.humanInputRequired)

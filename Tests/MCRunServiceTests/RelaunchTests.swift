@@ -172,7 +172,7 @@ struct RelaunchTests {
         }
         let ended = try #require(try s.runtimes("OK1").first)
         #expect(ended.state == .completed, "signal output: \((try? String(contentsOfFile: s.path("signal.out"), encoding: .utf8)) ?? "")")
-        #expect(ended.verdict == "DONE")
+        #expect(ended.verdict == .done)
         #expect(ended.exitCode == 0)
         #expect(try s.events("death", ticket: "OK1").isEmpty)
         #expect(try s.ticketRow("OK1")?.deaths == 0)

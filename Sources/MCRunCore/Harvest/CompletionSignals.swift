@@ -84,8 +84,8 @@ public enum CompletionSignals {
             signal.runtimeID = runtime.id
             try Ledger.updateSignal(db, signal)
             // DONE is final for the episode: a later REVIEW or QUESTION does not undo it.
-            let firstDone = signal.kind == .done && runtime.verdict != SignalKind.done.rawValue
-            let newVerdict = runtime.verdict == SignalKind.done.rawValue ? SignalKind.done.rawValue : signal.kind.rawValue
+            let firstDone = signal.kind == .done && runtime.verdict != .done
+            let newVerdict: SignalKind = runtime.verdict == .done ? .done : signal.kind
             try Ledger.setVerdict(db, runtimeID: runtime.id!, newVerdict, now: now)
             var updated = runtime
             updated.verdict = newVerdict

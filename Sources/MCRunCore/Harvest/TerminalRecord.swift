@@ -195,7 +195,7 @@ public struct TerminalRecord: Codable, Sendable, Equatable {
             record.nextActions = ["mcrun logs \(t)", "mcrun show \(t)", "mcrun stop \(t) --reason silent"]
             return record
         }
-        if runtime.verdict == "DONE" {
+        if runtime.verdict == .done {
             record.status = "completed"
             record.rootCause = "done"
             record.stopCondition = .completed

@@ -82,7 +82,15 @@ private struct CodableRow<Value: Codable>: Codable, FetchableRecord, EncodableRe
 extension LedgerRecord {
     /// A column holding an enum's raw value; a value this build does not know is an error, not a crash.
     static func decodeRaw<T: RawRepresentable>(_ type: T.Type, _ row: Row, _ column: some ColumnExpression) throws -> T where T.RawValue == String {
-        let raw: String = row[column]
+        guard let value = try decodeRawIfPresent(type, row, column) else {
+            throw MCRunError(.internalError, "ledger_error", "\(databaseTableName).\(column.name) is NULL")
+        }
+        return value
+    }
+
+    static func decodeRawIfPresent<T: RawRepresentable>(_ type: T.Type, _ row: Row, _ column: some ColumnExpression) throws -> T?
+    where T.RawValue == String {
+        guard let raw: String = row[column] else { return nil }
         guard let value = T(rawValue: raw) else {
             throw MCRunError(.internalError, "ledger_error", "\(databaseTableName).\(column.name) holds \(raw.debugDescription), which this mcrun does not know")
         }
@@ -127,7 +135,7 @@ extension Runtime: LedgerRecord {
         busy = row[Columns.busy] ?? false
         busySource = row[Columns.busySource]
         busyAt = row[Columns.busyAt]
-        verdict = row[Columns.verdict]
+        verdict = try Self.decodeRawIfPresent(SignalKind.self, row, Columns.verdict)
         verdictAt = row[Columns.verdictAt]
         transcriptTail = row[Columns.transcriptTail]
         terminalRecord = Self.decodeJSON(TerminalRecord.self, row[Columns.terminalRecord])
@@ -171,7 +179,7 @@ extension Runtime: LedgerRecord {
         container[Columns.busy] = busy
         container[Columns.busySource] = busySource
         container[Columns.busyAt] = busyAt
-        container[Columns.verdict] = verdict
+        container[Columns.verdict] = verdict?.rawValue
         container[Columns.verdictAt] = verdictAt
         container[Columns.transcriptTail] = transcriptTail
         container[Columns.terminalRecord] = terminalRecord.flatMap { Self.encodeJSON($0) }

@@ -12,8 +12,9 @@ extension Ledger {
     }
 
     /// The runtime's verdict, from an accepted signal; not a state change.
-    static func setVerdict(_ db: Database, runtimeID: Int64, _ verdict: String, now: Double) throws {
-        try db.execute(sql: "UPDATE runtimes SET verdict = ?, verdict_at = ?, updated_at = ? WHERE id = ?", arguments: [verdict, now, now, runtimeID])
+    static func setVerdict(_ db: Database, runtimeID: Int64, _ verdict: SignalKind, now: Double) throws {
+        try db.execute(
+            sql: "UPDATE runtimes SET verdict = ?, verdict_at = ?, updated_at = ? WHERE id = ?", arguments: [verdict.rawValue, now, now, runtimeID])
     }
 
     /// Signals still `received` that were stored before `cutoff`, oldest first, but `except`.

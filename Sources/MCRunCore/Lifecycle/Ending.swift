@@ -85,7 +85,7 @@ public struct Ending: Sendable {
         guard let current = try Ledger.runtime(db, id: runtimeID) else {
             throw MCRunError(.notFound, "no_runtime", "runtime \(runtimeID) does not exist")
         }
-        let done = current.verdict == SignalKind.done.rawValue
+        let done = current.verdict == .done
         let transition: Transition
         let reason: String
         var data = facts.data

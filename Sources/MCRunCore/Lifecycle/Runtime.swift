@@ -61,7 +61,8 @@ public struct Runtime: Codable, Sendable, Equatable {
     public var busy: Bool
     public var busySource: String?
     public var busyAt: Double?
-    public var verdict: String?
+    /// The accepted signal that stands for the episode; once DONE, it stays DONE.
+    public var verdict: SignalKind?
     public var verdictAt: Double?
     /// The clean pane log's last lines, read when the runtime ended.
     public var transcriptTail: String?
