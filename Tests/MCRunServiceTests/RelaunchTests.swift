@@ -268,6 +268,8 @@ struct ReconcileBranchTests {
         #expect(!result.timedOut)
         #expect(try s.runtimes("LATE").first?.state == .stopped)
         #expect(try s.events("death", ticket: "LATE").isEmpty)
+        // The end is recorded before the teardown: the resumed stopper may return first.
+        try waitUntil("serve's teardown of the stop it finished", timeout: 15) { try s.runtimes("LATE").first?.teardownOwed == false }
         #expect(try !s.sessionNames().contains("LATE@1"))
     }
 
