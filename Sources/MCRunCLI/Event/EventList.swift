@@ -14,7 +14,7 @@ struct EventList: MCRunStreamingCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: "Only events after this id.")
+    @Option(parsing: .unconditional, help: "Only events after this id.", transform: Bounded.integer(Bounded.eventID))
     var since: Int64 = 0
 
     @Flag(help: "Keep streaming new events.")
@@ -27,7 +27,6 @@ struct EventList: MCRunStreamingCommand {
     var kind: [String] = []
 
     func execute() throws(MCRunError) {
-        guard since >= 0 else { throw .badInput("bad_since", "--since must be an event id (0 or more)") }
         let ticketID = try ticket.map { (t: String) throws(MCRunError) in try global.ticket(t) }
         let context = try global.context()
         Streaming.prepare()

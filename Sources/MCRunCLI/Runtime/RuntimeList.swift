@@ -21,7 +21,7 @@ struct RuntimeList: MCRunCommand {
     @Flag(help: "Also match the configured busy-pattern against the screen of each live runtime that hooks and pane activity call idle (one tmux call per such runtime).")
     var busyDetail = false
 
-    @Option(help: "Flag live runtimes without pane output for this long as silent (default: the harvest_timeout setting).")
+    @Option(parsing: .unconditional, help: "Flag live runtimes without pane output for this long as silent, 1ms to 8760h (default: the harvest_timeout setting).", transform: Bounded.duration(Bounded.harvestTimeout))
     var harvestTimeout: DurationArgument?
 
     func execute() throws(MCRunError) -> Reply {
