@@ -24,7 +24,7 @@ import Testing
         }
         // A second live row is refused by the database itself, whatever the code checked.
         #expect(throws: DatabaseError.self) {
-            try context.ledger.pool.write { db in
+            try context.ledger.database.write { db in
                 var second = runtime("T1", episode: 3, state: .launching)
                 try second.insert(db)
             }

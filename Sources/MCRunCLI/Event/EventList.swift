@@ -28,7 +28,7 @@ struct EventList: MCRunStreamingCommand {
 
     func execute() throws(MCRunError) {
         let ticketID = try ticket.map { (t: String) throws(MCRunError) in try global.ticket(t) }
-        let context = try global.context()
+        let context = try global.readContext()
         Streaming.prepare()
         var cursor = since
         while true {

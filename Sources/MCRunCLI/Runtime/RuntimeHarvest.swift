@@ -30,7 +30,7 @@ struct RuntimeHarvest: MCRunCommand {
 
     func execute() throws(MCRunError) -> Reply {
         let ticketID = try global.ticket(ticket)
-        let context = try global.context()
+        let context = try global.readContext()
         let runtime = try RuntimeLogs.find(context, ticket: ticketID, episode: episode)
         let facts = try context.ledger.harvestFacts(for: runtime, environment: context.environment)
         let (ticketRow, signal, configured) = (facts.ticket, facts.verdict, facts.harvestTimeout)

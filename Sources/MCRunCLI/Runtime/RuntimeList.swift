@@ -25,7 +25,7 @@ struct RuntimeList: MCRunCommand {
     var harvestTimeout: DurationArgument?
 
     func execute() throws(MCRunError) -> Reply {
-        let context = try global.context()
+        let context = try global.readContext()
         let listing = try context.ledger.listing(includeEnded: all, environment: context.environment)
         let (rows, busySettings, configuredSilence) = (listing.tickets, listing.busySettings, listing.harvestTimeout)
         let silenceLimit = harvestTimeout.map { Double($0.milliseconds) / 1000 } ?? configuredSilence

@@ -31,7 +31,7 @@ struct RuntimeLogs: MCRunStreamingCommand {
 
     func execute() throws(MCRunError) {
         let ticketID = try global.ticket(ticket)
-        let context = try global.context()
+        let context = try global.readContext()
         let runtime = try Self.find(context, ticket: ticketID, episode: episode)
         let log = context.stateDirectory.paneLogPath(runtimeID: runtime.id!)
         let path = raw ? PaneLog.rawPath(log) : log

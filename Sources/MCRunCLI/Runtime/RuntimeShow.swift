@@ -17,7 +17,7 @@ struct RuntimeShow: MCRunCommand {
 
     func execute() throws(MCRunError) -> Reply {
         let ticketID = try global.ticket(ticket)
-        let context = try global.context()
+        let context = try global.readContext()
         guard let history = try context.ledger.ticketHistory(ticketID.rawValue, eventLimit: events) else {
             throw MCRunError(.notFound, "no_ticket", "ticket \(ticketID) is not known; see: mcrun ps --all")
         }

@@ -5,7 +5,8 @@ import Glibc
 /// WAL mode, so `ps` never waits for a writer; every write is one IMMEDIATE transaction, so
 /// a compare-and-set inside it is atomic across processes.
 public final class Ledger: Sendable {
-    public let pool: DatabasePool
+    /// A pool for commands that write; one read-only connection for those that only read.
+    public let database: any DatabaseWriter
     public let path: String
 
     /// Seconds a writer waits for the lock before the operation fails (and, for admission,
@@ -14,58 +15,16 @@ public final class Ledger: Sendable {
         environment["MCRUN_BUSY_TIMEOUT"].flatMap(Double.init) ?? 5
     }
 
-    public init(directory: StateDirectory, busyTimeout: Double = 5) throws(MCRunError) {
-        path = directory.ledgerPath
-        var config = Configuration()
-        config.busyMode = .timeout(busyTimeout)
-        config.label = "mcrun-ledger"
-        config.prepareDatabase { db in
-            // NORMAL in WAL mode: a committed transaction survives any crash or kill of mcrun;
-            // only a power loss may drop the last few.
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            try db.execute(sql: "PRAGMA foreign_keys = ON")
-        }
-        do {
-            // The common case: an up-to-date ledger, opened without taking any write lock.
-            if Self.fileSize(path) > 0 {
-                let pool = try DatabasePool(path: path, configuration: config)
-                if try pool.read({ db in try Self.migrator.hasCompletedMigrations(db) }) {
-                    self.pool = pool
-                    return
-                }
-            }
-        } catch {
-            throw Self.map(error, doing: "open the ledger at \(path)")
-        }
-        // Creation and migrations are serialised across processes: twenty concurrent
-        // `mcrun start` on a fresh directory must not race to create the same tables.
-        let lock = open(directory.migrationLockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard lock >= 0 else {
-            throw MCRunError(.internalError, "ledger_unavailable", "cannot open \(directory.migrationLockPath): \(String(cString: strerror(errno)))")
-        }
-        defer { close(lock) }
-        while flock(lock, LOCK_EX) != 0 && errno == EINTR {}
-        // SQLite gives the -wal and -shm files the main file's mode, so creating it 0600 keeps all three private.
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        if fd >= 0 { close(fd) }
-        do {
-            pool = try DatabasePool(path: path, configuration: config)
-            try Self.migrator.migrate(pool)
-        } catch {
-            throw Self.map(error, doing: "open the ledger at \(path)")
-        }
-    }
-
-    static func fileSize(_ path: String) -> Int {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return -1 }
-        defer { close(fd) }
-        return Int(lseek(fd, 0, SEEK_END))
+    /// Opened by `Ledger(directory:)` for commands that write, or by `Ledger(readingFrom:)`
+    /// for those that only read (see Ledger+Opening.swift).
+    init(database: any DatabaseWriter, path: String) {
+        self.database = database
+        self.path = path
     }
 
     public func write<T>(_ body: (Database) throws -> T) throws(MCRunError) -> T {
         do {
-            return try pool.write(body)
+            return try database.write(body)
         } catch let error as MCRunError {
             throw error
         } catch {
@@ -75,7 +34,7 @@ public final class Ledger: Sendable {
 
     public func read<T>(_ body: (Database) throws -> T) throws(MCRunError) -> T {
         do {
-            return try pool.read(body)
+            return try database.read(body)
         } catch let error as MCRunError {
             throw error
         } catch {
