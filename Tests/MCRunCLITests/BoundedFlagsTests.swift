@@ -113,4 +113,18 @@ struct BoundedFlagsTests {
         let words = help.stdoutText.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         #expect(words.contains("a bare number is milliseconds"))
     }
+
+    /// The busy timeout from the environment reaches SQLite as an Int32 of milliseconds.
+    @Test func anOutOfRangeBusyTimeoutIsIgnoredNotATrap() throws {
+        let s = try Scratch(name: "busyenv")
+        defer { s.cleanup() }
+        #expect(try s.mcrun(["config", "capacity", "2"]).status == 0)
+        for value in ["1e300", "9223372036854775807", "-5", "soon"] {
+            s.environment["MCRUN_BUSY_TIMEOUT"] = value
+            for args in [["ps"], ["config", "capacity", "3"]] {
+                let result = try s.mcrun(args)
+                #expect(result.status == 0 && result.signal == nil, "MCRUN_BUSY_TIMEOUT=\(value) mcrun \(args): exit \(result.status): \(result.stderrText)")
+            }
+        }
+    }
 }

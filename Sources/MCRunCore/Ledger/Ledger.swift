@@ -10,9 +10,10 @@ public final class Ledger: Sendable {
     public let path: String
 
     /// Seconds a writer waits for the lock before the operation fails (and, for admission,
-    /// fails closed). `MCRUN_BUSY_TIMEOUT` overrides the default.
+    /// fails closed). `MCRUN_BUSY_TIMEOUT` (a duration up to 1h, bare seconds) overrides the
+    /// default; a value outside that is ignored, since SQLite's timeout must fit its integer.
     public static func defaultBusyTimeout(environment: [String: String]) -> Double {
-        environment["MCRUN_BUSY_TIMEOUT"].flatMap(Double.init) ?? 5
+        environment["MCRUN_BUSY_TIMEOUT"].flatMap { DurationText.milliseconds($0, in: 0...DurationText.hour) }.map { Double($0) / 1000 } ?? 5
     }
 
     /// Opened by `Ledger(directory:)` for commands that write, or by `Ledger(readingFrom:)`
