@@ -82,7 +82,8 @@ struct LedgerLossTests {
         #expect(result.result.stderrText.contains("pane logs"))
     }
 
-    /// A new directory: a read creates nothing; the first write creates the ledger.
+    /// A new directory: a read creates nothing; the first write creates the ledger, even
+    /// where a tmux socket is already there.
     @Test func aNewDirectoryStartsCleanly() throws {
         let s = try Scratch(name: "fresh")
         defer { s.cleanup() }
@@ -91,6 +92,10 @@ struct LedgerLossTests {
         #expect(ps.stdoutText.contains("no runtimes"))
         #expect(try s.mcrun(["events"]).status == 0)
         #expect(!FileManager.default.fileExists(atPath: s.stateDir), "a read created the state directory")
+        // Under systemd the tmux unit has made the socket before any mcrun command ran.
+        try FileManager.default.createDirectory(atPath: s.stateDir + "/tmux", withIntermediateDirectories: true)
+        let socket = try Subprocess.run(["python3", "-c", "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", s.stateDir + "/tmux/sock"])
+        try #require(socket.succeeded, "\(socket.stderrText)")
         let (started, _) = try startJSON(s, "F1", command: ["sleep", "1000"])
         #expect(started.status == 0, "\(started.stderrText)")
         #expect(FileManager.default.fileExists(atPath: s.stateDir + "/ledger.created"))

@@ -110,7 +110,7 @@ struct EventHooksList: MCRunCommand {
     @Option(parsing: .unconditional, help: "Only deliveries of this event id.", transform: Bounded.integer(Bounded.eventID))
     var event: Int64?
 
-    @Option(parsing: .unconditional, help: "At most this many deliveries, newest first, 1 to 100000.", transform: Bounded.integer(1...100_000))
+    @Option(parsing: .unconditional, help: "At most this many deliveries, newest first, 1 to 100000 (default 100).", transform: Bounded.integer(1...100_000))
     var limit: Int = 100
 
     func execute() throws(MCRunError) -> Reply {

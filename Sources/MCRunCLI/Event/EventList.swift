@@ -14,7 +14,7 @@ struct EventList: MCRunStreamingCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(parsing: .unconditional, help: "Only events after this id.", transform: Bounded.integer(Bounded.eventID))
+    @Option(parsing: .unconditional, help: "Only events after this id (default 0: from the first).", transform: Bounded.integer(Bounded.eventID))
     var since: Int64 = 0
 
     @Flag(help: "Keep streaming new events.")

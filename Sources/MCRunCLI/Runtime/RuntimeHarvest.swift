@@ -25,7 +25,7 @@ struct RuntimeHarvest: MCRunCommand {
     @Option(parsing: .unconditional, help: "Treat a live runtime without pane output for this long as silent (e.g. 30m), 1ms to 8760h; overrides the setting.", transform: Bounded.duration(Bounded.harvestTimeout))
     var harvestTimeout: DurationArgument?
 
-    @Option(parsing: .unconditional, help: "Lines of transcript tail, 0 to 1000000.", transform: Bounded.integer(Bounded.lines))
+    @Option(parsing: .unconditional, help: "Lines of transcript tail, 0 to 1000000 (default \(PaneLog.defaultTailLines)).", transform: Bounded.integer(Bounded.lines))
     var lines: Int = PaneLog.defaultTailLines
 
     func execute() throws(MCRunError) -> Reply {

@@ -37,7 +37,7 @@ struct RuntimeSend: MCRunCommand {
     @Flag(help: "If the agent is busy, press the interrupt key and wait for idle first.")
     var interrupt = false
 
-    @Option(parsing: .unconditional, help: "With --interrupt: how long to wait for the agent to become idle, 0s to 1h.", transform: Bounded.duration(0...DurationText.hour))
+    @Option(parsing: .unconditional, help: "With --interrupt: how long to wait for the agent to become idle, 0s to 1h (default 10s).", transform: Bounded.duration(0...DurationText.hour))
     var wait = DurationArgument(milliseconds: 10_000)
 
     @Flag(help: "Paste without pressing Enter.")

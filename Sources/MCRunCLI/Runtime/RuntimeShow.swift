@@ -12,7 +12,7 @@ struct RuntimeShow: MCRunCommand {
     @Argument(help: "Ticket id.")
     var ticket: String
 
-    @Option(parsing: .unconditional, help: "How many of the latest events to show, 0 to 100000.", transform: Bounded.integer(0...100_000))
+    @Option(parsing: .unconditional, help: "How many of the latest events to show, 0 to 100000 (default 20).", transform: Bounded.integer(0...100_000))
     var events: Int = 20
 
     func execute() throws(MCRunError) -> Reply {

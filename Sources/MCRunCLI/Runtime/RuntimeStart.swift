@@ -30,7 +30,7 @@ struct RuntimeStart: MCRunCommand {
     @Flag(help: "Start an escalated ticket without resetting it first (recorded on the launch event).")
     var force = false
 
-    @Option(parsing: .unconditional, help: "How long to wait for the agent's identity before the launch fails, 1ms to 1h (e.g. 10s; a bare number is milliseconds).", transform: Bounded.duration(Bounded.launchTimeout, bare: .milliseconds))
+    @Option(parsing: .unconditional, help: "How long to wait for the agent's identity before the launch fails, 1ms to 1h (default 10s; a bare number is milliseconds).", transform: Bounded.duration(Bounded.launchTimeout, bare: .milliseconds))
     var timeout = DurationArgument(milliseconds: 10_000)
 
     @Argument(parsing: .postTerminator, help: "The agent's command and arguments, after --.")

@@ -17,7 +17,7 @@ struct ServiceServe: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(parsing: .unconditional, help: "Time between full reconcile passes, 50ms to 1h (shortened to a quarter of the watchdog interval).", transform: Bounded.duration(50...DurationText.hour))
+    @Option(parsing: .unconditional, help: "Time between full reconcile passes, 50ms to 1h, default 15s (shortened to a quarter of the watchdog interval).", transform: Bounded.duration(50...DurationText.hour))
     var reconcileInterval = DurationArgument(milliseconds: 15_000)
 
     @Option(parsing: .unconditional, help: "Unexpected deaths of a ticket that are relaunched silently before it escalates, 0 to 1000 (stored as the host's max-silent-retries setting, which every command that records a death uses; default 1).", transform: Bounded.integer(0...1000))
@@ -26,7 +26,7 @@ struct ServiceServe: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Delay before a silent relaunch, 0s to 24h (stored as the host's retry-delay setting; default 2s).", transform: Bounded.duration(0...DurationText.day))
     var retryDelay: DurationArgument?
 
-    @Option(parsing: .unconditional, help: "How long a relaunched agent gets to report its identity, 1ms to 1h (e.g. 10s; a bare number is milliseconds).", transform: Bounded.duration(Bounded.launchTimeout, bare: .milliseconds))
+    @Option(parsing: .unconditional, help: "How long a relaunched agent gets to report its identity, 1ms to 1h (default 10s; a bare number is milliseconds).", transform: Bounded.duration(Bounded.launchTimeout, bare: .milliseconds))
     var launchTimeout = DurationArgument(milliseconds: 10_000)
 
     @Option(help: "Event hooks folder (default: $MCRUN_EVENT_HOOKS_DIR, else STATE_DIR/event-hooks.d).")

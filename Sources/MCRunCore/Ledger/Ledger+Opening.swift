@@ -151,10 +151,11 @@ extension StateDirectory {
     }
 
     /// What shows that this directory has been used, or nil for a new one: the marker
-    /// written when its ledger was created, its tmux server's socket, or pane logs.
+    /// written when its ledger was created, or pane logs (a directory from before the
+    /// marker). Not the tmux socket: under systemd, mcrun-tmux.service creates it before
+    /// the first mcrun command has created the ledger.
     func evidenceOfUse() -> String? {
         if access(ledgerMarkerPath, F_OK) == 0 { return "\(ledgerMarkerPath) exists" }
-        if access(tmuxSocketPath, F_OK) == 0 { return "mcrun's tmux socket \(tmuxSocketPath) exists" }
         if let logs = opendir(logsDirectory) {
             defer { closedir(logs) }
             while let entry = readdir(logs) {
