@@ -83,4 +83,25 @@ struct ReadsAreReadsTests {
         #expect(!fill.succeeded && fill.stderrText.contains("No space left"), "dd: \(fill.stderrText)")
         try Self.expectReadsAnswer(s, within: 20, "full disk")
     }
+
+    /// A ledger an earlier mcrun wrote (here: one migration behind) is not migrated by a
+    /// read; the next command that writes migrates it.
+    @Test func aReadDoesNotMigrate() throws {
+        let s = try Scratch(name: "rdmigr")
+        defer { s.cleanup() }
+        try Self.prepare(s)
+        let ledger = s.stateDir + "/ledger.sqlite"
+        func tables() throws -> String {
+            try Subprocess.run(["sqlite3", ledger, "SELECT group_concat(name) FROM sqlite_master WHERE name = 'refusals'; SELECT count(*) FROM grdb_migrations"]).stdoutText
+        }
+        let rollBack = try Subprocess.run(["sqlite3", ledger, "DROP TABLE refusals; DELETE FROM grdb_migrations WHERE identifier = 'v5-refusals'"])
+        try #require(rollBack.succeeded, "\(rollBack.stderrText)")
+        let older = try tables()
+        let (ps, json) = try s.mcrunJSON(["ps"])
+        #expect(ps.status == 1, "\(ps.stderrText)")
+        #expect(json.at("reason")?.stringValue == "ledger_outdated")
+        #expect(try tables() == older, "the read changed the schema")
+        #expect(try s.mcrun(["config"]).status == 0)
+        #expect(try s.mcrun(["show", "R1"]).status == 0)
+    }
 }
