@@ -96,8 +96,20 @@ struct LedgerLossTests {
         try FileManager.default.createDirectory(atPath: s.stateDir + "/tmux", withIntermediateDirectories: true)
         let socket = try Subprocess.run(["python3", "-c", "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", s.stateDir + "/tmux/sock"])
         try #require(socket.succeeded, "\(socket.stderrText)")
+        // A follower started before the ledger exists reads it once a write has created it.
+        let out = s.path("follow.out")
+        let follower = try Subprocess.spawn(
+            ["/bin/sh", "-c", "exec \"$0\" events --follow > \"$1\"", Scratch.mcrunPath, out],
+            environment: s.processEnvironment, workingDirectory: s.directory)
+        s.onCleanup {
+            kill(follower.pid, SIGKILL)
+            _ = follower.collect(stdin: nil, timeoutMilliseconds: 5_000)
+        }
         let (started, _) = try startJSON(s, "F1", command: ["sleep", "1000"])
         #expect(started.status == 0, "\(started.stderrText)")
         #expect(FileManager.default.fileExists(atPath: s.stateDir + "/ledger.created"))
+        try waitUntil("the follower printed the launch") {
+            ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").contains("\"kind\":\"launch\"")
+        }
     }
 }

@@ -28,10 +28,15 @@ struct EventList: MCRunStreamingCommand {
 
     func execute() throws(MCRunError) {
         let ticketID = try ticket.map { (t: String) throws(MCRunError) in try global.ticket(t) }
-        let context = try global.readContext()
+        var context = try global.readContext()
         Streaming.prepare()
         var cursor = since
         while true {
+            // Following a state directory that has no ledger yet: the first command that
+            // writes creates it, and the events are read from there on.
+            if context.ledger.isStandIn, let created = try? global.readContext(), !created.ledger.isStandIn {
+                context = created
+            }
             let batch = try context.ledger.events(after: cursor, ticket: ticketID?.rawValue, kinds: kind, limit: 500)
             for event in batch {
                 guard Streaming.writeLine(event.json) else { return }

@@ -79,6 +79,11 @@ extension Ledger {
         self.init(database: queue, path: path)
     }
 
+    /// True for the empty in-memory ledger a read gets in a state directory never used.
+    public var isStandIn: Bool {
+        (database as? DatabaseQueue)?.path == ":memory:"
+    }
+
     /// A read-only connection that has checked the schema. SQLite reads a WAL ledger through
     /// its -shm file; where that cannot be created (read-only directory, full disk) and no
     /// log is waiting to be applied, the file as it stands is the whole ledger, and it is
