@@ -49,6 +49,9 @@ struct LedgerLossTests {
         let ledger = s.stateDir + "/ledger.sqlite"
         for suffix in ["", "-wal", "-shm"] { unlink(ledger + suffix) }
         try Self.expectRefused(s, "ledger deleted")
+        let readOnly = try s.mcrun(["ps", "--recreate-ledger"])
+        #expect(readOnly.status == 2 && readOnly.stderrText.contains("mcrun config --recreate-ledger"), "\(readOnly.stderrText)")
+        #expect(!FileManager.default.fileExists(atPath: ledger))
 
         let (recreated, json) = try s.mcrunJSON(["config", "--recreate-ledger"])
         #expect(recreated.status == 0, "\(recreated.stderrText)")

@@ -25,6 +25,9 @@ public struct GlobalOptions: ParsableArguments, Sendable {
 
     /// For commands that only read: nothing is created, locked or migrated.
     func readContext() throws(MCRunError) -> MCRunContext {
+        if recreateLedger {
+            throw .badInput("read_only_command", "--recreate-ledger needs a command that writes; use: mcrun config --recreate-ledger")
+        }
         let env = MCRunContext.processEnvironment()
         return try MCRunContext(readingFrom: StateDirectory.resolve(explicit: stateDir, environment: env), environment: env, actor: actor)
     }
