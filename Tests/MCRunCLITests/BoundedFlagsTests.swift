@@ -46,6 +46,7 @@ struct BoundedFlagsTests {
         (["config", "busy-window", "VALUE"], "busy-window"),
         (["config", "retry-delay", "VALUE"], "retry-delay"),
         (["config", "harvest-timeout", "VALUE"], "harvest-timeout"),
+        (["config", "max-silent-retries", "VALUE"], "max-silent-retries"),
     ]
 
     /// What the ledger holds, for comparing before and after: every event, every setting,
