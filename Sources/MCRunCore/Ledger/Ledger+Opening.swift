@@ -72,11 +72,33 @@ extension Ledger {
         }
         let queue: DatabaseQueue
         do {
-            queue = try Self.openReadOnly(path, busyTimeout: busyTimeout)
+            do {
+                queue = try Self.openReadOnly(path, busyTimeout: busyTimeout)
+            } catch let error as MCRunError where error.reason == Self.outdated {
+                // Perhaps a writer is creating or migrating it right now: look again after it.
+                Self.awaitMigrations(directory, timeout: busyTimeout)
+                queue = try Self.openReadOnly(path, busyTimeout: busyTimeout)
+            }
         } catch {
             throw Self.map(error, doing: "open the ledger at \(path) for reading")
         }
         self.init(database: queue, path: path)
+    }
+
+    static let outdated = "ledger_outdated"
+
+    /// Waits, at most `timeout` seconds, while a writer holds the migration lock (it does
+    /// only while creating or migrating the ledger). A shared lock on the lock file, never
+    /// a lock on the ledger.
+    static func awaitMigrations(_ directory: StateDirectory, timeout: Double) {
+        let fd = open(directory.migrationLockPath, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let deadline = Monotonic.now() + Int64(timeout * 1e9)
+        while flock(fd, LOCK_SH | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR, Monotonic.now() < deadline else { return }
+            usleep(10_000)
+        }
     }
 
     /// True for the empty in-memory ledger a read gets in a state directory never used.
@@ -101,7 +123,7 @@ extension Ledger {
     private static func checked(_ queue: DatabaseQueue, path: String) throws -> DatabaseQueue {
         guard try queue.read({ db in try migrator.hasCompletedMigrations(db) }) else {
             throw MCRunError(
-                .internalError, "ledger_outdated",
+                .internalError, outdated,
                 "the ledger at \(path) was written by an earlier mcrun and needs migrating, which a read does not do; run any command that writes (e.g. mcrun config), or restart mcrun serve")
         }
         return queue
