@@ -7,10 +7,13 @@ public struct MCRun: AsyncParsableCommand {
         Exit codes (the same for every command):
           0  ok
           1  internal error
-          2  bad usage or input
+          2  bad usage or input; nothing was changed (every number and duration has a
+             range: durations as 1h30m, 250ms, 10s)
           3  not found
           4  conflict or busy (409): the ticket has a live runtime, or its agent is mid-turn
-          5  refused by policy: kill switch, parked, capacity, fail-closed
+          5  refused by policy: kill switch, parked, capacity, fail-closed, and
+             ledger_missing (a used state directory lost its ledger; restore it, or
+             accept the loss with --recreate-ledger)
           6  declined: the runtime is not in a state the command may act on
              (adopt guard, dead agent, a report that is not the live episode's)
         """

@@ -54,7 +54,8 @@ struct CapacityTests {
         let s = try Scratch(name: "caplock")
         defer { s.cleanup() }
         s.environment["MCRUN_BUSY_TIMEOUT"] = "1"
-        #expect(try s.mcrun(["ps"]).status == 0)
+        // A command that writes creates the ledger (a read creates nothing).
+        #expect(try s.mcrun(["config", "capacity", "none"]).status == 0)
         let ledger = s.stateDir + "/ledger.sqlite"
         // A real sqlite3 process holds the write lock until its stdin closes.
         let holder = try Subprocess.spawn(["sqlite3", "-cmd", ".timeout 5000", "-cmd", "BEGIN EXCLUSIVE", "-cmd", "INSERT INTO settings VALUES ('x','y',0)", ledger])

@@ -220,8 +220,9 @@ struct HarvestTests {
             ["/bin/sh", "-c", "exec \"$0\" events --follow --ticket E1 > \"$1\"", Scratch.mcrunPath, out],
             environment: s.processEnvironment, workingDirectory: s.directory)
         #expect(try s.mcrun(["stop", "E1", "--grace", "1s"]).status == 0)
-        try waitUntil("the follower printed the stop event", timeout: 10) {
-            ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").contains("\"kind\":\"stop\"")
+        // The teardown event is the stop's last; the follower may print it in a later poll.
+        try waitUntil("the follower printed the stop's teardown event", timeout: 10) {
+            ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").contains("\"kind\":\"teardown\"")
         }
         kill(follower.pid, SIGTERM)
         let ended = follower.collect(stdin: nil, timeoutMilliseconds: 5_000)

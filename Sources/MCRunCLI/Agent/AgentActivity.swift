@@ -23,7 +23,7 @@ struct AgentActivity: MCRunCommand {
     @Option(help: "Ticket (default: $MCRUN_TICKET).")
     var ticket: String?
 
-    @Option(help: "Episode (default: $MCRUN_EPISODE).")
+    @Option(parsing: .unconditional, help: "Episode (default: $MCRUN_EPISODE).", transform: Bounded.integer(Bounded.episode))
     var episode: Int?
 
     @Option(help: "The episode's nonce (default: $MCRUN_NONCE).")

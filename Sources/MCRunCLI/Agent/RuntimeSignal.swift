@@ -29,7 +29,7 @@ struct RuntimeSignal: MCRunCommand {
     @Option(help: "Ticket id (default: $MCRUN_TICKET).")
     var ticket: String?
 
-    @Option(help: "Episode (default: $MCRUN_EPISODE).")
+    @Option(parsing: .unconditional, help: "Episode (default: $MCRUN_EPISODE).", transform: Bounded.integer(Bounded.episode))
     var episode: Int?
 
     @Option(help: "The episode's nonce (default: $MCRUN_NONCE; prefer the environment, argv is visible to other users).")

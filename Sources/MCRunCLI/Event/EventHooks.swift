@@ -23,34 +23,28 @@ struct DispatcherOptions: ParsableArguments {
     @Option(help: "Folder of event hooks (default: $MCRUN_EVENT_HOOKS_DIR, else STATE_DIR/event-hooks.d).")
     var hooksDir: String?
 
-    @Option(help: "Kill a hook (and its process group) still running after this long, and retry it (default 30s).")
+    @Option(parsing: .unconditional, help: "Kill a hook (and its process group) still running after this long, and retry it, 1ms to 24h (default 30s).", transform: Bounded.duration(1...DurationText.day))
     var timeout: DurationArgument?
 
-    @Option(help: "Attempts before a delivery is recorded as failed (default 6).")
+    @Option(parsing: .unconditional, help: "Attempts before a delivery is recorded as failed, 1 to 1000 (default 6).", transform: Bounded.integer(1...1000))
     var maxAttempts: Int?
 
-    @Option(help: "Backoff after the first failure, doubled after each further one (default 1s).")
+    @Option(parsing: .unconditional, help: "Backoff after the first failure, doubled after each further one, 0s to 24h (default 1s).", transform: Bounded.duration(0...DurationText.day))
     var backoff: DurationArgument?
 
-    @Option(help: "Longest backoff (default 5m).")
+    @Option(parsing: .unconditional, help: "Longest backoff, 0s to 24h (default 5m).", transform: Bounded.duration(0...DurationText.day))
     var maxBackoff: DurationArgument?
 
-    @Option(help: "How often to look for new events (default 200ms).")
+    @Option(parsing: .unconditional, help: "How often to look for new events, 10ms to 1h (default 200ms).", transform: Bounded.duration(10...DurationText.hour))
     var poll: DurationArgument?
 
     func configuration(_ context: MCRunContext) throws(MCRunError) -> EventHookDispatcher.Configuration {
         var c = EventHookDispatcher.Configuration.resolve(explicit: hooksDir, stateDirectory: context.stateDirectory, environment: context.environment)
-        if let timeout {
-            guard timeout.milliseconds > 0 else { throw .badInput("bad_timeout", "--timeout must be positive") }
-            c.timeoutMilliseconds = timeout.milliseconds
-        }
-        if let maxAttempts {
-            guard maxAttempts > 0 else { throw .badInput("bad_attempts", "--max-attempts must be 1 or more") }
-            c.maxAttempts = maxAttempts
-        }
+        if let timeout { c.timeoutMilliseconds = timeout.milliseconds }
+        if let maxAttempts { c.maxAttempts = maxAttempts }
         if let backoff { c.backoffMilliseconds = backoff.milliseconds }
         if let maxBackoff { c.maxBackoffMilliseconds = maxBackoff.milliseconds }
-        if let poll { c.pollMilliseconds = max(10, poll.milliseconds) }
+        if let poll { c.pollMilliseconds = poll.milliseconds }
         return c
     }
 }
@@ -113,10 +107,10 @@ struct EventHooksList: MCRunCommand {
     @Option(help: "Only deliveries in this state: pending, delivered or failed.")
     var state: String?
 
-    @Option(help: "Only deliveries of this event id.")
+    @Option(parsing: .unconditional, help: "Only deliveries of this event id.", transform: Bounded.integer(Bounded.eventID))
     var event: Int64?
 
-    @Option(help: "At most this many deliveries, newest first.")
+    @Option(parsing: .unconditional, help: "At most this many deliveries, newest first, 1 to 100000 (default 100).", transform: Bounded.integer(1...100_000))
     var limit: Int = 100
 
     func execute() throws(MCRunError) -> Reply {

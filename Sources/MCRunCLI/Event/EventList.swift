@@ -14,7 +14,7 @@ struct EventList: MCRunStreamingCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: "Only events after this id.")
+    @Option(parsing: .unconditional, help: "Only events after this id (default 0: from the first).", transform: Bounded.integer(Bounded.eventID))
     var since: Int64 = 0
 
     @Flag(help: "Keep streaming new events.")
@@ -27,12 +27,16 @@ struct EventList: MCRunStreamingCommand {
     var kind: [String] = []
 
     func execute() throws(MCRunError) {
-        guard since >= 0 else { throw .badInput("bad_since", "--since must be an event id (0 or more)") }
         let ticketID = try ticket.map { (t: String) throws(MCRunError) in try global.ticket(t) }
-        let context = try global.context()
+        var context = try global.readContext()
         Streaming.prepare()
         var cursor = since
         while true {
+            // Following a state directory that has no ledger yet: the first command that
+            // writes creates it, and the events are read from there on.
+            if context.ledger.isStandIn, let created = try? global.readContext(), !created.ledger.isStandIn {
+                context = created
+            }
             let batch = try context.ledger.events(after: cursor, ticket: ticketID?.rawValue, kinds: kind, limit: 500)
             for event in batch {
                 guard Streaming.writeLine(event.json) else { return }

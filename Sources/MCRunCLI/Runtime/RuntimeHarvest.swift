@@ -19,20 +19,18 @@ struct RuntimeHarvest: MCRunCommand {
     @Argument(help: "Ticket id.")
     var ticket: String
 
-    @Option(help: "Episode (default: the latest).")
+    @Option(parsing: .unconditional, help: "Episode (default: the latest).", transform: Bounded.integer(Bounded.episode))
     var episode: Int?
 
-    @Option(help: "Treat a live runtime without pane output for this long as silent (e.g. 30m); overrides the setting.")
+    @Option(parsing: .unconditional, help: "Treat a live runtime without pane output for this long as silent (e.g. 30m), 1ms to 8760h; overrides the setting.", transform: Bounded.duration(Bounded.harvestTimeout))
     var harvestTimeout: DurationArgument?
 
-    @Option(help: "Lines of transcript tail.")
+    @Option(parsing: .unconditional, help: "Lines of transcript tail, 0 to 1000000 (default \(PaneLog.defaultTailLines)).", transform: Bounded.integer(Bounded.lines))
     var lines: Int = PaneLog.defaultTailLines
 
     func execute() throws(MCRunError) -> Reply {
         let ticketID = try global.ticket(ticket)
-        guard lines >= 0 else { throw .badInput("bad_lines", "--lines must be 0 or more") }
-        if let harvestTimeout, harvestTimeout.milliseconds <= 0 { throw .badInput("bad_timeout", "--harvest-timeout must be positive") }
-        let context = try global.context()
+        let context = try global.readContext()
         let runtime = try RuntimeLogs.find(context, ticket: ticketID, episode: episode)
         let facts = try context.ledger.harvestFacts(for: runtime, environment: context.environment)
         let (ticketRow, signal, configured) = (facts.ticket, facts.verdict, facts.harvestTimeout)

@@ -21,11 +21,11 @@ struct RuntimeList: MCRunCommand {
     @Flag(help: "Also match the configured busy-pattern against the screen of each live runtime that hooks and pane activity call idle (one tmux call per such runtime).")
     var busyDetail = false
 
-    @Option(help: "Flag live runtimes without pane output for this long as silent (default: the harvest_timeout setting).")
+    @Option(parsing: .unconditional, help: "Flag live runtimes without pane output for this long as silent, 1ms to 8760h (default: the harvest_timeout setting).", transform: Bounded.duration(Bounded.harvestTimeout))
     var harvestTimeout: DurationArgument?
 
     func execute() throws(MCRunError) -> Reply {
-        let context = try global.context()
+        let context = try global.readContext()
         let listing = try context.ledger.listing(includeEnded: all, environment: context.environment)
         let (rows, busySettings, configuredSilence) = (listing.tickets, listing.busySettings, listing.harvestTimeout)
         let silenceLimit = harvestTimeout.map { Double($0.milliseconds) / 1000 } ?? configuredSilence

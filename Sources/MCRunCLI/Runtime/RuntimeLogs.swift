@@ -17,7 +17,7 @@ struct RuntimeLogs: MCRunStreamingCommand {
     @Argument(help: "Ticket id.")
     var ticket: String
 
-    @Option(name: .customShort("n"), help: "Only the last N lines.")
+    @Option(name: .customShort("n"), parsing: .unconditional, help: "Only the last N lines, 0 to 1000000.", transform: Bounded.integer(Bounded.lines))
     var lines: Int?
 
     @Flag(name: .short, help: "Follow: print new output as it arrives.")
@@ -26,13 +26,12 @@ struct RuntimeLogs: MCRunStreamingCommand {
     @Flag(help: "The raw pane bytes (escape sequences and all) instead of the clean log.")
     var raw = false
 
-    @Option(help: "Episode (default: the latest).")
+    @Option(parsing: .unconditional, help: "Episode (default: the latest).", transform: Bounded.integer(Bounded.episode))
     var episode: Int?
 
     func execute() throws(MCRunError) {
         let ticketID = try global.ticket(ticket)
-        if let lines, lines < 0 { throw .badInput("bad_lines", "-n must be 0 or more") }
-        let context = try global.context()
+        let context = try global.readContext()
         let runtime = try Self.find(context, ticket: ticketID, episode: episode)
         let log = context.stateDirectory.paneLogPath(runtimeID: runtime.id!)
         let path = raw ? PaneLog.rawPath(log) : log

@@ -9,7 +9,10 @@ struct RuntimeSend: MCRunCommand {
         abstract: "Type a message into a ticket's agent: one bracketed paste, then Enter.",
         discussion: """
             The text reaches the pane through tmux's paste buffer from stdin: no shell and no tmux
-            key-name parsing sees it, any size, any bytes. If the agent is mid-turn: exit 4
+            key-name parsing sees it, any size, any bytes, byte for byte (invalid UTF-8 included,
+            from an argument too). A message containing the bracketed-paste end marker ESC[201~
+            (or its 8-bit form) would end the paste early and be typed as keystrokes: it is
+            refused whole, exit 2 (paste_escape), nothing sent. If the agent is mid-turn: exit 4
             (agent_busy) unless --queue (kept in the ledger, delivered in order when the agent is
             next idle, shown by `mcrun show`) or --interrupt (presses the interrupt key, see
             `mcrun config interrupt-key`, waits up to --wait for idle, then sends).
@@ -34,7 +37,7 @@ struct RuntimeSend: MCRunCommand {
     @Flag(help: "If the agent is busy, press the interrupt key and wait for idle first.")
     var interrupt = false
 
-    @Option(help: "With --interrupt: how long to wait for the agent to become idle.")
+    @Option(parsing: .unconditional, help: "With --interrupt: how long to wait for the agent to become idle, 0s to 1h (default 10s).", transform: Bounded.duration(0...DurationText.hour))
     var wait = DurationArgument(milliseconds: 10_000)
 
     @Flag(help: "Paste without pressing Enter.")
@@ -85,6 +88,6 @@ struct RuntimeSend: MCRunCommand {
             }
             return bytes
         }
-        return Array((text ?? "").utf8)
+        return try RawArguments.original(of: text ?? "")
     }
 }

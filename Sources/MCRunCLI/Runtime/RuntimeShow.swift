@@ -12,14 +12,13 @@ struct RuntimeShow: MCRunCommand {
     @Argument(help: "Ticket id.")
     var ticket: String
 
-    @Option(help: "How many of the latest events to show.")
+    @Option(parsing: .unconditional, help: "How many of the latest events to show, 0 to 100000 (default 20).", transform: Bounded.integer(0...100_000))
     var events: Int = 20
 
     func execute() throws(MCRunError) -> Reply {
         let ticketID = try global.ticket(ticket)
-        let context = try global.context()
-        let limit = max(0, events)
-        guard let history = try context.ledger.ticketHistory(ticketID.rawValue, eventLimit: limit) else {
+        let context = try global.readContext()
+        guard let history = try context.ledger.ticketHistory(ticketID.rawValue, eventLimit: events) else {
             throw MCRunError(.notFound, "no_ticket", "ticket \(ticketID) is not known; see: mcrun ps --all")
         }
         let (t, episodes, events, queue) = (history.ticket, history.episodes, history.events, history.queue)

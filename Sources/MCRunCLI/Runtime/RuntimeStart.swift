@@ -30,8 +30,8 @@ struct RuntimeStart: MCRunCommand {
     @Flag(help: "Start an escalated ticket without resetting it first (recorded on the launch event).")
     var force = false
 
-    @Option(help: "Milliseconds to wait for the agent's identity before the launch fails.")
-    var timeout: Int = 10_000
+    @Option(parsing: .unconditional, help: "How long to wait for the agent's identity before the launch fails, 1ms to 1h (default 10s; a bare number is milliseconds).", transform: Bounded.duration(Bounded.launchTimeout, bare: .milliseconds))
+    var timeout = DurationArgument(milliseconds: 10_000)
 
     @Argument(parsing: .postTerminator, help: "The agent's command and arguments, after --.")
     var command: [String] = []
@@ -43,7 +43,6 @@ struct RuntimeStart: MCRunCommand {
     func execute() throws(MCRunError) -> Reply {
         let ticketID = try global.ticket(ticket)
         guard !command.isEmpty else { throw .badInput("no_command", "no command given; use: mcrun start \(ticket) -- COMMAND [ARGS...]") }
-        guard timeout > 0 else { throw .badInput("bad_timeout", "--timeout must be a positive number of milliseconds") }
         var env = MCRunContext.processEnvironment().filter { !Self.inheritedExclusions.contains($0.key) }
         for pair in envPairs {
             guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
@@ -60,7 +59,7 @@ struct RuntimeStart: MCRunCommand {
             throw MCRunError(.refused, "capacity_unknown", "start refused: the number of live runtimes cannot be determined, the ledger cannot be opened; nothing was started", cause: error)
         }
         let request = LaunchRequest(
-            ticket: ticketID, argv: command, cwd: directory, env: env, owner: owner, timeoutMilliseconds: timeout, force: force)
+            ticket: ticketID, argv: command, cwd: directory, env: env, owner: owner, timeoutMilliseconds: timeout.milliseconds, force: force)
         let runtime: Runtime
         do {
             runtime = try Launcher(context: context).start(request)

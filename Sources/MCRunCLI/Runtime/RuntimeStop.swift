@@ -16,7 +16,7 @@ struct RuntimeStop: MCRunCommand {
     @Option(help: "Why it is stopped (recorded).")
     var reason: String = "requested"
 
-    @Option(help: "How long the agent gets to exit before SIGKILL (e.g. 10s, 500ms).")
+    @Option(parsing: .unconditional, help: "How long the agent gets to exit before SIGKILL, 0s to 24h (e.g. 10s, 500ms; default 10s).", transform: Bounded.duration(Bounded.grace))
     var grace = DurationArgument(milliseconds: 10_000)
 
     @Option(help: "Signal sent first: TERM, INT, HUP or QUIT.")

@@ -17,28 +17,20 @@ struct ServiceServe: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: "Time between full reconcile passes (shortened to a quarter of the watchdog interval).")
+    @Option(parsing: .unconditional, help: "Time between full reconcile passes, 50ms to 1h, default 15s (shortened to a quarter of the watchdog interval).", transform: Bounded.duration(50...DurationText.hour))
     var reconcileInterval = DurationArgument(milliseconds: 15_000)
 
-    @Option(help: "Unexpected deaths of a ticket that are relaunched silently before it escalates (stored as the host's max-silent-retries setting, which every command that records a death uses; default 1).")
+    @Option(parsing: .unconditional, help: "Unexpected deaths of a ticket that are relaunched silently before it escalates, 0 to 1000 (stored as the host's max-silent-retries setting, which every command that records a death uses; default 1).", transform: Bounded.integer(0...1000))
     var maxSilentRetries: Int?
 
-    @Option(help: "Delay before a silent relaunch (stored as the host's retry-delay setting; default 2s).")
+    @Option(parsing: .unconditional, help: "Delay before a silent relaunch, 0s to 24h (stored as the host's retry-delay setting; default 2s).", transform: Bounded.duration(0...DurationText.day))
     var retryDelay: DurationArgument?
 
-    @Option(help: "Milliseconds a relaunched agent gets to report its identity.")
-    var launchTimeout = 10_000
+    @Option(parsing: .unconditional, help: "How long a relaunched agent gets to report its identity, 1ms to 1h (default 10s; a bare number is milliseconds).", transform: Bounded.duration(Bounded.launchTimeout, bare: .milliseconds))
+    var launchTimeout = DurationArgument(milliseconds: 10_000)
 
     @Option(help: "Event hooks folder (default: $MCRUN_EVENT_HOOKS_DIR, else STATE_DIR/event-hooks.d).")
     var hooksDir: String?
-
-    func validate() throws {
-        guard reconcileInterval.milliseconds >= 50 else { throw ValidationError("--reconcile-interval must be at least 50ms") }
-        if let maxSilentRetries, maxSilentRetries < 0 || maxSilentRetries > 1000 {
-            throw ValidationError("--max-silent-retries must be from 0 to 1000")
-        }
-        guard launchTimeout > 0 else { throw ValidationError("--launch-timeout must be positive") }
-    }
 
     func run() async throws {
         if let error = await serve() {
@@ -66,7 +58,7 @@ struct ServiceServe: AsyncParsableCommand {
             return error
         }
         let configuration = SupervisorConfiguration(
-            passIntervalMilliseconds: reconcileInterval.milliseconds, launchTimeoutMilliseconds: launchTimeout)
+            passIntervalMilliseconds: reconcileInterval.milliseconds, launchTimeoutMilliseconds: launchTimeout.milliseconds)
         let hooks = EventHookDispatcher.Configuration.resolve(explicit: hooksDir, stateDirectory: context.stateDirectory, environment: env)
         return await Serve.main(context: context, configuration: configuration, eventHooks: hooks)
     }

@@ -20,7 +20,7 @@ struct RuntimePark: MCRunCommand {
     @Option(help: "Why it is parked (recorded on the ticket and the event).")
     var reason: String?
 
-    @Option(help: "How long the agent gets to exit before SIGKILL (e.g. 10s, 500ms).")
+    @Option(parsing: .unconditional, help: "How long the agent gets to exit before SIGKILL, 0s to 24h (e.g. 10s, 500ms; default 10s).", transform: Bounded.duration(Bounded.grace))
     var grace = DurationArgument(milliseconds: 10_000)
 
     @Option(help: "Signal sent first: TERM, INT, HUP or QUIT.")

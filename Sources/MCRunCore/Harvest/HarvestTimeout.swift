@@ -10,15 +10,12 @@ public enum HarvestTimeout {
         return environment["MCRUN_HARVEST_TIMEOUT"].flatMap(parse)
     }
 
-    /// `30m`, `90s`, `2h`, `500ms` or bare seconds; nil when not a positive duration.
+    /// From 1 ms to a year.
+    public static let range = 1...(365 * DurationText.day)
+
+    /// Seconds of `30m`, `90s`, `2h`, `500ms` or bare seconds; nil when not a duration in `range`.
     public static func parse(_ text: String) -> Double? {
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            guard let v = Double(text.dropLast(suffix.count)), v > 0, v.isFinite else { return nil }
-            return v * scale
-        }
-        guard let v = Double(text), v > 0, v.isFinite else { return nil }
-        return v
+        DurationText.milliseconds(text, in: range).map { Double($0) / 1000 }
     }
 
     /// When the runtime last showed output: the later of tmux's window activity and the

@@ -38,13 +38,17 @@ public enum HostConfig {
         }
     }
 
+    public static let maxCapacity = 100_000
+    static let busyWindowRange = 1...DurationText.hour
+    static let retryDelayRange = 0...DurationText.day
+
     /// The stored form of `value`, or nil to clear the setting.
     public static func normalise(_ key: Key, _ value: String) throws(MCRunError) -> String? {
         if value == "none" || value == "default" { return nil }
         switch key {
         case .capacity:
-            guard let n = Int(value), n >= 0 else {
-                throw .badInput("bad_value", "capacity \(value.debugDescription) is not a whole number >= 0; use: mcrun config capacity N|none")
+            guard value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let n = Int(value), n <= maxCapacity else {
+                throw .badInput("bad_value", "capacity \(value.debugDescription) is not a whole number from 0 to \(maxCapacity); use: mcrun config capacity N|none")
             }
             return String(n)
         case .busyPattern:
@@ -53,10 +57,10 @@ public enum HostConfig {
             }
             return value
         case .busyWindow:
-            guard let seconds = Double(value.hasSuffix("s") ? String(value.dropLast()) : value), seconds > 0, seconds.isFinite else {
-                throw .badInput("bad_value", "busy-window \(value.debugDescription) is not a positive number of seconds")
+            guard let ms = DurationText.milliseconds(value, in: busyWindowRange) else {
+                throw .badInput("bad_value", "busy-window \(value.debugDescription) is not \(DurationText.expectation(busyWindowRange))")
             }
-            return String(seconds)
+            return String(Double(ms) / 1000)
         case .interruptKey:
             // A single tmux key name (Escape, C-c, M-x, F1): never more than one word.
             let allowed = value.utf8.allSatisfy { b in
@@ -68,7 +72,7 @@ public enum HostConfig {
             return value
         case .harvestTimeout:
             guard let seconds = HarvestTimeout.parse(value) else {
-                throw .badInput("bad_value", "harvest-timeout \(value.debugDescription) is not a positive duration such as 30m or 90s")
+                throw .badInput("bad_value", "harvest-timeout \(value.debugDescription) is not \(DurationText.expectation(HarvestTimeout.range))")
             }
             return String(seconds)
         case .maxSilentRetries:
@@ -77,11 +81,10 @@ public enum HostConfig {
             }
             return String(n)
         case .retryDelay:
-            let zero = ["0", "0s", "0ms"].contains(value)
-            guard let seconds = zero ? 0 : HarvestTimeout.parse(value), seconds <= 86_400 else {
-                throw .badInput("bad_value", "retry-delay \(value.debugDescription) is not a duration from 0 to 24h such as 2s or 500ms")
+            guard let ms = DurationText.milliseconds(value, in: retryDelayRange) else {
+                throw .badInput("bad_value", "retry-delay \(value.debugDescription) is not \(DurationText.expectation(retryDelayRange))")
             }
-            return String(seconds)
+            return String(Double(ms) / 1000)
         }
     }
 

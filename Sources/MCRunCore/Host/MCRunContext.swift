@@ -12,11 +12,25 @@ public final class MCRunContext: Sendable {
     /// The `mcrun` binary the pane runs as its shim.
     public let executable: String
 
-    public init(stateDirectory: StateDirectory, environment: [String: String], actor: String? = nil) throws(MCRunError) {
+    /// For commands that write: creates the state directory and the ledger when they are new.
+    /// `recreateLedger` accepts that a used directory's ledger is lost and starts an empty one.
+    public convenience init(stateDirectory: StateDirectory, environment: [String: String], actor: String? = nil, recreateLedger: Bool = false) throws(MCRunError) {
+        try stateDirectory.prepare()
+        let ledger = try Ledger(directory: stateDirectory, busyTimeout: Ledger.defaultBusyTimeout(environment: environment), recreate: recreateLedger)
+        self.init(stateDirectory: stateDirectory, ledger: ledger, environment: environment, actor: actor)
+    }
+
+    /// For commands that only read (`ps`, `show`, `logs`, `events`, `harvest`): creates nothing,
+    /// and its ledger takes no write lock.
+    public convenience init(readingFrom stateDirectory: StateDirectory, environment: [String: String], actor: String? = nil) throws(MCRunError) {
+        let ledger = try Ledger(readingFrom: stateDirectory, busyTimeout: Ledger.defaultBusyTimeout(environment: environment))
+        self.init(stateDirectory: stateDirectory, ledger: ledger, environment: environment, actor: actor)
+    }
+
+    init(stateDirectory: StateDirectory, ledger: Ledger, environment: [String: String], actor: String?) {
         self.stateDirectory = stateDirectory
         self.environment = environment
-        try stateDirectory.prepare()
-        ledger = try Ledger(directory: stateDirectory, busyTimeout: Ledger.defaultBusyTimeout(environment: environment))
+        self.ledger = ledger
         tmux = TmuxServer(directory: stateDirectory, environment: environment)
         self.actor = actor ?? environment["MCRUN_ACTOR"] ?? Self.defaultActor(environment)
         executable = environment["MCRUN_BIN"] ?? Self.selfExecutable() ?? "mcrun"

@@ -36,6 +36,7 @@ public struct Sender: Sendable {
     public static let defaultInterruptKey = "Escape"
 
     public func send(ticket: TicketID, body: [UInt8], enter: Bool, mode: Mode) throws(MCRunError) -> Outcome {
+        try PasteGuard.check(body)
         // A dead agent is recorded dead (counted once) instead of being typed at.
         if let died = try Ending(context: context).reapIfGone(ticket: ticket.rawValue), died.runtime.state == .dead {
             throw MCRunError(.declined, "agent_dead", "send declined: the agent of \(ticket) episode \(died.runtime.episode) is dead (its death is now recorded); nothing was typed; see: mcrun harvest \(ticket)", runtime: died.runtime)
@@ -211,6 +212,13 @@ public struct Sender: Sendable {
         guard let pane = context.pane(of: runtime)?.paneID else {
             try markQueued(queueID, failed: "the runtime has no pane")
             throw MCRunError(.internalError, "no_pane", "\(runtime.ticket) episode \(runtime.episode) has no tmux pane recorded; nothing was sent", runtime: runtime)
+        }
+        do {
+            // Checked on the way in too; a message queued by an earlier version is failed here.
+            try PasteGuard.check(body)
+        } catch {
+            try markQueued(queueID, failed: error.message)
+            throw error
         }
         do {
             try context.tmux.paste(body, into: pane, buffer: "mcrun-send-\(runtime.id!)", enter: enter)

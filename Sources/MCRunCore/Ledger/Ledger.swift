@@ -5,75 +5,27 @@ import Glibc
 /// WAL mode, so `ps` never waits for a writer; every write is one IMMEDIATE transaction, so
 /// a compare-and-set inside it is atomic across processes.
 public final class Ledger: Sendable {
-    let pool: DatabasePool
+    /// A pool for commands that write; one read-only connection for those that only read.
+    let database: any DatabaseWriter
     public let path: String
 
     /// Seconds a writer waits for the lock before the operation fails (and, for admission,
-    /// fails closed). `MCRUN_BUSY_TIMEOUT` overrides the default.
+    /// fails closed). `MCRUN_BUSY_TIMEOUT` (a duration up to 1h, bare seconds) overrides the
+    /// default; a value outside that is ignored, since SQLite's timeout must fit its integer.
     public static func defaultBusyTimeout(environment: [String: String]) -> Double {
-        environment["MCRUN_BUSY_TIMEOUT"].flatMap(Double.init) ?? 5
+        environment["MCRUN_BUSY_TIMEOUT"].flatMap { DurationText.milliseconds($0, in: 0...DurationText.hour) }.map { Double($0) / 1000 } ?? 5
     }
 
-    public init(directory: StateDirectory, busyTimeout: Double = 5) throws(MCRunError) {
-        path = directory.ledgerPath
-        var config = Configuration()
-        config.busyMode = .timeout(busyTimeout)
-        config.label = "mcrun-ledger"
-        config.prepareDatabase { db in
-            // NORMAL in WAL mode: a committed transaction survives any crash or kill of mcrun;
-            // only a power loss may drop the last few.
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            try db.execute(sql: "PRAGMA foreign_keys = ON")
-        }
-        do {
-            // The common case: an up-to-date ledger, opened without taking any write lock.
-            if Self.fileSize(path) > 0 {
-                let pool = try DatabasePool(path: path, configuration: config)
-                if try pool.read({ db in try Self.migrator.hasCompletedMigrations(db) }) {
-                    self.pool = pool
-                    return
-                }
-            }
-        } catch {
-            throw Self.map(error, doing: "open the ledger at \(path)")
-        }
-        // Creation and migrations are serialised across processes: twenty concurrent
-        // `mcrun start` on a fresh directory must not race to create the same tables.
-        let lock = open(directory.migrationLockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard lock >= 0 else {
-            throw MCRunError(.internalError, "ledger_unavailable", "cannot open \(directory.migrationLockPath): \(String(cString: strerror(errno)))")
-        }
-        defer { close(lock) }
-        while flock(lock, LOCK_EX) != 0 && errno == EINTR {}
-        // SQLite gives the -wal and -shm files the main file's mode, so creating it 0600 keeps
-        // all three private. Only a file that does not exist yet is opened here (see `fileSize`).
-        if Self.fileSize(path) < 0 {
-            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            if fd >= 0 { close(fd) }
-        }
-        do {
-            pool = try DatabasePool(path: path, configuration: config)
-            try Self.migrator.migrate(pool)
-        } catch {
-            throw Self.map(error, doing: "open the ledger at \(path)")
-        }
-    }
-
-    /// The file's size, -1 when it does not exist. Read with stat(2), never by opening the
-    /// file: closing any descriptor of the ledger drops every POSIX lock this process holds
-    /// on it, those of its open SQLite connections included. Another process closing its
-    /// connection would then take itself for the last one, checkpoint and delete the WAL
-    /// under the connections still open here, and their next read fails with a disk I/O
-    /// error or a malformed database image.
-    static func fileSize(_ path: String) -> Int {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return -1 }
-        return Int(info.st_size)
+    /// Opened by `Ledger(directory:)` for commands that write, or by `Ledger(readingFrom:)`
+    /// for those that only read (see Ledger+Opening.swift).
+    init(database: any DatabaseWriter, path: String) {
+        self.database = database
+        self.path = path
     }
 
     package func write<T>(_ body: (Database) throws -> T) throws(MCRunError) -> T {
         do {
-            return try pool.write(body)
+            return try database.write(body)
         } catch let error as MCRunError {
             throw error
         } catch {
@@ -83,7 +35,7 @@ public final class Ledger: Sendable {
 
     package func read<T>(_ body: (Database) throws -> T) throws(MCRunError) -> T {
         do {
-            return try pool.read(body)
+            return try database.read(body)
         } catch let error as MCRunError {
             throw error
         } catch {
