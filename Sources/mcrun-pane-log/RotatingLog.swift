@@ -70,7 +70,9 @@ struct RotatingLog {
     // MARK: Private
 
     private mutating func open() -> Bool {
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        // Readable by the state directory's group (the operators who run `mcrun logs`),
+        // never by others: a transcript is as private as the session it records.
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
         guard fd >= 0 else {
             let code = errno
             fail("cannot open \(path)", code)
@@ -80,9 +82,8 @@ struct RotatingLog {
         if fstat(fd, &status) == 0 {
             isRegularFile = status.st_mode & S_IFMT == S_IFREG
             size = Int(status.st_size)
-            // An older file may have been created with a laxer mode; a
-            // transcript is as private as the session it records.
-            if isRegularFile && status.st_mode & 0o077 != 0 { _ = fchmod(fd, 0o600) }
+            // An older file may have been created with a laxer mode.
+            if isRegularFile && status.st_mode & 0o037 != 0 { _ = fchmod(fd, 0o640) }
         }
         descriptor = fd
         return true

@@ -32,7 +32,7 @@ final class PaneLogExecutableTests {
         #expect(status == 0, "stderr: \(pump.errorOutput)")
         #expect(text("pane.log") == "ok\ndone\n")
         let mode = try FileManager.default.attributesOfItem(atPath: path("pane.log"))[.posixPermissions] as? Int
-        #expect(mode == 0o600, "transcripts are private to the service user")
+        #expect(mode == 0o640, "transcripts are readable by the operators' group, never by others")
         #expect(contents("pane.log.raw") == nil, "no raw log unless asked")
     }
 
@@ -77,7 +77,7 @@ final class PaneLogExecutableTests {
             #expect(file.utf8.count <= 2000, "\(name) has \(file.utf8.count) bytes")
             #expect(file.hasSuffix("\n") && file.hasPrefix("line "), "\(name) should hold whole lines")
             let mode = try FileManager.default.attributesOfItem(atPath: path(name))[.posixPermissions] as? Int
-            #expect(mode == 0o600, "\(name) mode")
+            #expect(mode == 0o640, "\(name) mode")
             kept.append(file)
         }
         #expect(contents("pane.log.3") == nil, "only --keep 2 rotated files")

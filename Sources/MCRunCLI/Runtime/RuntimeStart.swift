@@ -66,6 +66,9 @@ struct RuntimeStart: MCRunCommand {
         } catch where error.code == .busy && adopt && error.reason == "busy" {
             return RuntimeAdopt.reply(try Adopter(context: context).adopt(.init(ticket: ticketID, owner: owner, force: force)))
         }
+        if let missing = runtime.paneLogMissing {
+            Output.write("mcrun: warning: \(runtime.ticket) runs without a pane log: \(missing)\n", to: 2)
+        }
         return Reply(
             status: 201, fields: ["runtime": RuntimeView.json(runtime)],
             human: "started \(runtime.ticket) episode \(runtime.episode): pid \(runtime.pid ?? 0), session \(runtime.sessionName)")

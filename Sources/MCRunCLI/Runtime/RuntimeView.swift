@@ -18,7 +18,7 @@ enum RuntimeView {
             "end_reason": JSONValue(r.endReason), "ended_by": JSONValue(r.endedBy),
             "exit_code": JSONValue(r.exitCode), "exit_signal": JSONValue(r.exitSignal),
             "leftovers_killed": JSONValue(r.leftoversKilled), "busy": .bool(r.busy), "busy_source": JSONValue(r.busySource),
-            "verdict": JSONValue(r.verdict?.rawValue),
+            "verdict": JSONValue(r.verdict?.rawValue), "pane_log_missing": JSONValue(r.paneLogMissing),
         ]
         if let ticket {
             o["deaths"] = .int(Int64(ticket.deaths))

@@ -3,7 +3,7 @@ import MCRunCore
 
 /// Flags every command takes.
 public struct GlobalOptions: ParsableArguments, Sendable {
-    @Option(name: .long, help: "State directory (default: $MCRUN_STATE_DIR, systemd's $STATE_DIRECTORY, else $XDG_STATE_HOME/mcrun or ~/.local/state/mcrun).")
+    @Option(name: .long, help: "State directory (default: $MCRUN_STATE_DIR, else state-dir in ~/.config/mcrun/mcrun.conf or /etc/mcrun/mcrun.conf, else systemd's $STATE_DIRECTORY, $XDG_STATE_HOME/mcrun or ~/.local/state/mcrun).")
     public var stateDir: String?
 
     @Flag(name: .long, help: "Print exactly one JSON object (JSON lines for streams) with ok, code and reason.")
@@ -18,18 +18,28 @@ public struct GlobalOptions: ParsableArguments, Sendable {
     public init() {}
 
     /// For commands that write.
-    func context() throws(MCRunError) -> MCRunContext {
+    func context(actor given: String? = nil, configuration loaded: MCRunConfiguration? = nil) throws(MCRunError) -> MCRunContext {
         let env = MCRunContext.processEnvironment()
-        return try MCRunContext(stateDirectory: StateDirectory.resolve(explicit: stateDir, environment: env), environment: env, actor: actor, recreateLedger: recreateLedger)
+        let directory = try stateDirectory(env, configuration: loaded)
+        return try MCRunContext(stateDirectory: directory, environment: env, actor: given ?? actor, recreateLedger: recreateLedger)
     }
 
-    /// For commands that only read: nothing is created, locked or migrated.
+    /// For commands that only read: nothing is created, locked or migrated. Members of the
+    /// state directory's group may read another user's directory this way.
     func readContext() throws(MCRunError) -> MCRunContext {
         if recreateLedger {
             throw .badInput("read_only_command", "--recreate-ledger needs a command that writes; use: mcrun config --recreate-ledger")
         }
         let env = MCRunContext.processEnvironment()
-        return try MCRunContext(readingFrom: StateDirectory.resolve(explicit: stateDir, environment: env), environment: env, actor: actor)
+        return try MCRunContext(readingFrom: stateDirectory(env, configuration: nil), environment: env, actor: actor)
+    }
+
+    /// The state directory as the service finds it: the flag, the environment, the
+    /// configuration files (see `StateDirectory.resolve`).
+    private func stateDirectory(_ env: [String: String], configuration loaded: MCRunConfiguration?) throws(MCRunError) -> StateDirectory {
+        let configuration: MCRunConfiguration
+        if let loaded { configuration = loaded } else { configuration = try MCRunConfiguration.load(environment: env) }
+        return StateDirectory.resolve(explicit: stateDir, environment: env, configuration: configuration)
     }
 
     func ticket(_ raw: String) throws(MCRunError) -> TicketID {

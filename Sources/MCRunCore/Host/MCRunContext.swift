@@ -14,15 +14,20 @@ public final class MCRunContext: Sendable {
 
     /// For commands that write: creates the state directory and the ledger when they are new.
     /// `recreateLedger` accepts that a used directory's ledger is lost and starts an empty one.
+    /// Another user's directory is refused (exit 5, `wrong_user`) unless this is root, which
+    /// acts as its owner (see `StateDirectory.checkAccess(reading:)`).
     public convenience init(stateDirectory: StateDirectory, environment: [String: String], actor: String? = nil, recreateLedger: Bool = false) throws(MCRunError) {
+        try stateDirectory.checkAccess(reading: false)
         try stateDirectory.prepare()
         let ledger = try Ledger(directory: stateDirectory, busyTimeout: Ledger.defaultBusyTimeout(environment: environment), recreate: recreateLedger)
         self.init(stateDirectory: stateDirectory, ledger: ledger, environment: environment, actor: actor)
     }
 
     /// For commands that only read (`ps`, `show`, `logs`, `events`, `harvest`): creates nothing,
-    /// and its ledger takes no write lock.
+    /// and its ledger takes no write lock. Members of the directory's group may read another
+    /// user's directory.
     public convenience init(readingFrom stateDirectory: StateDirectory, environment: [String: String], actor: String? = nil) throws(MCRunError) {
+        try stateDirectory.checkAccess(reading: true)
         let ledger = try Ledger(readingFrom: stateDirectory, busyTimeout: Ledger.defaultBusyTimeout(environment: environment))
         self.init(stateDirectory: stateDirectory, ledger: ledger, environment: environment, actor: actor)
     }

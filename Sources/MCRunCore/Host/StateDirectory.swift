@@ -2,7 +2,8 @@ import Glibc
 import CLinux
 
 /// Where one mcrun instance keeps everything: the ledger, its tmux socket, pane logs.
-/// Private to its user (0700): a tmux socket is a remote shell for whoever can open it.
+/// Written only by its owner; readable by its group (0750), the operators who may read
+/// `ps`, `show`, `logs`, `events` and `harvest`. Nothing is ever readable by others.
 public struct StateDirectory: Sendable {
     public let path: String
 
@@ -10,11 +11,15 @@ public struct StateDirectory: Sendable {
         self.path = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
     }
 
-    /// `--state-dir`, then `MCRUN_STATE_DIR`, then systemd's `STATE_DIRECTORY`, then
-    /// `$XDG_STATE_HOME/mcrun`, then `~/.local/state/mcrun`.
-    public static func resolve(explicit: String?, environment: [String: String]) -> StateDirectory {
+    /// `--state-dir`, then `MCRUN_STATE_DIR`, then `state-dir` of the user's configuration
+    /// file, then of the system's (`/etc/mcrun/mcrun.conf`), then systemd's
+    /// `STATE_DIRECTORY`, then `$XDG_STATE_HOME/mcrun`, then `~/.local/state/mcrun`.
+    public static func resolve(
+        explicit: String?, environment: [String: String], configuration: MCRunConfiguration = .init(system: nil, user: nil)
+    ) -> StateDirectory {
         if let explicit, !explicit.isEmpty { return StateDirectory(path: absolute(explicit)) }
         if let env = environment["MCRUN_STATE_DIR"], !env.isEmpty { return StateDirectory(path: absolute(env)) }
+        if let configured = configuration.value("state-dir") { return StateDirectory(path: configured.value) }
         if let systemd = environment["STATE_DIRECTORY"], let first = systemd.split(separator: ":").first {
             return StateDirectory(path: String(first))
         }
@@ -34,7 +39,7 @@ public struct StateDirectory: Sendable {
 
     public func paneLogPath(runtimeID: Int64) -> String { logsDirectory + "/runtime-\(runtimeID).log" }
 
-    /// Creates the directories with mode 0700 and tightens them if they were looser.
+    /// Creates the directories with mode 0750 and takes away any access of others.
     public func prepare() throws(MCRunError) {
         for dir in [path, tmuxDirectory, logsDirectory] {
             try Self.makePrivateDirectory(dir)
@@ -52,7 +57,7 @@ public struct StateDirectory: Sendable {
         for (i, part) in components.enumerated() {
             current += "/" + part
             let isLeaf = i == components.count - 1
-            if mkdir(current, isLeaf ? 0o700 : 0o755) != 0 && errno != EEXIST {
+            if mkdir(current, isLeaf ? 0o750 : 0o755) != 0 && errno != EEXIST {
                 throw .internalError("cannot create state directory \(current): \(String(cString: strerror(errno)))")
             }
         }
@@ -60,7 +65,46 @@ public struct StateDirectory: Sendable {
         guard mode >= 0, UInt32(mode) & S_IFMT == S_IFDIR else {
             throw .internalError("state directory \(dir) is not a directory")
         }
-        if mode & 0o077 != 0 { chmod(dir, 0o700) }
+        if mode & 0o007 != 0 { chmod(dir, mode_t(mode) & 0o770) }
+    }
+
+    /// Who may use this directory. Its owner and root may change it; root acts as the owner
+    /// (this process takes the owner's identity), so every file it creates is the owner's
+    /// and the service can still write it. Anyone else is refused, naming the user to run
+    /// as, unless only `reading` and the directory's group lets them read it (the operators
+    /// of a service's directory). A directory yet to be made is this user's.
+    public func checkAccess(reading: Bool) throws(MCRunError) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return }
+        let me = geteuid()
+        if info.st_uid == me { return }
+        let owner = Self.userName(info.st_uid)
+        if me == 0 { return try Self.become(uid: info.st_uid, name: owner) }
+        if reading, Glibc.access(path, R_OK | X_OK) == 0 { return }
+        let readers = info.st_mode & 0o050 == 0o050 ? "; members of group \(Self.groupName(info.st_gid)) may read it with ps, show, logs, events and harvest" : ""
+        throw MCRunError(
+            .refused, "wrong_user",
+            "state directory \(path) belongs to user \(owner); run as that user (sudo -u \(owner) mcrun ...) or as root\(readers)")
+    }
+
+    /// Takes the identity of `uid` (its group and supplementary groups too) for the rest of
+    /// the process.
+    static func become(uid: uid_t, name: String) throws(MCRunError) {
+        guard let pw = getpwuid(uid) else {
+            throw MCRunError(.refused, "wrong_user", "the state directory belongs to uid \(uid), which has no user; run as that uid")
+        }
+        let gid = pw.pointee.pw_gid
+        guard initgroups(pw.pointee.pw_name, gid) == 0, setgid(gid) == 0, setuid(uid) == 0 else {
+            throw .internalError("cannot act as \(name), the state directory's owner: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    static func userName(_ uid: uid_t) -> String {
+        getpwuid(uid).flatMap { $0.pointee.pw_name.map { String(cString: $0) } } ?? "uid \(uid)"
+    }
+
+    static func groupName(_ gid: gid_t) -> String {
+        getgrgid(gid).flatMap { $0.pointee.gr_name.map { String(cString: $0) } } ?? "gid \(gid)"
     }
 
     /// `path` made absolute against the current directory (`.` is the directory itself).

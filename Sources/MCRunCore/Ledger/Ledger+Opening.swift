@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import Glibc
 
 /// Opening the ledger: for writing (creating and migrating it when the state directory is
@@ -41,10 +42,11 @@ extension Ledger {
             unlink(path + "-wal")
             unlink(path + "-shm")
         }
-        // SQLite gives the -wal and -shm files the main file's mode, so creating it 0600 keeps all three private.
+        // SQLite gives the -wal and -shm files the main file's mode: all three are readable by
+        // the directory's group (the operators), never by others.
         // Only a file that does not exist yet is opened here (see `fileSize`).
         if Self.fileSize(path) < 0 {
-            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
             if fd >= 0 { close(fd) }
         }
         let pool: DatabasePool
@@ -148,6 +150,12 @@ extension Ledger {
             // only a power loss may drop the last few.
             if !readonly { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
             try db.execute(sql: "PRAGMA foreign_keys = ON")
+            // A writer leaves the -wal and -shm files when it closes: a reader that may not
+            // create files in the directory (an operator in its group) needs them to exist.
+            if !readonly {
+                var persist: Int32 = 1
+                _ = withUnsafeMutablePointer(to: &persist) { sqlite3_file_control(db.sqliteConnection, nil, SQLITE_FCNTL_PERSIST_WAL, $0) }
+            }
         }
         return config
     }

@@ -144,6 +144,7 @@ extension Runtime: LedgerRecord {
         stopDeadline = row[Columns.stopDeadline]
         teardownOwed = row[Columns.teardownOwed] ?? false
         relaunchOf = row[Columns.relaunchOf]
+        paneLogMissing = row[Columns.paneLogMissing]
     }
 
     func encode(to container: inout PersistenceContainer) throws {
@@ -188,6 +189,7 @@ extension Runtime: LedgerRecord {
         container[Columns.stopDeadline] = stopDeadline
         container[Columns.teardownOwed] = teardownOwed
         container[Columns.relaunchOf] = relaunchOf
+        container[Columns.paneLogMissing] = paneLogMissing
     }
 
     mutating func didInsert(rowID: Int64) { id = rowID }

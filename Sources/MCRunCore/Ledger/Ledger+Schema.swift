@@ -218,6 +218,11 @@ extension Ledger {
                     );
                     """)
         }
+        m.registerMigration("v7-deploy") { db in
+            // Why a runtime's pane has no log (no pane-log hook found), so a missing log is
+            // reported by `start`, `show` and the JSON instead of found out later.
+            try db.execute(sql: "ALTER TABLE runtimes ADD COLUMN pane_log_missing TEXT")
+        }
         return m
     }()
 }

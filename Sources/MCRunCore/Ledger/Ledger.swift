@@ -140,10 +140,13 @@ extension Ledger {
         (try Int.fetchOne(db, sql: "SELECT max(episode) FROM runtimes WHERE ticket = ?", arguments: [ticket]) ?? 0) + 1
     }
 
-    /// Where tmux put a new runtime's session; not a state change.
-    func recordSession(runtimeID: Int64, sessionID: String, paneID: String) throws(MCRunError) {
+    /// Where tmux put a new runtime's session, and why its pane has no log if it has none;
+    /// not a state change.
+    func recordSession(runtimeID: Int64, sessionID: String, paneID: String, paneLogMissing: String?) throws(MCRunError) {
         try write { db in
-            try db.execute(sql: "UPDATE runtimes SET session_id = ?, pane_id = ? WHERE id = ?", arguments: [sessionID, paneID, runtimeID])
+            try db.execute(
+                sql: "UPDATE runtimes SET session_id = ?, pane_id = ?, pane_log_missing = ? WHERE id = ?",
+                arguments: [sessionID, paneID, paneLogMissing, runtimeID])
         }
     }
 }

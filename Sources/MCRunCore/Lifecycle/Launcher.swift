@@ -141,15 +141,21 @@ public struct Launcher: Sendable {
         let ending = Ending(context: context)
         let shim = [context.executable, "shim", "--state-dir", context.stateDirectory.path, "--runtime", String(runtimeID)]
         let created: TmuxServer.Created
+        let paneLog = PaneHooks.logAttachment(context, runtimeID: runtimeID)
+        var attach: [[String]] = []
+        var paneLogMissing: String?
+        switch paneLog {
+        case .commands(let commands): attach = commands
+        case .missing(let reason): paneLogMissing = reason
+        }
         do {
             try context.tmux.writeConfig()
-            created = try context.tmux.newSession(
-                name: admitted.sessionName, cwd: admitted.cwd, command: shim, then: PaneHooks.attachCommands(context, runtimeID: runtimeID))
+            created = try context.tmux.newSession(name: admitted.sessionName, cwd: admitted.cwd, command: shim, then: attach)
         } catch {
             let failed = try? ending.end(admitted, .launchFailed(reason: "tmux_failed", detail: ["error": .string("\(error)")]))
             throw MCRunError(.internalError, "launch_failed", "could not create the tmux session for \(admitted.ticket): \(error)", runtime: failed?.runtime, cause: error)
         }
-        try? context.ledger.recordSession(runtimeID: runtimeID, sessionID: created.sessionID, paneID: created.paneID)
+        try? context.ledger.recordSession(runtimeID: runtimeID, sessionID: created.sessionID, paneID: created.paneID, paneLogMissing: paneLogMissing)
         // Wait for the shim's compare-and-set. Short polls: the ledger is local and the
         // shim usually records within a few milliseconds.
         let deadline = Monotonic.now() + Int64(timeoutMilliseconds) * 1_000_000

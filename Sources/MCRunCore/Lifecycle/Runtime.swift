@@ -76,6 +76,8 @@ public struct Runtime: Codable, Sendable, Equatable {
     public var teardownOwed: Bool = false
     /// The dead runtime whose owed relaunch this episode is; nil for a start by a caller.
     public var relaunchOf: Int64?
+    /// Why the pane has no log (no pane-log hook found); nil when its log is attached.
+    public var paneLogMissing: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case id, ticket, episode, nonce, owner, state
@@ -91,6 +93,7 @@ public struct Runtime: Codable, Sendable, Equatable {
         case transcriptTail = "transcript_tail", terminalRecord = "terminal_record"
         case stopperPID = "stopper_pid", stopperStartTime = "stopper_start_time", stopDeadline = "stop_deadline"
         case teardownOwed = "teardown_owed", relaunchOf = "relaunch_of"
+        case paneLogMissing = "pane_log_missing"
     }
     public var ticketID: TicketID { TicketID(trusted: ticket) }
 

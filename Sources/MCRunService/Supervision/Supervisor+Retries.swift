@@ -39,6 +39,11 @@ extension Supervisor {
             logger.info(
                 "relaunched \(runtime.ticket) as episode \(runtime.episode)",
                 metadata: ["ticket": "\(runtime.ticket)", "runtime_id": "\(runtime.id!)", "event": "retry"])
+            if let missing = runtime.paneLogMissing {
+                logger.warning(
+                    "\(runtime.ticket) runs without a pane log: \(missing)",
+                    metadata: ["ticket": "\(runtime.ticket)", "runtime_id": "\(runtime.id!)", "event": "pane_log_missing"])
+            }
             return .launched(runtime)
         } catch where error.reason == "retry_cancelled" {
             return .finished
