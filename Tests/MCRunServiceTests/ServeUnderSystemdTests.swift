@@ -11,7 +11,7 @@ import Testing
     .serialized,
     .timeLimit(.minutes(5)),
     .enabled(
-        if: SystemdNamespace.unavailableReason == nil,
+        if: SystemdNamespace.shouldRun,
         Comment(rawValue: "SKIPPED LOUDLY: needs root and a real systemd in a namespace: \(SystemdNamespace.unavailableReason ?? "")")))
 struct ServeUnderSystemdTests {
     static let units = URL(fileURLWithPath: #filePath)
@@ -66,7 +66,8 @@ struct ServeUnderSystemdTests {
     }
 
     @Test func theUnitIsReadyWithStatusIsRestartedByTheWatchdogAndKeepsTheAgents() async throws {
-        try await SystemdNamespace.withBooted { ns in
+        try await SystemdNamespace.withBooted(overlaid: ["/etc"]) { ns in
+            try await ns.createServiceUser()
             for name in ["mcrun.service", "mcrun-tmux.service"] {
                 try await ns.install(unit: String(contentsOf: Self.units.appendingPathComponent(name), encoding: .utf8), name: name)
             }

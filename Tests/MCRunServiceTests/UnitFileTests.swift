@@ -8,7 +8,7 @@ import Testing
     .serialized,
     .timeLimit(.minutes(5)),
     .enabled(
-        if: SystemdNamespace.unavailableReason == nil,
+        if: SystemdNamespace.shouldRun,
         Comment(rawValue: "needs a real systemd in a namespace: \(SystemdNamespace.unavailableReason ?? "")")))
 struct UnitFileTests {
     static let units = URL(fileURLWithPath: #filePath)
@@ -17,16 +17,17 @@ struct UnitFileTests {
 
     static let socket = "/var/lib/mcrun/tmux/sock"
 
-    /// systemd-notify speaks for the shell (`--pid=$$`, which root may; a unit file spells it
-    /// `$$$$`), so the message counts as the main process's under NotifyAccess=main, and `exec`
-    /// keeps that PID as the main one.
+    /// The main process itself sends READY=1 (NotifyAccess=main accepts nothing else, and as
+    /// the unit's non-root user a helper such as systemd-notify cannot speak for it), then
+    /// waits without ever sending WATCHDOG=1.
     static let standIn = """
         [Service]
         ExecStart=
-        ExecStart=/bin/sh -c 'systemd-notify --pid=$$$$ --ready --status="stand-in ready"; exec sleep infinity'
+        ExecStart=/usr/bin/python3 -c 'import os, signal, socket; a = os.environ["NOTIFY_SOCKET"]; a = chr(0) + a[1:] if a.startswith("@") else a; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(("READY=1" + chr(10) + "STATUS=stand-in ready").encode(), a); signal.pause()'
         """
 
     private func installShippedUnits(_ ns: SystemdNamespace) async throws {
+        try await ns.createServiceUser()
         for name in ["mcrun.service", "mcrun-tmux.service"] {
             let text = try String(contentsOf: Self.units.appendingPathComponent(name), encoding: .utf8)
             try await ns.install(unit: text, name: name)
@@ -35,7 +36,7 @@ struct UnitFileTests {
     }
 
     @Test func agentsSurviveARestartOfTheSupervisorAndEndWithTheTmuxUnit() async throws {
-        try await SystemdNamespace.withBooted { ns in
+        try await SystemdNamespace.withBooted(overlaid: ["/etc"]) { ns in
             try await installShippedUnits(ns)
 
             // systemd accepted every line of both units: loading them logs nothing about them.
@@ -55,10 +56,13 @@ struct UnitFileTests {
             try await ns.waitFor("mcrun-tmux.service", toHave: ["ActiveState": "active", "SubState": "running"])
             let tmuxPID = try await ns.show("mcrun-tmux.service", ["MainPID"])["MainPID"]
 
-            // The state directory and the socket's directory are private to the service user.
+            // The state directory and the socket's directory belong to the service user and are
+            // readable by its group (the operators) only.
             for directory in ["/var/lib/mcrun", "/var/lib/mcrun/tmux"] {
                 let attributes = try FileManager.default.attributesOfItem(atPath: ns.hostPath(directory))
-                #expect((attributes[.posixPermissions] as? Int) == 0o700, "\(directory)")
+                #expect((attributes[.posixPermissions] as? Int) == 0o750, "\(directory)")
+                let owner = try await ns.run(["stat", "-c", "%U:%G", directory]).standardOutput
+                #expect(owner == "mcrun:mcrun\n", "\(directory) owner")
             }
             try await ns.waitFor("the tmux socket") { FileManager.default.fileExists(atPath: ns.hostPath(Self.socket)) }
 
@@ -94,7 +98,7 @@ struct UnitFileTests {
     }
 
     @Test func aSupervisorThatStopsPingingIsRestartedAndTheAgentsStay() async throws {
-        try await SystemdNamespace.withBooted { ns in
+        try await SystemdNamespace.withBooted(overlaid: ["/etc"]) { ns in
             try await installShippedUnits(ns)
             // The stand-in never sends WATCHDOG=1: a stuck loop. A short interval keeps the test
             // fast; no core file from the SIGABRT (the host's core_pattern may write one to /).

@@ -38,9 +38,13 @@ public final class SystemdNamespace: Sendable {
     /// Directories that are a fresh, empty tmpfs inside the namespace.
     public static let privateDirectories = ["/run", "/tmp", "/var/tmp", "/var/lib", "/var/log", "/var/cache"]
 
-    /// Why this machine cannot boot a namespace, or nil when it can. Tests that need one
-    /// should be skipped with this reason rather than fail.
+    /// Why this machine cannot boot a namespace, or nil when it can. Tests that need one are
+    /// skipped with this reason, except under `CI=true` (see ``shouldRun``).
     public static let unavailableReason: String? = probeAvailability()
+
+    /// Whether tests that need a namespace run: where the machine can boot one, and always
+    /// under `CI=true`, where such a test must fail with the reason instead of being skipped.
+    public static let shouldRun: Bool = unavailableReason == nil || ProcessInfo.processInfo.environment["CI"] == "true"
 
     /// The namespace's systemd (PID 1 inside), as the host numbers it.
     public let systemdPID: Int32
@@ -67,9 +71,19 @@ public final class SystemdNamespace: Sendable {
     /// Boots systemd and returns once it reports `running` (or `degraded`) to
     /// `systemctl is-system-running`. Typically well under a second; a failure says why and
     /// includes systemd's console output.
-    public static func boot(timeout: Duration = .seconds(30)) async throws -> SystemdNamespace {
+    ///
+    /// `overlaid` host directories (such as `/etc`, `/usr/local`, `/home`) become writable
+    /// copies inside: an overlay whose changes land on a tmpfs and vanish with the namespace,
+    /// so an install into `/usr/local` and `/etc`, `systemd-sysusers` writing `/etc/passwd`
+    /// or `useradd` change the namespace only, never the host.
+    public static func boot(timeout: Duration = .seconds(30), overlaid: [String] = []) async throws -> SystemdNamespace {
         if let reason = unavailableReason {
             throw HarnessError("cannot boot systemd in a namespace: \(reason)")
+        }
+        for directory in overlaid where !directory.hasPrefix("/") || directory.contains(" ") || directory == "/"
+            || privateDirectories.contains(where: { directory == $0 || directory.hasPrefix($0 + "/") })
+        {
+            throw HarnessError("cannot overlay \(directory): not an absolute path outside the private directories")
         }
         let deadline = ContinuousClock.now + timeout
         let tools = try requiredTools()
@@ -85,7 +99,10 @@ public final class SystemdNamespace: Sendable {
             cgroup = try makeCgroup()
             do {
                 launcher = try ChildProcess.spawn(
-                    ["/bin/sh", "-c", launcherScript, "mcrun-harness", cgroup, tools.unshare, seed, systemdExecutable],
+                    [
+                        "/bin/sh", "-c", launcherScript, "mcrun-harness", cgroup, tools.unshare, seed, systemdExecutable,
+                        overlaid.joined(separator: " "),
+                    ],
                     environment: cleanEnvironment.merging(["container": "mcrun-harness"]) { $1 },
                     standardOutput: console,
                     standardError: nil)
@@ -121,9 +138,10 @@ public final class SystemdNamespace: Sendable {
     /// Boots, runs `body`, and shuts down whether `body` returns or throws.
     public static func withBooted<T>(
         timeout: Duration = .seconds(30),
+        overlaid: [String] = [],
         _ body: (SystemdNamespace) async throws -> T
     ) async throws -> T {
-        let namespace = try await boot(timeout: timeout)
+        let namespace = try await boot(timeout: timeout, overlaid: overlaid)
         defer { namespace.shutdown() }
         return try await body(namespace)
     }
@@ -318,7 +336,8 @@ public final class SystemdNamespace: Sendable {
 
     /// Runs in the launcher process: moves itself into the namespace's cgroup, then becomes
     /// `unshare`, whose child mounts the private directories, copies the seed into the new
-    /// `/run` (before `/tmp` is covered, where the seed lives), lets systemd mount its own
+    /// `/run` (before `/tmp` is covered, where the seed lives), overlays the directories asked
+    /// for with a tmpfs-backed upper layer in that `/run`, lets systemd mount its own
     /// cgroup2 (rooted at the new cgroup namespace) and becomes systemd.
     private static let launcherScript = #"""
         set -e
@@ -334,9 +353,15 @@ public final class SystemdNamespace: Sendable {
                 for d in /var/lib /var/log /var/cache; do
                     if [ -d "$d" ]; then mount -t tmpfs -o mode=0755 mcrun-harness "$d"; fi
                 done
+                n=0
+                for d in $3; do
+                    n=$((n + 1))
+                    mkdir -p "/run/mcrun-harness-overlay/$n/upper" "/run/mcrun-harness-overlay/$n/work"
+                    mount -t overlay -o "lowerdir=$d,upperdir=/run/mcrun-harness-overlay/$n/upper,workdir=/run/mcrun-harness-overlay/$n/work" mcrun-harness "$d"
+                done
                 if mountpoint -q /sys/fs/cgroup; then umount -R /sys/fs/cgroup; fi
                 exec "$2" --system --unit=mcrun-harness.target systemd.unified_cgroup_hierarchy=1
-            ' mcrun-harness-init "$3" "$4"
+            ' mcrun-harness-init "$3" "$4" "$5"
         """#
 
     /// Units whose start would change the host rather than the namespace.

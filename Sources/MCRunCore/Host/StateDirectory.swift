@@ -87,6 +87,21 @@ public struct StateDirectory: Sendable {
             "state directory \(path) belongs to user \(owner); run as that user (sudo -u \(owner) mcrun ...) or as root\(readers)")
     }
 
+    /// The members of the directory's group other than its owner: the operators who may read
+    /// it and watch the agents read-only.
+    public func operators() -> [String] {
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_mode & 0o050 == 0o050, let group = getgrgid(info.st_gid), var member = group.pointee.gr_mem else { return [] }
+        let owner = Self.userName(info.st_uid)
+        var names: [String] = []
+        while let name = member.pointee {
+            let text = String(cString: name)
+            if text != owner && text != "root" { names.append(text) }
+            member += 1
+        }
+        return names
+    }
+
     /// Takes the identity of `uid` (its group and supplementary groups too) for the rest of
     /// the process.
     static func become(uid: uid_t, name: String) throws(MCRunError) {

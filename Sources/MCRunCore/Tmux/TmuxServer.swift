@@ -70,6 +70,25 @@ public struct TmuxServer: Sendable {
         text.contains("no server running") || text.contains("error connecting to") || text.contains("No such file or directory")
     }
 
+    // MARK: Operators
+
+    /// Lets `users` (the members of the state directory's group) connect and watch read-only:
+    /// the socket is opened to its group (tmux creates it 0600, and recreates it so after a
+    /// restart), and each user missing from tmux's access list (tmux 3.3 `server-access`)
+    /// is added read-only. Returns the users added now; removing a user from the group
+    /// takes effect when the server restarts (or with `server-access -d USER`).
+    public func grantReadOnly(_ users: [String]) throws -> [String] {
+        guard !users.isEmpty else { return [] }
+        var info = stat()
+        if stat(socketPath, &info) == 0, info.st_mode & 0o060 != 0o060 {
+            chmod(socketPath, (info.st_mode & 0o7777) | 0o060)
+        }
+        let listed = Set(try check([["server-access", "-l"]]).split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) })
+        let missing = users.filter { !listed.contains($0) }
+        for user in missing { try check([["server-access", "-a", "-r", user]]) }
+        return missing
+    }
+
     // MARK: Sessions
 
     public struct Created: Sendable {

@@ -3,6 +3,19 @@ import MCRunCore
 
 /// The safety net under the pidfds: one full pass over tmux and the ledger.
 extension Supervisor {
+    /// Members of the state directory's group may watch the agents read-only; checked each
+    /// pass, since the tmux server may have been restarted or the group changed.
+    func grantOperators() {
+        do {
+            let added = try context.tmux.grantReadOnly(context.stateDirectory.operators())
+            if !added.isEmpty {
+                logger.info("read-only tmux access for \(added.joined(separator: ", "))", metadata: ["event": "operators_granted"])
+            }
+        } catch {
+            logger.warning("cannot grant the operators read-only tmux access: \(error)", metadata: ["event": "operators_not_granted"])
+        }
+    }
+
     /// One full pass: ONE tmux snapshot, then the ledger. True when both answered.
     func reconcile() -> Bool {
         let snapshot: TmuxServer.Snapshot
@@ -27,6 +40,8 @@ extension Supervisor {
         if !gone.isEmpty && !reap(gone) { return passFailed("cannot record \(gone.count) death\(gone.count == 1 ? "" : "s")") }
         // Runtimes no longer running (recorded by a command meanwhile) are no longer owed.
         unrecorded.formIntersection(live.filter { $0.state == .running }.compactMap(\.id))
+
+        grantOperators()
 
         let liveSessions = Set(live.map(\.sessionName))
         reconcileSessions(snapshot.panes.filter { !liveSessions.contains($0.sessionName) })
