@@ -74,9 +74,10 @@ live() { [ -z "$destdir" ]; }
 has_systemd() { [ -d /run/systemd/system ]; }
 
 if ((uninstall)); then
+    files=()
     if [ -f "$destdir$manifest" ]; then
         mapfile -t files < "$destdir$manifest"
-    else
+    elif ((purge == 0)); then
         echo "install.sh: $destdir$manifest not found; nothing installed under $prefix" >&2
         exit 1
     fi
@@ -91,7 +92,7 @@ if ((uninstall)); then
     done
     run rm -f "$destdir$manifest"
     # Directories only mcrun used, if now empty (deepest first).
-    mapfile -t dirs < <(printf '%s\n' "${files[@]%/*}" "$libdir" | sort -ru)
+    mapfile -t dirs < <({ ((${#files[@]} == 0)) || printf '%s\n' "${files[@]%/*}"; printf '%s\n' "$libdir"; } | sort -ru)
     for dir in "${dirs[@]}"; do
         case $dir in "$libdir"|"$libdir"/*|"$sysconfdir/mcrun") ;; *) continue ;; esac
         [ -d "$destdir$dir" ] && [ -z "$(ls -A "$destdir$dir")" ] && run rmdir "$destdir$dir"

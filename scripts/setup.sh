@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the system packages mcrun builds and runs with, on Debian 12 with the Swift
-# toolchain already installed. Idempotent; needs root (or sudo).
+# toolchain already installed, and those its tests under a real systemd need (systemd,
+# booted in a private namespace; util-linux's unshare, nsenter, setpriv and runuser).
+# Idempotent; needs root (or sudo).
 set -euo pipefail
-packages=(tmux libsqlite3-dev libsystemd-dev sqlite3 python3)
+packages=(tmux libsqlite3-dev libsystemd-dev sqlite3 python3 systemd util-linux)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
