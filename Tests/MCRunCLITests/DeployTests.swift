@@ -142,9 +142,10 @@ import Testing
         s.environment["MCRUN_HOOKS_DIR"] = nil
         let bin = s.path("prefix/bin")
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
-        for name in ["mcrun", "mcrun-pane-log"] {
-            try FileManager.default.copyItem(atPath: Scratch.binDirectory + "/" + name, toPath: bin + "/" + name)
-        }
+        // Copied by cp, not by this process: a descriptor of ours open for writing at the
+        // moment a parallel test spawns would leak into it, and exec would fail (ETXTBSY).
+        let copied = try Subprocess.run(["cp", Scratch.binDirectory + "/mcrun", Scratch.binDirectory + "/mcrun-pane-log", bin])
+        #expect(copied.succeeded, "\(copied.stderrText)")
         func installed(_ arguments: [String]) throws -> Subprocess.Result {
             try Subprocess.run([bin + "/mcrun"] + arguments, environment: s.processEnvironment, workingDirectory: s.directory, timeoutMilliseconds: 30_000)
         }
@@ -159,7 +160,7 @@ import Testing
         #expect(try installed(["show", "BARE"]).stdoutText.contains("no pane log: no hooks folder found"))
 
         try FileManager.default.createDirectory(atPath: s.path("prefix/lib/mcrun"), withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: Scratch.packageRoot + "/hooks", toPath: s.path("prefix/lib/mcrun/hooks"))
+        #expect(try Subprocess.run(["cp", "-r", Scratch.packageRoot + "/hooks", s.path("prefix/lib/mcrun/hooks")]).succeeded)
         let logged = try installed(["start", "LOGGED", "--json", "--", "sh", "-c", "echo logged-by-installed-hook; exec sleep 300"])
         #expect(logged.status == 0 && !logged.stderrText.contains("without a pane log"), "\(logged.stderrText)")
         #expect(JSONValue.parse(logged.stdoutText)?.at("runtime.pane_log_missing") == .null, "\(logged.stdoutText)")

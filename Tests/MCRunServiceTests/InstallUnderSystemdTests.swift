@@ -45,6 +45,43 @@ struct InstallUnderSystemdTests {
         return json?.at("runtimes")?.arrayValue?.first { $0.at("ticket")?.stringValue == ticket }
     }
 
+    private func install(_ ns: SystemdNamespace) async throws {
+        let install = try await ns.run(
+            ["bash", Scratch.packageRoot + "/scripts/install.sh", "--binaries", Scratch.binDirectory], timeout: .seconds(60))
+        #expect(install.succeeded, "\(install)")
+    }
+
+    /// dist/mcrun-tmux-sandbox.conf, the documented example, as a drop-in: the agents still
+    /// start and log, write their home, and cannot write the rest of the system.
+    @Test func theExampleSandboxForTheAgentsKeepsThemWorking() async throws {
+        try #require(SystemdNamespace.isVisibleInside(hostPath: Scratch.packageRoot))
+        try await SystemdNamespace.withBooted(overlaid: SystemdNamespace.installOverlays) { ns in
+            try await install(ns)
+            let sandbox = try String(contentsOfFile: Scratch.packageRoot + "/dist/mcrun-tmux-sandbox.conf", encoding: .utf8)
+            try await ns.install(dropIn: sandbox, for: "mcrun-tmux.service", name: "sandbox")
+            try await ns.systemctl("start", "mcrun.service")
+            try await ns.waitFor("mcrun-tmux.service", toHave: ["ActiveState": "active", "SubState": "running"])
+            #expect(try await ns.show("mcrun-tmux.service", ["ProtectSystem"])["ProtectSystem"] == "strict")
+
+            let probe = """
+                touch /usr/local/agent-was-here 2>/dev/null && echo usr-writable || echo usr-read-only
+                touch /home/mcrun/agent-was-here && echo home-writable
+                exec sleep 600
+                """
+            let (started, json) = try await mcrun(ns, as: "mcrun", ["start", "SANDBOXED", "--json", "--cwd", "/home/mcrun", "--", "/bin/sh", "-c", probe])
+            #expect(json?.at("runtime.pid")?.intValue != nil, "\(started)")
+            try await ns.waitFor("the sandboxed agent's pane log") {
+                let log = try await mcrun(ns, as: "mcrun", ["logs", "SANDBOXED"]).0.standardOutput
+                return log.contains("home-writable") && log.contains("usr-")
+            }
+            let log = try await mcrun(ns, as: "mcrun", ["logs", "SANDBOXED"]).0.standardOutput
+            #expect(log.contains("usr-read-only"), "\(log)")
+            #expect(!FileManager.default.fileExists(atPath: ns.hostPath("/usr/local/agent-was-here")))
+            #expect(FileManager.default.fileExists(atPath: ns.hostPath("/home/mcrun/agent-was-here")))
+            #expect(try await runtime(ns, "SANDBOXED", as: "mcrun")?.at("alive") == .bool(true))
+        }
+    }
+
     @Test func installedUnitsRunAsMcrunHardenedAndOperatorsReadAndWatchOnly() async throws {
         let hostPasswd = try String(contentsOfFile: "/etc/passwd", encoding: .utf8)
         let hostFiles = ["/etc/mcrun/mcrun.conf", "/etc/systemd/system/mcrun.service", "/usr/local/bin/mcrun"]
@@ -55,9 +92,7 @@ struct InstallUnderSystemdTests {
 
         try await SystemdNamespace.withBooted(overlaid: SystemdNamespace.installOverlays) { ns in
             // The install path, with the binaries under test instead of a release build.
-            let install = try await ns.run(
-                ["bash", Scratch.packageRoot + "/scripts/install.sh", "--binaries", Scratch.binDirectory], timeout: .seconds(60))
-            #expect(install.succeeded, "\(install)")
+            try await install(ns)
             for path in [
                 "/usr/local/bin/mcrun", "/usr/local/bin/mcrun-pane-log", "/usr/local/lib/mcrun/hooks/pane-log",
                 "/usr/local/lib/mcrun/hooks/claude-code/settings.json", "/etc/systemd/system/mcrun.service",

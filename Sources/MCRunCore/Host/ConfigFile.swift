@@ -10,15 +10,8 @@ import Glibc
 /// without `=`, an empty value or a key given twice in one file is an error naming the
 /// file and line. A missing file is no error; an unreadable one is.
 public struct ConfigFile: Sendable, Equatable {
-    /// What each key sets: `state-dir`, and serve's flags by their long names.
-    public static let keys: [String: String] = [
-        "state-dir": "the state directory (an absolute path)",
-        "reconcile-interval": "serve --reconcile-interval",
-        "max-silent-retries": "serve --max-silent-retries",
-        "retry-delay": "serve --retry-delay",
-        "launch-timeout": "serve --launch-timeout",
-        "hooks-dir": "serve --hooks-dir (the event hooks folder)",
-    ]
+    /// `state-dir` (an absolute path), and serve's flags by their long names.
+    public static let keys: Set<String> = ["state-dir", "reconcile-interval", "max-silent-retries", "retry-delay", "launch-timeout", "hooks-dir"]
 
     public static let defaultSystemPath = "/etc/mcrun/mcrun.conf"
 
@@ -36,15 +29,15 @@ public struct ConfigFile: Sendable, Equatable {
         var entries: [String: Entry] = [:]
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = index + 1
-            let trimmed = raw.trimmingSpaces()
+            let trimmed = String(raw).trimmingWhitespace()
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             guard let equals = trimmed.firstIndex(of: "=") else {
                 throw Self.error(path, line, "expected key = value, found \(String(trimmed).debugDescription)")
             }
-            let key = String(trimmed[..<equals].trimmingSpaces())
-            let value = String(trimmed[trimmed.index(after: equals)...].trimmingSpaces())
-            guard Self.keys[key] != nil else {
-                throw Self.error(path, line, "unknown key \(key.debugDescription) (known: \(Self.keys.keys.sorted().joined(separator: ", ")))")
+            let key = String(trimmed[..<equals]).trimmingWhitespace()
+            let value = String(trimmed[trimmed.index(after: equals)...]).trimmingWhitespace()
+            guard Self.keys.contains(key) else {
+                throw Self.error(path, line, "unknown key \(key.debugDescription) (known: \(Self.keys.sorted().joined(separator: ", ")))")
             }
             guard !value.isEmpty else { throw Self.error(path, line, "\(key) has no value") }
             if let first = entries[key] {
@@ -130,13 +123,5 @@ public struct MCRunConfiguration: Sendable, Equatable {
     public func invalid(_ key: String, _ expected: String) -> MCRunError {
         let (value, source) = value(key) ?? ("", "configuration")
         return .badInput("bad_config", "\(source): \(key) = \(value) is not \(expected)")
-    }
-}
-
-extension Substring {
-    func trimmingSpaces() -> Substring {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" }
-        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else { return "" }
-        return self[first...last]
     }
 }
