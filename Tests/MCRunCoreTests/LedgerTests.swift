@@ -66,14 +66,16 @@ import Testing
         #expect(try scratch.context().ledger.killSwitchState().on == false)
     }
 
-    @Test func filesArePrivate() throws {
+    /// Written only by the owner, readable by its group (the operators), nothing for others.
+    @Test func filesAreTheOwnersAndReadableByItsGroupOnly() throws {
         let scratch = try Scratch(name: "ledger")
         defer { scratch.cleanup() }
         _ = try scratch.context()
-        for path in [scratch.stateDir, scratch.stateDir + "/tmux", scratch.stateDir + "/ledger.sqlite"] {
+        for path in [scratch.stateDir, scratch.stateDir + "/tmux", scratch.stateDir + "/logs", scratch.stateDir + "/ledger.sqlite"] {
             let attributes = try FileManager.default.attributesOfItem(atPath: path)
             let mode = (attributes[.posixPermissions] as? Int) ?? 0o777
-            #expect(mode & 0o077 == 0, "\(path) is mode \(String(mode, radix: 8))")
+            #expect(mode & 0o027 == 0, "\(path) is mode \(String(mode, radix: 8))")
+            #expect(mode & 0o040 != 0, "\(path) is mode \(String(mode, radix: 8)), not readable by its group")
         }
     }
 }

@@ -32,7 +32,7 @@ public struct ConfigFile: Sendable, Equatable {
             let trimmed = String(raw).trimmingWhitespace()
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             guard let equals = trimmed.firstIndex(of: "=") else {
-                throw Self.error(path, line, "expected key = value, found \(String(trimmed).debugDescription)")
+                throw Self.error(path, line, "expected key = value, found \(trimmed.debugDescription)")
             }
             let key = String(trimmed[..<equals]).trimmingWhitespace()
             let value = String(trimmed[trimmed.index(after: equals)...]).trimmingWhitespace()

@@ -8,11 +8,15 @@ extension Supervisor {
     func grantOperators() {
         do {
             let added = try context.tmux.grantReadOnly(context.stateDirectory.operators())
+            operatorAccessFailure = nil
             if !added.isEmpty {
                 logger.info("read-only tmux access for \(added.joined(separator: ", "))", metadata: ["event": "operators_granted"])
             }
         } catch {
-            logger.warning("cannot grant the operators read-only tmux access: \(error)", metadata: ["event": "operators_not_granted"])
+            let why = "\(error)"
+            guard why != operatorAccessFailure else { return }
+            operatorAccessFailure = why
+            logger.warning("cannot grant the operators read-only tmux access: \(why)", metadata: ["event": "operators_not_granted"])
         }
     }
 

@@ -97,6 +97,8 @@ public final class Supervisor: @unchecked Sendable {
         didSet { unrecordedCount.store(unrecorded.count, ordering: .releasing) }
     }
     var reportedOrphans: Set<String> = []
+    /// Why the operators could not be granted tmux access, as last logged (logged once per cause).
+    var operatorAccessFailure: String?
     private var readySent = false
     private var nextPass: Int64 = 0
     var nextPoll: Int64 = 0
