@@ -44,21 +44,23 @@ import Testing
     @Test func theStateDirectoryIsTheFlagsThenTheEnvironmentsThenTheUserFilesThenTheSystemFiles() throws {
         let s = try configured("precedence")
         defer { s.cleanup() }
+        // A write creates the ledger where the command looked (a read creates nothing).
         func ledgerIn(_ name: String) -> Bool { exists(s.path(name) + "/ledger.sqlite") }
+        let write = ["config", "capacity", "7"]
         _ = try s.write("system.conf", "# the service's\nstate-dir = \(s.path("system"))\n")
-        #expect(try s.mcrun(["ps"]).succeeded)
+        #expect(try s.mcrun(write).succeeded)
         #expect(ledgerIn("system"))
 
         try FileManager.default.createDirectory(atPath: s.path("config/mcrun"), withIntermediateDirectories: true)
         _ = try s.write("config/mcrun/mcrun.conf", "state-dir = \(s.path("user"))\n")
-        #expect(try s.mcrun(["ps"]).succeeded)
+        #expect(try s.mcrun(write).succeeded)
         #expect(ledgerIn("user"))
 
         s.environment["MCRUN_STATE_DIR"] = s.path("environment")
-        #expect(try s.mcrun(["ps"]).succeeded)
+        #expect(try s.mcrun(write).succeeded)
         #expect(ledgerIn("environment"))
 
-        #expect(try s.mcrun(["ps", "--state-dir", s.path("flag")]).succeeded)
+        #expect(try s.mcrun(write + ["--state-dir", s.path("flag")]).succeeded)
         #expect(ledgerIn("flag"))
     }
 

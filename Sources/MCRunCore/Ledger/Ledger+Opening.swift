@@ -152,9 +152,12 @@ extension Ledger {
             try db.execute(sql: "PRAGMA foreign_keys = ON")
             // A writer leaves the -wal and -shm files when it closes: a reader that may not
             // create files in the directory (an operator in its group) needs them to exist.
+            // With a size limit set, the last writer to close empties the log (size 0), so a
+            // reader that finds it empty may still open the file as it stands.
             if !readonly {
                 var persist: Int32 = 1
                 _ = withUnsafeMutablePointer(to: &persist) { sqlite3_file_control(db.sqliteConnection, nil, SQLITE_FCNTL_PERSIST_WAL, $0) }
+                try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
             }
         }
         return config
