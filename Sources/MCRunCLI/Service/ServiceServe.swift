@@ -32,6 +32,9 @@ struct ServiceServe: AsyncParsableCommand {
     @Option(help: "Event hooks folder (default: $MCRUN_EVENT_HOOKS_DIR, else STATE_DIR/event-hooks.d).")
     var hooksDir: String?
 
+    @Option(help: "After each pass, write `mcrun metrics` to this file (atomically), e.g. for node_exporter's textfile collector: /var/lib/prometheus/node-exporter/mcrun.prom.")
+    var metricsTextfile: String?
+
     func run() async throws {
         if let error = await serve() {
             Output.fail(error, json: global.json)
@@ -52,14 +55,15 @@ struct ServiceServe: AsyncParsableCommand {
         }
         // The death policy is the host's, kept in the ledger: the CLI records deaths with it too.
         do {
-            if let maxSilentRetries { _ = try HostConfig.set(.maxSilentRetries, String(maxSilentRetries), ledger: context.ledger, actor: context.actor) }
-            if let retryDelay { _ = try HostConfig.set(.retryDelay, "\(retryDelay.milliseconds)ms", ledger: context.ledger, actor: context.actor) }
+            if let maxSilentRetries { _ = try HostConfig.set(.maxSilentRetries, String(maxSilentRetries), ledger: context.ledger, actor: context.actor, source: .flag) }
+            if let retryDelay { _ = try HostConfig.set(.retryDelay, "\(retryDelay.milliseconds)ms", ledger: context.ledger, actor: context.actor, source: .flag) }
         } catch {
             return error
         }
         let configuration = SupervisorConfiguration(
             passIntervalMilliseconds: reconcileInterval.milliseconds, launchTimeoutMilliseconds: launchTimeout.milliseconds)
         let hooks = EventHookDispatcher.Configuration.resolve(explicit: hooksDir, stateDirectory: context.stateDirectory, environment: env)
-        return await Serve.main(context: context, configuration: configuration, eventHooks: hooks)
+        return await Serve.main(
+            context: context, configuration: configuration, eventHooks: hooks, metricsTextfile: metricsTextfile.map(StateDirectory.absolute))
     }
 }
