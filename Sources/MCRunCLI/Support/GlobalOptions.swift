@@ -20,7 +20,7 @@ public struct GlobalOptions: ParsableArguments, Sendable {
     /// For commands that write.
     func context() throws(MCRunError) -> MCRunContext {
         let env = MCRunContext.processEnvironment()
-        return try MCRunContext(stateDirectory: StateDirectory.resolve(explicit: stateDir, environment: env), environment: env, actor: actor, recreateLedger: recreateLedger)
+        return try MCRunContext(stateDirectory: stateDirectory(env), environment: env, actor: actor, recreateLedger: recreateLedger)
     }
 
     /// For commands that only read: nothing is created, locked or migrated.
@@ -29,7 +29,12 @@ public struct GlobalOptions: ParsableArguments, Sendable {
             throw .badInput("read_only_command", "--recreate-ledger needs a command that writes; use: mcrun config --recreate-ledger")
         }
         let env = MCRunContext.processEnvironment()
-        return try MCRunContext(readingFrom: StateDirectory.resolve(explicit: stateDir, environment: env), environment: env, actor: actor)
+        return try MCRunContext(readingFrom: stateDirectory(env), environment: env, actor: actor)
+    }
+
+    /// The state directory every command uses, found without creating or opening anything.
+    func stateDirectory(_ env: [String: String] = MCRunContext.processEnvironment()) -> StateDirectory {
+        StateDirectory.resolve(explicit: stateDir, environment: env)
     }
 
     func ticket(_ raw: String) throws(MCRunError) -> TicketID {

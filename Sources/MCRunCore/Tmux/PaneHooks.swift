@@ -9,9 +9,14 @@ public enum PaneHooks {
     /// `MCRUN_HOOKS_DIR`, else `/usr/local/lib/mcrun/hooks`, else a `hooks` folder beside
     /// or above the mcrun binary (a build tree).
     public static func hooksDirectory(_ context: MCRunContext) -> String? {
-        if let dir = context.environment["MCRUN_HOOKS_DIR"], !dir.isEmpty { return dir }
+        hooksDirectory(environment: context.environment, executable: context.executable)
+    }
+
+    /// The same lookup without a context (`doctor` opens no ledger).
+    public static func hooksDirectory(environment: [String: String], executable: String) -> String? {
+        if let dir = environment["MCRUN_HOOKS_DIR"], !dir.isEmpty { return dir }
         if isDirectory("/usr/local/lib/mcrun/hooks") { return "/usr/local/lib/mcrun/hooks" }
-        var dir = parent(context.executable)
+        var dir = parent(executable)
         for _ in 0..<4 {
             if isDirectory(dir + "/hooks") { return dir + "/hooks" }
             dir = parent(dir)
@@ -21,7 +26,11 @@ public enum PaneHooks {
 
     /// The pane-log filter binary, built beside mcrun.
     public static func paneLogBinary(_ context: MCRunContext) -> String {
-        context.environment["MCRUN_PANE_LOG_BIN"] ?? parent(context.executable) + "/mcrun-pane-log"
+        paneLogBinary(environment: context.environment, executable: context.executable)
+    }
+
+    public static func paneLogBinary(environment: [String: String], executable: String) -> String {
+        environment["MCRUN_PANE_LOG_BIN"] ?? parent(executable) + "/mcrun-pane-log"
     }
 
     public static let logMaxBytes = 8 << 20
