@@ -13,10 +13,14 @@ struct EventHooks: ParsableCommand {
             completion, quarantine, orphan, or any other kind) runs for that kind; a file named `any`
             runs for the ten listed.
             `mcrun serve` delivers them; `mcrun event-hooks deliver` does the same in the foreground.
-            (`mcrun hooks` is the earlier spelling and still works.)
+            Not to be confused with the agent's own hooks, which report to `mcrun activity` and
+            `mcrun signal`, nor with the pane-log hook.
+
+            EXAMPLES:
+              mcrun event-hooks list --state failed
+              mcrun event-hooks deliver --once --hooks-dir ./event-hooks.d
             """,
-        subcommands: [EventHooksDeliver.self, EventHooksList.self],
-        aliases: ["hooks"])
+        subcommands: [EventHooksDeliver.self, EventHooksList.self])
 }
 
 struct DispatcherOptions: ParsableArguments {
