@@ -26,6 +26,7 @@ public struct MCRun: AsyncParsableCommand {
         abstract: "Supervise AI coding-agent runtimes in tmux, one per ticket.",
         discussion: """
             \(exitCodesHelp)
+
             EXAMPLES:
               mcrun start T-42 --owner dispatcher -- claude --dangerously-skip-permissions
               mcrun ps
@@ -96,8 +97,9 @@ public struct MCRun: AsyncParsableCommand {
         case "hook" where arguments.count > 1 && ["deliver", "list"].contains(arguments[1]):
             fixed = ["event-hooks"] + arguments.dropFirst()
         case "start" where !arguments.contains("--") && arguments.count > 2:
-            // The first place a `--` makes the whole line parse is where the agent's argv begins.
-            for split in 2..<arguments.count {
+            // The agent's argv begins at the last place a `--` makes the whole line parse: any
+            // earlier place would hand mcrun's own options (--owner) to the agent.
+            for split in (2..<arguments.count).reversed() {
                 let candidate = Array(arguments[..<split]) + ["--"] + arguments[split...]
                 if (try? parseAsRoot(candidate)) != nil {
                     fixed = candidate

@@ -62,6 +62,10 @@ struct EventHooksDeliver: AsyncParsableCommand {
             delivery, waiting out backoffs, and exits when none is pending (each delivered or
             failed). Deliveries are leases in the ledger: a dispatcher killed mid-delivery leaves
             them to the next one, which redelivers.
+
+            EXAMPLES:
+              mcrun event-hooks deliver --once
+              mcrun event-hooks deliver --hooks-dir /etc/mcrun/event-hooks.d --timeout 1m
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -104,7 +108,13 @@ struct EventHooksDeliver: AsyncParsableCommand {
 
 struct EventHooksList: MCRunCommand {
     static let configuration = CommandConfiguration(
-        commandName: "list", abstract: "Show hook deliveries and every attempt: pending, delivered or failed.")
+        commandName: "list", abstract: "Show hook deliveries and every attempt: pending, delivered or failed.",
+        discussion: """
+            EXAMPLES:
+              mcrun event-hooks list
+              mcrun event-hooks list --state failed --json
+              mcrun event-hooks list --event 1200
+            """)
 
     @OptionGroup var global: GlobalOptions
 

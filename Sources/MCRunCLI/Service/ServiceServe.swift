@@ -13,6 +13,11 @@ struct ServiceServe: AsyncParsableCommand {
             WATCHDOG=1 only while supervision passes complete. SIGTERM exits promptly and leaves
             every agent running in mcrun's tmux server. Without systemd it starts that tmux
             server itself and logs to stderr.
+
+            EXAMPLES:
+              mcrun serve
+              mcrun serve --reconcile-interval 5s --retry-delay 1s
+              mcrun serve --metrics-textfile /var/lib/prometheus/node-exporter/mcrun.prom
             """)
 
     @OptionGroup var global: GlobalOptions
