@@ -2,7 +2,8 @@
 # Installs the system packages mcrun builds and runs with, on Debian 12 with the Swift
 # toolchain already installed. Idempotent; needs root (or sudo).
 set -euo pipefail
-packages=(tmux libsqlite3-dev libsystemd-dev sqlite3 python3)
+# python3-prometheus-client: the tests parse `mcrun metrics` with its Prometheus parser.
+packages=(tmux libsqlite3-dev libsystemd-dev sqlite3 python3 python3-prometheus-client)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
