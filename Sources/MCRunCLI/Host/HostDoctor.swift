@@ -105,10 +105,11 @@ struct HostDoctor: ParsableCommand {
         checks.append(
             missing.isEmpty
                 ? Check(name: "tmux server", status: .ok, detail: "running; exit-empty off, remain-on-exit on")
+                // Every launch sets them again, so only a server no launch has reached yet lacks them.
                 : Check(
-                    name: "tmux server", status: .fail,
-                    detail: "running without \(missing.joined(separator: ", ")): exit statuses are lost or the server exits when empty",
-                    fix: "start it with mcrun's config: tmux -S \(server.socketPath) -f \(server.configPath) (or restart mcrun-tmux.service)"))
+                    name: "tmux server", status: .warn,
+                    detail: "running without \(missing.joined(separator: ", ")) (set by mcrun's next start): until then the server may exit when empty",
+                    fix: "start it with mcrun's config: tmux -S \(server.socketPath) -f \(server.configPath), or start an agent"))
         return checks
     }
 
@@ -191,7 +192,13 @@ struct HostDoctor: ParsableCommand {
         var checks: [Check] = []
         let mode = st.st_mode & 0o7777
         let owner = getpwuid(st.st_uid).flatMap { $0.pointee.pw_name.map { String(cString: $0) } } ?? "uid \(st.st_uid)"
-        if st.st_uid != geteuid() {
+        if st.st_uid != geteuid(), mode & 0o050 == 0o050, inGroup(st.st_gid) {
+            let group = getgrgid(st.st_gid).flatMap { $0.pointee.gr_name.map { String(cString: $0) } } ?? "gid \(st.st_gid)"
+            checks.append(Check(
+                name: "state directory", status: .warn,
+                detail: "\(directory.path) belongs to \(owner); this user reads it through group \(group) and cannot change anything",
+                fix: "to start, stop or configure: sudo -u \(owner) mcrun ..."))
+        } else if st.st_uid != geteuid() {
             checks.append(Check(
                 name: "state directory", status: .fail, detail: "\(directory.path) belongs to \(owner), not to this user",
                 fix: "run mcrun as \(owner): sudo -u \(owner) mcrun ..."))
@@ -212,6 +219,12 @@ struct HostDoctor: ParsableCommand {
                 name: "ledger mode", status: .fail, detail: "\(directory.ledgerPath) has mode \(String(ledgerStat.st_mode & 0o777, radix: 8)): others can read agents' environments",
                 fix: "chmod 0600 \(directory.ledgerPath)"))
         }
+        guard access(directory.ledgerPath, R_OK) == 0 else {
+            checks.append(Check(
+                name: "ledger", status: .warn, detail: "\(directory.ledgerPath) is not readable by this user: its integrity is not checked",
+                fix: "run doctor as its owner: sudo -u \(owner) mcrun doctor"))
+            return checks
+        }
         let inspection = Ledger.inspect(path: directory.ledgerPath)
         if !inspection.integrity.ok {
             checks.append(Check(
@@ -225,6 +238,13 @@ struct HostDoctor: ParsableCommand {
             checks.append(Check(name: "ledger", status: .ok, detail: "quick_check ok"))
         }
         return checks
+    }
+
+    static func inGroup(_ gid: gid_t) -> Bool {
+        if getegid() == gid { return true }
+        var groups = [gid_t](repeating: 0, count: Int(NGROUPS_MAX))
+        let n = getgroups(Int32(groups.count), &groups)
+        return n > 0 && groups[0..<Int(n)].contains(gid)
     }
 
     // MARK: serve and units
