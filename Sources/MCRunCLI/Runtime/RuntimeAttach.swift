@@ -44,7 +44,7 @@ struct RuntimeAttach: MCRunCommand {
         if print {
             return Reply(
                 fields: ["argv": JSONValue(argv), "session": .string(runtime.sessionName), "read_only": .bool(!rw)],
-                human: argv.map(PaneHooks.shellQuote).joined(separator: " "))
+                human: argv.map(MCRun.shellWord).joined(separator: " "))
         }
         guard isatty(0) == 1 else {
             throw .badInput("no_terminal", "mcrun attach needs a terminal on stdin; run it from an interactive shell (or see the command with: mcrun attach \(ticketID) --print)")
