@@ -55,6 +55,7 @@ struct DoctorTests {
         #expect(hook?.at("status")?.stringValue == "fail", "\(String(describing: hook))")
         #expect(hook?.at("fix")?.stringValue?.contains("MCRUN_HOOKS_DIR") == true)
         #expect(json.at("failed")?.intValue == 1)
+        #expect(result.stderrText == "mcrun: doctor: 1 check failed (pane-log hook); each says its fix")
     }
 
     @Test func aCorruptLedgerFailsAndIsLeftAsItWas() throws {

@@ -59,7 +59,11 @@ struct HostDoctor: ParsableCommand {
             lines.append("\n\(failed) failed, \(warned) warned, \(checks.count - failed - warned) ok")
             Output.write(lines.joined(separator: "\n") + "\n", to: 1)
         }
-        if failed > 0 { throw ExitCode(Self.failureExitCode) }
+        if failed > 0 {
+            let names = checks.filter { $0.status == .fail }.map(\.name).joined(separator: ", ")
+            Output.write("mcrun: doctor: \(failed) check\(failed == 1 ? "" : "s") failed (\(names)); each says its fix\n", to: 2)
+            throw ExitCode(Self.failureExitCode)
+        }
     }
 
     static func checks(stateDirectory: StateDirectory, environment env: [String: String]) -> [Check] {

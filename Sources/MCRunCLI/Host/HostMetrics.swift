@@ -33,7 +33,10 @@ struct HostMetrics: MCRunCommand {
         for (kind, n) in m.events { events[kind] = .int(Int64(n)) }
         let fields: [String: JSONValue] = [
             "runtimes": .object(states), "events": .object(events),
-            "death_record_seconds": .array(m.deathRecordSeconds.map { .double($0) }),
+            "death_record_seconds": [
+                "count": .int(Int64(m.deathRecordSeconds.count)), "sum": .double(m.deathRecordSeconds.reduce(0, +)),
+                "max": JSONValue(m.deathRecordSeconds.max()),
+            ],
             "send_queue_depth": .int(Int64(m.sendQueuePending)), "event_hook_deliveries_pending": .int(Int64(m.hookDeliveriesPending)),
             "tickets_escalated": .int(Int64(m.ticketsEscalated)), "tickets_parked": .int(Int64(m.ticketsParked)),
             "relaunches_owed": .int(Int64(m.relaunchesOwed)), "killswitch": .bool(m.killSwitchOn), "serve_running": .bool(running),
