@@ -60,7 +60,14 @@ struct RuntimeList: MCRunCommand {
         let period = interval?.milliseconds ?? 2_000
         let terminal = isatty(1) == 1
         repeat {
-            let reply = try listing(context)
+            let reply: Reply
+            do {
+                reply = try listing(context)
+            } catch {
+                // A ledger busy for a moment does not end the watch: say so, try at the next wake.
+                Output.fail(error, json: global.json)
+                continue
+            }
             var text: String
             if global.json {
                 text = Output.stamped(.object(reply.fields.merging(["ok": true, "code": 200]) { _, new in new })).jsonText + "\n"
