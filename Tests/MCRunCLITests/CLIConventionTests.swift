@@ -40,10 +40,12 @@ struct CLIConventionTests {
         #expect(!text.isEmpty && !text.contains(" ") && !text.contains("\n"), "\(version.stdoutText)")
         if FileManager.default.fileExists(atPath: Scratch.packageRoot + "/.git") {
             #expect(text != "unknown", "a build from a git checkout knows its commit")
-            let head = try Subprocess.run(["git", "-C", Scratch.packageRoot, "rev-parse", "--short=7", "HEAD"]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
-            let described = try Subprocess.run(["git", "-C", Scratch.packageRoot, "describe", "--tags", "--always"]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
-            // Built from this checkout: the same commit (a later commit in a working tree rebuilds first).
-            #expect(text.hasPrefix(described) || text.contains(head), "version \(text), checkout \(described)")
+            // `git describe --tags --always --dirty`: [TAG-N-g]HASH[-dirty]. The hash names a
+            // commit of this repository (the one built, which may be behind HEAD).
+            var described = text.hasSuffix("-dirty") ? String(text.dropLast(6)) : text
+            if let g = described.range(of: "-g", options: .backwards) { described = String(described[g.upperBound...]) }
+            let known = try Subprocess.run(["git", "-C", Scratch.packageRoot, "cat-file", "-e", described + "^{commit}"])
+            #expect(known.succeeded, "version \(text) names no commit of this repository")
         }
     }
 
