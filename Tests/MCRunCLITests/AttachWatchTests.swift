@@ -93,6 +93,29 @@ struct AttachWatchTests {
         #expect(ended.status == 0 && ended.signal == nil && !ended.timedOut, "status \(ended.status): \(screen())")
     }
 
+    @Test func watchWithJSONPrintsOneStampedObjectPerRefreshAndExitsCleanlyOnSIGINT() throws {
+        let s = try Scratch(name: "watch")
+        defer { s.cleanup() }
+        try #require(try s.mcrun(["start", "A1", "--", "sleep", "1000"]).status == 0)
+        let output = s.path("watch.json")
+        let script = "exec \"$0\" ps --watch --json --interval 100ms >\(PaneHooks.shellQuote(output)) 2>&1"
+        let watcher = try Subprocess.spawn(["/bin/sh", "-c", script, Scratch.mcrunPath], environment: s.processEnvironment, workingDirectory: s.directory)
+        var finished = false
+        defer { if !finished { kill(watcher.pid, SIGKILL); _ = watcher.collect(stdin: nil, timeoutMilliseconds: 5_000) } }
+        func lines() -> [Substring] { ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").split(separator: "\n") }
+        // Nothing is written meanwhile: these refreshes come from --interval alone.
+        try waitUntil("three refreshes", timeout: 10) { lines().count >= 3 }
+        kill(watcher.pid, SIGINT)
+        let ended = watcher.collect(stdin: nil, timeoutMilliseconds: 10_000)
+        finished = true
+        #expect(ended.status == 0 && ended.signal == nil && !ended.timedOut)
+        for line in lines() {
+            let json = try #require(JSONValue.parse(String(line)), "not JSON: \(line)")
+            #expect(json.at("schema_version")?.intValue == 1 && json.at("ok")?.boolValue == true)
+            #expect(json.at("runtimes")?.arrayValue?.first?.at("ticket")?.stringValue == "A1")
+        }
+    }
+
     @Test func watchAsksForItsIntervalOnlyWithWatch() throws {
         let s = try Scratch(name: "watch")
         defer { s.cleanup() }
