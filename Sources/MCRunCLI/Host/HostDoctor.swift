@@ -282,22 +282,30 @@ struct HostDoctor: ParsableCommand {
     }
 
     static let unitNames = ["mcrun.service", "mcrun-tmux.service"]
-    static let unitDirectories = ["/etc/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"]
+    static let unitDirectories = ["/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"]
 
     static func units() -> [Check] {
         unitNames.map { unit in
-            let installed = unitDirectories.first { access($0 + "/" + unit, F_OK) == 0 }
-            guard let installed else {
-                return Check(name: unit, status: .warn, detail: "not installed", fix: "install it with mcrun's install script, then: systemctl enable --now \(unit)")
-            }
             guard systemdRuns else {
+                guard let installed = unitDirectories.first(where: { access($0 + "/" + unit, F_OK) == 0 }) else {
+                    return Check(name: unit, status: .warn, detail: "not installed", fix: "install it with mcrun's install script, then: systemctl enable --now \(unit)")
+                }
                 return Check(name: unit, status: .ok, detail: "installed in \(installed); systemd does not run here")
             }
-            let state = (try? Subprocess.run(["systemctl", "is-enabled", unit], timeoutMilliseconds: 5_000))?.stdoutText
-                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
-            return state == "enabled"
-                ? Check(name: unit, status: .ok, detail: "installed in \(installed), enabled")
-                : Check(name: unit, status: .warn, detail: "installed in \(installed), \(state)", fix: "systemctl enable --now \(unit)")
+            // systemd's own view: where it loaded the unit from and whether it is enabled.
+            let shown = (try? Subprocess.run(["systemctl", "show", "-p", "LoadState,FragmentPath,UnitFileState", unit], timeoutMilliseconds: 5_000))?.stdoutText ?? ""
+            var properties: [String: String] = [:]
+            for line in shown.split(separator: "\n") {
+                guard let eq = line.firstIndex(of: "=") else { continue }
+                properties[String(line[..<eq])] = String(line[line.index(after: eq)...])
+            }
+            guard properties["LoadState"] == "loaded", let path = properties["FragmentPath"] else {
+                return Check(name: unit, status: .warn, detail: "not installed", fix: "install it with mcrun's install script, then: systemctl enable --now \(unit)")
+            }
+            let state = properties["UnitFileState"] ?? "unknown"
+            return state.hasPrefix("enabled")
+                ? Check(name: unit, status: .ok, detail: "\(path), \(state)")
+                : Check(name: unit, status: .warn, detail: "\(path), \(state)", fix: "systemctl enable --now \(unit)")
         }
     }
 }
