@@ -6,12 +6,13 @@ struct HostConfigCommand: MCRunCommand {
         commandName: "config",
         abstract: "Show or change a host setting kept in the ledger.",
         discussion: """
-            mcrun config                     show every setting: its effective value and its source
-            mcrun config KEY                 show one
-            mcrun config KEY VALUE|none      set or clear it (none: back to the default)
-            The source is `default` (nothing stored), `ledger` (set with mcrun config) or `flag`
-            (set by a flag of mcrun serve, such as --max-silent-retries). --json: `settings` holds
-            the effective values (null: no limit, or off), `sources` where each comes from.
+            mcrun config                 every setting: its effective value and source
+            mcrun config KEY             one setting
+            mcrun config KEY VALUE|none  set it, or clear it back to its default
+            The source is `default` (nothing stored), `ledger` (set with mcrun config)
+            or `flag` (set by a flag of mcrun serve, such as --max-silent-retries).
+            --json: `settings` holds the effective values (null: no limit, or off),
+            `sources` where each comes from.
             Keys: \(HostConfig.Key.allCases.map { "\n  \($0.rawValue): \($0.help)" }.joined())
 
             EXAMPLES:
@@ -23,7 +24,7 @@ struct HostConfigCommand: MCRunCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "capacity, busy-pattern, busy-window or interrupt-key.")
+    @Argument(help: ArgumentHelp("The setting: \(HostConfig.Key.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "key"))
     var key: String?
 
     @Argument(help: "The new value; none clears it.")

@@ -9,12 +9,13 @@ struct HostDoctor: ParsableCommand {
         commandName: "doctor",
         abstract: "Check this host's mcrun set-up: each check ok, warn or fail, with the fix.",
         discussion: """
-            Checks tmux (version, mcrun's server options), pidfd and PIDFD_GET_INFO, cgroup v2
-            and delegation, the pane-log hook and the agent hooks, the agent hook configuration
-            of this user, the state directory's owner and modes, the ledger's integrity
-            (PRAGMA quick_check on a read-only connection), whether serve runs and its STATUS,
-            and the systemd units. It changes nothing: no directory or ledger is created.
-            Exit 0 when no check fails (warnings allowed), 7 when one fails (--json: code 503).
+            Checks tmux (version, mcrun's server options), pidfd and PIDFD_GET_INFO,
+            cgroup v2 and delegation, the pane-log hook and the agent hooks, the agent
+            hook configuration of this user, the state directory's owner and modes, the
+            ledger's integrity (PRAGMA quick_check on a read-only connection), whether
+            serve runs and its STATUS, and the systemd units. It changes nothing: no
+            directory or ledger is created. Exit 0 when no check fails (warnings allowed),
+            7 when one fails (--json: code 503).
 
             EXAMPLES:
               mcrun doctor

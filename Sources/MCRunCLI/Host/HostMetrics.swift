@@ -7,12 +7,13 @@ struct HostMetrics: MCRunCommand {
         commandName: "metrics",
         abstract: "Print the host's metrics in the Prometheus text format.",
         discussion: """
-            Runtimes by state; deaths, relaunches, escalations, event-hook failures and orphan
-            sessions (counters, counted from the ledger's events); how long serve took from
-            noticing a death to recording it (histogram; deaths found by a command instead of
-            serve are not in it); when serve last completed a pass; the send-queue depth.
-            `mcrun serve --metrics-textfile PATH` writes the same after every pass, for
-            node_exporter's textfile collector. --json gives the same numbers as one object.
+            Runtimes by state; deaths, relaunches, escalations, event-hook failures and
+            orphan sessions (counters, counted from the ledger's events); how long serve
+            took from noticing a death to recording it (histogram; deaths found by a
+            command instead of serve are not in it); when serve last completed a pass; the
+            send-queue depth. `mcrun serve --metrics-textfile PATH` writes the same after
+            every pass, for node_exporter's textfile collector. --json gives the same
+            numbers as one object.
 
             EXAMPLES:
               mcrun metrics

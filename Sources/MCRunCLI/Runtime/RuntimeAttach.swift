@@ -7,11 +7,12 @@ struct RuntimeAttach: MCRunCommand {
         commandName: "attach",
         abstract: "Watch a ticket's live agent in its tmux session: read-only unless --rw.",
         discussion: """
-            Replaces mcrun with `tmux attach-session` on mcrun's own tmux server. Read-only
-            (`attach -r`: keys do nothing but detach, and the watcher's terminal size does not
-            resize the agent's pane) unless --rw. Detach with the tmux prefix then d (C-b d).
-            Needs a terminal on stdin (exit 2 otherwise); --print only prints the tmux command.
-            Exit 3 when the ticket is unknown (no_ticket) or has no live runtime (no_live_runtime).
+            Replaces mcrun with `tmux attach-session` on mcrun's own tmux server.
+            Read-only (`attach -r`: keys do nothing but detach, and the watcher's terminal
+            size does not resize the agent's pane) unless --rw. Detach with the tmux
+            prefix then d (C-b d). Needs a terminal on stdin (exit 2 otherwise); --print
+            only prints the tmux command. Exit 3 when the ticket is unknown (no_ticket) or
+            has no live runtime (no_live_runtime).
 
             EXAMPLES:
               mcrun attach T-42              watch T-42's agent, read-only

@@ -12,11 +12,11 @@ struct RuntimeList: MCRunCommand {
             Listed by default: live runtimes, parked and escalated tickets, and tickets owed a relaunch
             (NOTE says when it is due, or what holds it). FLAGS shows exec'd:NAME when the agent PID now
             runs NAME rather than the program it was launched as.
-            The table fits $COLUMNS or the terminal's width: the least useful columns go first
-            (SESSION, UPTIME, OWNER, PID, DEATHS, EP, BUSY), then NOTE is cut.
+            The table fits $COLUMNS or the terminal's width: the least useful columns
+            go first (SESSION, UPTIME, OWNER, PID, DEATHS, EP, BUSY), then NOTE is cut.
             --watch redraws the table whenever the ledger changes (and at least every
-            --interval, for liveness and uptimes), until Ctrl-C or SIGTERM; with --json it
-            prints one object per refresh.
+            --interval, for liveness and uptimes), until Ctrl-C or SIGTERM; with --json
+            it prints one object per refresh.
 
             EXAMPLES:
               mcrun ps                       live runtimes and tickets that need a person
