@@ -72,7 +72,7 @@ struct AttachWatchTests {
     @Test func watchRedrawsOnALedgerWriteNotOnItsTimerAndExitsCleanlyOnSIGTERM() throws {
         let s = try Scratch(name: "watch")
         defer { s.cleanup() }
-        try #require(try s.mcrun(["ps"]).status == 0)
+        try #require(try s.mcrun(["config", "capacity", "100"]).status == 0, "a write creates the state directory and its ledger")
         let output = s.path("watch.out")
         // A redraw period far beyond the test's waits: only a wake on the ledger's change can show A1.
         let script = "exec \"$0\" ps --watch --interval 60s >\(PaneHooks.shellQuote(output)) 2>&1"

@@ -43,7 +43,7 @@ struct DoctorTests {
     @Test func withoutThePaneLogHookItFailsWithExit7AndTheFix() throws {
         let s = try Scratch(name: "doctor")
         defer { s.cleanup() }
-        try #require(try s.mcrun(["ps"]).status == 0)
+        try #require(try s.mcrun(["config", "capacity", "100"]).status == 0, "a write creates the state directory and its ledger")
         let empty = s.path("empty-hooks")
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
         s.environment["MCRUN_HOOKS_DIR"] = empty
@@ -81,7 +81,7 @@ struct DoctorTests {
     @Test func aStateDirectoryOthersCanReachFails() throws {
         let s = try Scratch(name: "doctor")
         defer { s.cleanup() }
-        try #require(try s.mcrun(["ps"]).status == 0)
+        try #require(try s.mcrun(["config", "capacity", "100"]).status == 0, "a write creates the state directory and its ledger")
         chmod(s.stateDir, 0o755)
         let (result, json) = try s.mcrunJSON(["doctor"])
         #expect(result.status == 7)

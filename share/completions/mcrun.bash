@@ -186,7 +186,7 @@ _mcrun() {
 
 _mcrun_start() {
     repeating_flags=()
-    non_repeating_flags=(--json --adopt --force --version -h --help)
+    non_repeating_flags=(--json --recreate-ledger --adopt --force --version -h --help)
     repeating_options=(--env)
     non_repeating_options=(--state-dir --actor --owner --cwd --timeout)
     __mcrun_offer_flags_options -1
@@ -216,7 +216,7 @@ _mcrun_start() {
 
 _mcrun_stop() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(--json --recreate-ledger --version -h --help)
     repeating_options=()
     non_repeating_options=(--state-dir --actor --reason --grace --signal --interrupt-key)
     __mcrun_offer_flags_options 1
@@ -247,7 +247,7 @@ _mcrun_stop() {
 
 _mcrun_ps() {
     repeating_flags=()
-    non_repeating_flags=(--json --all --busy-detail --watch --version -h --help)
+    non_repeating_flags=(--json --recreate-ledger --all --busy-detail --watch --version -h --help)
     repeating_options=()
     non_repeating_options=(--state-dir --actor --harvest-timeout --interval)
     __mcrun_offer_flags_options 0
@@ -271,7 +271,7 @@ _mcrun_ps() {
 
 _mcrun_show() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(--json --recreate-ledger --version -h --help)
     repeating_options=()
     non_repeating_options=(--state-dir --actor --events)
     __mcrun_offer_flags_options 1
@@ -292,7 +292,7 @@ _mcrun_show() {
 
 _mcrun_attach() {
     repeating_flags=()
-    non_repeating_flags=(--json --rw --print --version -h --help)
+    non_repeating_flags=(--json --recreate-ledger --rw --print --version -h --help)
     repeating_options=()
     non_repeating_options=(--state-dir --actor)
     __mcrun_offer_flags_options 1
@@ -310,7 +310,7 @@ _mcrun_attach() {
 
 _mcrun_adopt() {
     repeating_flags=()
-    non_repeating_flags=(--json --force --version -h --help)
+    non_repeating_flags=(--json --recreate-ledger --force --version -h --help)
     repeating_options=()
     non_repeating_options=(--state-dir --actor --owner)
     __mcrun_offer_flags_options 1
@@ -331,7 +331,7 @@ _mcrun_adopt() {
 
 _mcrun_send() {
     repeating_flags=()
-    non_repeating_flags=(--json --queue --interrupt --no-enter --version -h --help)
+    non_repeating_flags=(--json --recreate-ledger --queue --interrupt --no-enter --version -h --help)
     repeating_options=()
     non_repeating_options=(--state-dir --actor --file --wait)
     __mcrun_offer_flags_options 2
@@ -355,7 +355,7 @@ _mcrun_send() {
 
 _mcrun_park() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(--json --recreate-ledger --version -h --help)
     repeating_options=()
     non_repeating_options=(--state-dir --actor --reason --grace --signal --interrupt-key)
     __mcrun_offer_flags_options 1
@@ -386,7 +386,7 @@ _mcrun_park() {
 
 _mcrun_unpark() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(--json --recreate-ledger --version -h --help)
     repeating_options=()
     non_repeating_options=(--state-dir --actor --reason)
     __mcrun_offer_flags_options 1
@@ -407,7 +407,7 @@ _mcrun_unpark() {
 
 _mcrun_killswitch() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(--json --recreate-ledger --version -h --help)
     repeating_options=()
     non_repeating_options=(--state-dir --actor --reason)
     __mcrun_offer_flags_options 1
@@ -436,7 +436,7 @@ _mcrun_killswitch() {
 
 _mcrun_config() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(--json --recreate-ledger --version -h --help)
     repeating_options=()
     non_repeating_options=(--state-dir --actor)
     __mcrun_offer_flags_options 2
@@ -454,7 +454,7 @@ _mcrun_config() {
 
 _mcrun_doctor() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(--json --recreate-ledger --version -h --help)
     repeating_options=()
     non_repeating_options=(--state-dir --actor)
     __mcrun_offer_flags_options 0
@@ -472,7 +472,7 @@ _mcrun_doctor() {
 
 _mcrun_metrics() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(--json --recreate-ledger --version -h --help)
     repeating_options=()
     non_repeating_options=(--state-dir --actor)
     __mcrun_offer_flags_options 0
@@ -490,7 +490,7 @@ _mcrun_metrics() {
 
 _mcrun_activity() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(--json --recreate-ledger --version -h --help)
     repeating_options=()
     non_repeating_options=(--state-dir --actor --ticket --episode --nonce)
     __mcrun_offer_flags_options 1
@@ -525,7 +525,7 @@ _mcrun_activity() {
 
 _mcrun_logs() {
     repeating_flags=()
-    non_repeating_flags=(--json -f --raw --version -h --help)
+    non_repeating_flags=(--json --recreate-ledger -f --raw --version -h --help)
     repeating_options=()
     non_repeating_options=(--state-dir --actor -n --episode)
     __mcrun_offer_flags_options 1
@@ -549,7 +549,7 @@ _mcrun_logs() {
 
 _mcrun_signal() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(--json --recreate-ledger --version -h --help)
     repeating_options=()
     non_repeating_options=(--state-dir --actor --payload --summary --ticket --episode --nonce)
     __mcrun_offer_flags_options 1
@@ -582,7 +582,7 @@ _mcrun_signal() {
 
 _mcrun_harvest() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(--json --recreate-ledger --version -h --help)
     repeating_options=()
     non_repeating_options=(--state-dir --actor --episode --harvest-timeout --lines)
     __mcrun_offer_flags_options 1
@@ -609,7 +609,7 @@ _mcrun_harvest() {
 
 _mcrun_events() {
     repeating_flags=()
-    non_repeating_flags=(--json --follow --version -h --help)
+    non_repeating_flags=(--json --recreate-ledger --follow --version -h --help)
     repeating_options=(--kind)
     non_repeating_options=(--state-dir --actor --since --ticket)
     __mcrun_offer_flags_options 0
@@ -659,7 +659,7 @@ _mcrun_event-hooks() {
 
 _mcrun_event-hooks_deliver() {
     repeating_flags=()
-    non_repeating_flags=(--json --once --version -h --help)
+    non_repeating_flags=(--json --recreate-ledger --once --version -h --help)
     repeating_options=()
     non_repeating_options=(--state-dir --actor --hooks-dir --timeout --max-attempts --backoff --max-backoff --poll)
     __mcrun_offer_flags_options 0
@@ -695,7 +695,7 @@ _mcrun_event-hooks_deliver() {
 
 _mcrun_event-hooks_list() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(--json --recreate-ledger --version -h --help)
     repeating_options=()
     non_repeating_options=(--state-dir --actor --state --event --limit)
     __mcrun_offer_flags_options 0
@@ -722,7 +722,7 @@ _mcrun_event-hooks_list() {
 
 _mcrun_serve() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(--json --recreate-ledger --version -h --help)
     repeating_options=()
     non_repeating_options=(--state-dir --actor --reconcile-interval --max-silent-retries --retry-delay --launch-timeout --hooks-dir --metrics-textfile)
     __mcrun_offer_flags_options 0
@@ -758,7 +758,7 @@ _mcrun_serve() {
 
 _mcrun_reset() {
     repeating_flags=()
-    non_repeating_flags=(--json --version -h --help)
+    non_repeating_flags=(--json --recreate-ledger --version -h --help)
     repeating_options=()
     non_repeating_options=(--state-dir --actor --reason)
     __mcrun_offer_flags_options 1

@@ -24,7 +24,7 @@ struct HostMetrics: MCRunCommand {
     @OptionGroup var global: GlobalOptions
 
     func execute() throws(MCRunError) -> Reply {
-        let context = try global.context()
+        let context = try global.readContext()
         let m = try context.ledger.metrics()
         let running = ServeLock.holder(context.stateDirectory) != nil
         let now = WallClock.now()

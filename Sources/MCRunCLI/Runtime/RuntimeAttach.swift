@@ -33,7 +33,7 @@ struct RuntimeAttach: MCRunCommand {
 
     func execute() throws(MCRunError) -> Reply {
         let ticketID = try global.ticket(ticket)
-        let context = try global.context()
+        let context = try global.readContext()
         guard let history = try context.ledger.ticketHistory(ticketID.rawValue, eventLimit: 0) else {
             throw MCRunError(.notFound, "no_ticket", "ticket \(ticketID) is not known; see: mcrun ps --all")
         }

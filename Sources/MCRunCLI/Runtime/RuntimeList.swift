@@ -56,10 +56,17 @@ struct RuntimeList: MCRunCommand {
     /// --interval, until SIGINT/SIGTERM or a closed pipe.
     private func watchLoop(_ context: MCRunContext) throws(MCRunError) -> Reply {
         Streaming.prepare()
-        let changes = DirectoryWatch(directory: context.stateDirectory.path, namePrefix: "ledger.sqlite")
+        var context = context
+        var changes = DirectoryWatch(directory: context.stateDirectory.path, namePrefix: "ledger.sqlite")
         let period = interval?.milliseconds ?? 2_000
         let terminal = isatty(1) == 1
         repeat {
+            // Watching a state directory that has no ledger yet: the first command that writes
+            // creates it (and the directory), and it is watched from there on.
+            if context.ledger.isStandIn, let created = try? global.readContext(), !created.ledger.isStandIn {
+                context = created
+                changes = DirectoryWatch(directory: context.stateDirectory.path, namePrefix: "ledger.sqlite")
+            }
             let reply: Reply
             do {
                 reply = try listing(context)
