@@ -48,6 +48,8 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
+        // `mcrun --version`: the build's git describe, generated before every build.
+        .plugin(name: "VersionPlugin", capability: .buildTool()),
         // Every subcommand, in a library so tests can call it.
         .target(
             name: "MCRunCLI",
@@ -55,7 +57,8 @@ let package = Package(
                 "MCRunCore", "MCRunService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: strict),
+            swiftSettings: strict,
+            plugins: ["VersionPlugin"]),
         .executableTarget(name: "mcrun", dependencies: ["MCRunCLI"], swiftSettings: strict),
 
         .target(name: "MCRunTestSupport", dependencies: ["MCRunCore"], path: "Tests/MCRunTestSupport", swiftSettings: strict),

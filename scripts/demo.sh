@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# The main job: builds mcrun, runs its supervisor (`mcrun serve`) on the default state
-# directory (~/.local/state/mcrun, or $MCRUN_STATE_DIR), and shows what it does: two
-# agents started and listed, a 409 answered by adopt, a message sent, a killed agent
-# noticed and relaunched once, a ticket parked, a harvest, the event log. On a terminal the
-# supervisor then keeps running until Ctrl-C; otherwise the demo cleans up and exits.
+# The main job: builds mcrun, runs its supervisor (`mcrun serve`) on a scratch state
+# directory (or $MCRUN_STATE_DIR when set), and shows what it does: two agents started and
+# listed, a 409 answered by adopt, a message sent, a killed agent noticed and relaunched
+# once, a ticket parked, a harvest, the event log. On a terminal the supervisor then keeps
+# running until Ctrl-C. Either way it leaves nothing running: its agents, its serve and
+# (in a scratch directory) its tmux server are stopped, and the scratch directory removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 swift build -c release --static-swift-stdlib
 mcrun=$PWD/.build/release/mcrun
+scratch=
+if [ -z "${MCRUN_STATE_DIR:-}" ]; then
+    scratch=$(mktemp -d -t mcrun-demo-XXXXXX)
+    export MCRUN_STATE_DIR=$scratch/state
+fi
+# A tmux server that was there before the demo (a real state directory) is not the demo's to stop.
+tmux_before=no
+tmux -S "$MCRUN_STATE_DIR/tmux/sock" list-sessions >/dev/null 2>&1 && tmux_before=yes
 step() { printf '\n\033[1m$ mcrun %s\033[0m\n' "$*"; "$mcrun" "$@"; }
 note() { printf '\n\033[2m# %s\033[0m\n' "$*"; }
 wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...: poll a condition, bounded
@@ -26,9 +35,12 @@ cleanup() {
     for t in DEMO-1 DEMO-2; do "$mcrun" stop "$t" --grace 2s >/dev/null 2>&1 || true; done
     "$mcrun" unpark DEMO-2 >/dev/null 2>&1 || true
     kill -TERM "$serve" 2>/dev/null && wait "$serve" 2>/dev/null || true
+    [ "$tmux_before" = yes ] || tmux -S "$MCRUN_STATE_DIR/tmux/sock" kill-server 2>/dev/null || true
+    [ -z "$scratch" ] || rm -rf "$scratch"
+    rm -f "$log"
 }
 trap cleanup EXIT
-note "mcrun serve (pid $serve) supervises; its log: $log"
+note "mcrun serve (pid $serve) supervises $MCRUN_STATE_DIR; its log: $log"
 
 worker='i=0; while :; do i=$((i+1)); echo "DEMO-1 working, step $i"; sleep 1; done'
 echoer='echo "DEMO-2 ready"; while IFS= read -r line; do echo "DEMO-2 got: $line"; done'
@@ -57,7 +69,11 @@ step stop DEMO-1 --reason "demo finished" --grace 2s
 step ps --all
 step show DEMO-1 --events 12
 
+note "the same counts for Prometheus (mcrun metrics, or serve --metrics-textfile for node_exporter)"
+"$mcrun" metrics | grep -E '^mcrun_(runtimes\{state="(running|dead|stopped)"\}|deaths_total|relaunches_total|death_record_seconds_count)'
+step doctor || echo "(exit $?)"
+
 if [ -t 0 ] && [ -t 1 ]; then
-    note "serve keeps supervising (state: $("$mcrun" show DEMO-1 --json >/dev/null; echo "${MCRUN_STATE_DIR:-~/.local/state/mcrun}")); Ctrl-C stops it, agents would keep running"
+    note "serve keeps supervising $MCRUN_STATE_DIR; try: MCRUN_STATE_DIR=$MCRUN_STATE_DIR $mcrun ps --watch; Ctrl-C ends the demo and cleans up"
     wait "$serve" || true
 fi

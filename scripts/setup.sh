@@ -4,7 +4,8 @@
 # booted in a private namespace; util-linux's unshare, nsenter, setpriv and runuser).
 # Idempotent; needs root (or sudo).
 set -euo pipefail
-packages=(tmux libsqlite3-dev libsystemd-dev sqlite3 python3 systemd util-linux)
+# python3-prometheus-client: the tests parse `mcrun metrics` with its Prometheus parser.
+packages=(tmux libsqlite3-dev libsystemd-dev sqlite3 python3 python3-prometheus-client systemd util-linux)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

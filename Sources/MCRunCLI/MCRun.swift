@@ -16,16 +16,28 @@ public struct MCRun: AsyncParsableCommand {
              accept the loss with --recreate-ledger)
           6  declined: the runtime is not in a state the command may act on
              (adopt guard, dead agent, a report that is not the live episode's)
+          7  doctor only: a check failed
+        With --json every command prints one object (JSON lines for streams), each with
+        schema_version.
         """
 
     public static let configuration = CommandConfiguration(
         commandName: "mcrun",
         abstract: "Supervise AI coding-agent runtimes in tmux, one per ticket.",
-        discussion: exitCodesHelp,
+        discussion: """
+            \(exitCodesHelp)
+
+            EXAMPLES:
+              mcrun start T-42 --owner dispatcher -- claude --dangerously-skip-permissions
+              mcrun ps
+              mcrun attach T-42
+              mcrun doctor
+            """,
+        version: BuildVersion.describe,
         subcommands: [
-            RuntimeStart.self, RuntimeStop.self, RuntimeList.self, RuntimeShow.self, RuntimeShim.self,
+            RuntimeStart.self, RuntimeStop.self, RuntimeList.self, RuntimeShow.self, RuntimeAttach.self, RuntimeShim.self,
             RuntimeAdopt.self, RuntimeSend.self, RuntimePark.self, RuntimeUnpark.self, HostKillSwitch.self,
-            HostConfigCommand.self, AgentActivity.self, LegacyHook.self,
+            HostConfigCommand.self, HostDoctor.self, HostMetrics.self, AgentActivity.self, LegacyHook.self,
             RuntimeLogs.self, RuntimeSignal.self, RuntimeHarvest.self, EventList.self, EventHooks.self,
             ServiceServe.self, TicketReset.self,
         ])
@@ -66,8 +78,44 @@ public struct MCRun: AsyncParsableCommand {
                 return 0
             }
             let message = MCRun.message(for: error).split(separator: "\n").first.map(String.init) ?? "bad usage"
-            FileHandle.standardError.write(Data("mcrun: \(message); see: mcrun --help\n".utf8))
+            let hint = corrected(arguments).map { "did you mean: \($0)" } ?? "see: mcrun \(arguments.first.map { "\($0) " } ?? "")--help"
+            FileHandle.standardError.write(Data("mcrun: \(message); \(hint)\n".utf8))
             return MCRunError.Code.badInput.exitCode
         }
+    }
+
+    /// The command the user most likely meant, for a usage error: the agent's argv without
+    /// the `--` that must precede it, or a name from another command family.
+    static func corrected(_ arguments: [String]) -> String? {
+        guard let first = arguments.first else { return nil }
+        var fixed: [String]?
+        switch first {
+        case "hooks":
+            fixed = ["event-hooks"] + arguments.dropFirst()
+        case "hook" where arguments.count > 1 && ["busy", "idle"].contains(arguments[1]):
+            fixed = ["activity"] + arguments.dropFirst()
+        case "hook" where arguments.count > 1 && ["deliver", "list"].contains(arguments[1]):
+            fixed = ["event-hooks"] + arguments.dropFirst()
+        case "start" where !arguments.contains("--") && arguments.count > 2:
+            // The agent's argv begins at the last place a `--` makes the whole line parse: any
+            // earlier place would hand mcrun's own options (--owner) to the agent.
+            for split in (2..<arguments.count).reversed() {
+                let candidate = Array(arguments[..<split]) + ["--"] + arguments[split...]
+                if (try? parseAsRoot(candidate)) != nil {
+                    fixed = candidate
+                    break
+                }
+            }
+        default:
+            break
+        }
+        guard let fixed, (try? parseAsRoot(fixed)) != nil || first == "hooks" || first == "hook" else { return nil }
+        return "mcrun " + fixed.map(shellWord).joined(separator: " ")
+    }
+
+    /// A word as a shell would need it to read it back as one argument.
+    static func shellWord(_ word: String) -> String {
+        let plain = !word.isEmpty && word.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_./=:@,+%".unicodeScalars.contains($0) }
+        return plain ? word : PaneHooks.shellQuote(word)
     }
 }

@@ -1,6 +1,7 @@
 public import Logging
 public import MCRunCore
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// `mcrun serve`: the supervision loop and the heartbeat that reports it to systemd, run as
@@ -9,14 +10,15 @@ public enum Serve {
     /// The command's entry point: journal or stderr logging, sd_notify when systemd runs it.
     /// Returns the error that ended it, nil after a graceful shutdown.
     public static func main(
-        context: MCRunContext, configuration: SupervisorConfiguration, eventHooks: EventHookDispatcher.Configuration
+        context: MCRunContext, configuration: SupervisorConfiguration, eventHooks: EventHookDispatcher.Configuration,
+        metricsTextfile: String? = nil
     ) async -> MCRunError? {
         MCRunLogging.bootstrap(level: .info)
         let logger = Logger(label: "mcrun.serve")
         do {
             try await run(
                 context: context, configuration: configuration, eventHooks: eventHooks, notifier: SystemdNotifier(logger: logger),
-                logger: logger)
+                logger: logger, metricsTextfile: metricsTextfile)
             return nil
         } catch {
             return error
@@ -27,7 +29,7 @@ public enum Serve {
     /// Returns normally after a graceful shutdown; the agents keep running.
     public static func run(
         context: MCRunContext, configuration: SupervisorConfiguration, eventHooks: EventHookDispatcher.Configuration? = nil,
-        notifier: any ServiceNotifying, logger: Logger
+        notifier: any ServiceNotifying, logger: Logger, metricsTextfile: String? = nil
     ) async throws(MCRunError) {
         let lock = try ServeLock.acquire(context.stateDirectory)
         defer { withExtendedLifetime(lock) {} }
@@ -38,6 +40,7 @@ public enum Serve {
         }
         let hooks = try eventHooks.map { c throws(MCRunError) in try EventHookDispatcher(context: context, configuration: c, logger: logger) }
         if let hooks { configuration.onEvents = { hooks.ring() } }
+        if let metricsTextfile { configuration.afterPass = metricsWriter(context: context, path: metricsTextfile, logger: logger) }
         let supervisor = try Supervisor(context: context, configuration: configuration, notifier: notifier, logger: logger)
         // Shut down in reverse order: the loop first (STOPPING=1), then hooks, then the heartbeat.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
@@ -55,6 +58,25 @@ public enum Serve {
             try await group.run()
         } catch {
             throw MCRunError.internalError("mcrun serve stopped: \(error)", cause: error)
+        }
+    }
+
+    /// Rewrites the node_exporter textfile after each pass; a failure is logged when it
+    /// first happens and when it changes, not every pass.
+    static func metricsWriter(context: MCRunContext, path: String, logger: Logger) -> @Sendable () -> Void {
+        let lastFailure = Mutex<String?>(nil)
+        return {
+            var failure: String?
+            do throws(MCRunError) {
+                try MetricsExposition.writeTextfile(MetricsExposition.render(try context.ledger.metrics(), serveRunning: true), to: path)
+            } catch {
+                failure = error.message
+            }
+            let changed = lastFailure.withLock { last in
+                defer { last = failure }
+                return last != failure
+            }
+            if changed, let failure { logger.warning("cannot write the metrics textfile: \(failure)") }
         }
     }
 

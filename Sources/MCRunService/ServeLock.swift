@@ -42,3 +42,28 @@ public final class ServeLock: Sendable {
         return String(decoding: buffer[0..<n], as: UTF8.self).split(whereSeparator: \.isWhitespace).first.flatMap { Int32($0) }
     }
 }
+
+extension ServeLock {
+    /// The PID of the `serve` holding the state directory's lock, read from /proc/locks
+    /// without touching the lock (a probe that took it, even shared, could make a starting
+    /// serve fail); nil when none holds it.
+    public static func holder(_ directory: StateDirectory) -> Int32? {
+        var st = stat()
+        guard stat(directory.serveLockPath, &st) == 0, let locks = ProcFS.readFile("/proc/locks", limit: 1 << 20) else { return nil }
+        let dev = UInt64(st.st_dev)
+        let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & ~UInt64(0xfff))
+        let minor = (dev & 0xff) | ((dev >> 12) & ~UInt64(0xff))
+        func hex(_ n: UInt64) -> String {
+            let digits = String(n, radix: 16)
+            return digits.count < 2 ? "0" + digits : digits
+        }
+        let wanted = "\(hex(major)):\(hex(minor)):\(UInt64(st.st_ino))"
+        for line in String(decoding: locks, as: UTF8.self).split(separator: "\n") {
+            // "1: FLOCK  ADVISORY  WRITE 1234 08:01:56789 0 EOF"; blocked waiters start with "->".
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 6, fields[1] == "FLOCK", fields[3] == "WRITE", fields[5] == wanted else { continue }
+            return Int32(fields[4])
+        }
+        return nil
+    }
+}

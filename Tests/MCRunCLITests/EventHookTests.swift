@@ -73,7 +73,7 @@ struct EventHookTests {
         #expect(try attempts(s) == [Attempt(attempt: 1, outcome: "exit"), Attempt(attempt: 2, outcome: "exit"), Attempt(attempt: 3, outcome: "ok")])
 
         // Delivered is final: another dispatcher run does not deliver it again.
-        #expect(try s.mcrun(["hooks", "deliver", "--once", "--hooks-dir", dir]).status == 0)  // the earlier spelling still works
+        #expect(try s.mcrun(["event-hooks", "deliver", "--once", "--hooks-dir", dir]).status == 0)
         #expect(received(s).count == 1)
         #expect(try attempts(s).count == 3)
     }

@@ -50,7 +50,6 @@ struct TerminalRecordContractTests {
         let subcommands = Set(MCRun.configuration.subcommands.compactMap { $0.configuration.commandName })
         // The list is read from the real root command: a sanity check that it was read at all.
         #expect(subcommands.isSuperset(of: ["logs", "show", "start", "stop", "harvest", "reset", "unpark"]))
-        #expect(!subcommands.contains("attach"))
         for (name, record, condition) in everyKind {
             #expect(record.stopCondition == condition, "\(name)")
             #expect(!record.nextActions.isEmpty, "\(name) has no next action")

@@ -13,6 +13,10 @@ struct AgentActivity: MCRunCommand {
             the only busy signal for the episode. An idle report also delivers the oldest message
             queued with `send --queue`. A report that is not the live episode's (wrong nonce,
             stale episode, parked ticket, ended runtime) changes nothing and exits 6 with that reason.
+
+            EXAMPLES:
+              mcrun activity busy
+              mcrun activity idle
             """)
 
     @OptionGroup var global: GlobalOptions

@@ -6,6 +6,10 @@ struct LegacyHook: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hook",
         abstract: "Earlier spelling of `mcrun activity`.",
+        discussion: """
+            EXAMPLES:
+              mcrun hook activity busy          (prefer: mcrun activity busy)
+            """,
         shouldDisplay: false,
         subcommands: [AgentActivity.self])
 }

@@ -13,6 +13,10 @@ struct RuntimeSignal: MCRunCommand {
             runtime_ended, bad_nonce, unknown_episode) and the command exits 6 (declined) with that
             reason. An accepted DONE makes the runtime's exit a completion, not a death.
             Bad JSON in --payload exits 2 and stores nothing.
+
+            EXAMPLES:
+              mcrun signal DONE --summary 'tests pass, PR opened'
+              mcrun signal QUESTION --payload '{"question": "which branch?"}'
             """)
 
     @OptionGroup var global: GlobalOptions

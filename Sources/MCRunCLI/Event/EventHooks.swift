@@ -13,10 +13,14 @@ struct EventHooks: ParsableCommand {
             completion, quarantine, orphan, or any other kind) runs for that kind; a file named `any`
             runs for the ten listed.
             `mcrun serve` delivers them; `mcrun event-hooks deliver` does the same in the foreground.
-            (`mcrun hooks` is the earlier spelling and still works.)
+            Not to be confused with the agent's own hooks, which report to `mcrun activity` and
+            `mcrun signal`, nor with the pane-log hook.
+
+            EXAMPLES:
+              mcrun event-hooks list --state failed
+              mcrun event-hooks deliver --once --hooks-dir ./event-hooks.d
             """,
-        subcommands: [EventHooksDeliver.self, EventHooksList.self],
-        aliases: ["hooks"])
+        subcommands: [EventHooksDeliver.self, EventHooksList.self])
 }
 
 struct DispatcherOptions: ParsableArguments {
@@ -58,6 +62,10 @@ struct EventHooksDeliver: AsyncParsableCommand {
             delivery, waiting out backoffs, and exits when none is pending (each delivered or
             failed). Deliveries are leases in the ledger: a dispatcher killed mid-delivery leaves
             them to the next one, which redelivers.
+
+            EXAMPLES:
+              mcrun event-hooks deliver --once
+              mcrun event-hooks deliver --hooks-dir /etc/mcrun/event-hooks.d --timeout 1m
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -100,7 +108,13 @@ struct EventHooksDeliver: AsyncParsableCommand {
 
 struct EventHooksList: MCRunCommand {
     static let configuration = CommandConfiguration(
-        commandName: "list", abstract: "Show hook deliveries and every attempt: pending, delivered or failed.")
+        commandName: "list", abstract: "Show hook deliveries and every attempt: pending, delivered or failed.",
+        discussion: """
+            EXAMPLES:
+              mcrun event-hooks list
+              mcrun event-hooks list --state failed --json
+              mcrun event-hooks list --event 1200
+            """)
 
     @OptionGroup var global: GlobalOptions
 

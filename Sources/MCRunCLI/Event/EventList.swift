@@ -10,6 +10,11 @@ struct EventList: MCRunStreamingCommand {
             reason, data (the same object event hooks receive on stdin). Resume after a restart with
             --since LAST_ID. --follow polls the ledger every 150 ms and exits 0 on Ctrl-C, SIGTERM
             or when the reader goes away.
+
+            EXAMPLES:
+              mcrun events --since 1200
+              mcrun events --follow --kind death
+              mcrun events --ticket T-42
             """)
 
     @OptionGroup var global: GlobalOptions

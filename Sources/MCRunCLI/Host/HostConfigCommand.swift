@@ -6,15 +6,25 @@ struct HostConfigCommand: MCRunCommand {
         commandName: "config",
         abstract: "Show or change a host setting kept in the ledger.",
         discussion: """
-            mcrun config                     show every setting
-            mcrun config KEY                 show one
-            mcrun config KEY VALUE|none      set or clear it
+            mcrun config                 every setting: its effective value and source
+            mcrun config KEY             one setting
+            mcrun config KEY VALUE|none  set it, or clear it back to its default
+            The source is `default` (nothing stored), `ledger` (set with mcrun config)
+            or `flag` (set by a flag of mcrun serve, such as --max-silent-retries).
+            --json: `settings` holds the effective values (null: no limit, or off),
+            `sources` where each comes from.
             Keys: \(HostConfig.Key.allCases.map { "\n  \($0.rawValue): \($0.help)" }.joined())
+
+            EXAMPLES:
+              mcrun config
+              mcrun config capacity 8
+              mcrun config retry-delay 5s
+              mcrun config busy-pattern none
             """)
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "capacity, busy-pattern, busy-window or interrupt-key.")
+    @Argument(help: ArgumentHelp("The setting: \(HostConfig.Key.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "key"))
     var key: String?
 
     @Argument(help: "The new value; none clears it.")
@@ -35,9 +45,16 @@ struct HostConfigCommand: MCRunCommand {
             return Reply(fields: ["key": .string(parsed.rawValue), "value": JSONValue(stored)], human: "\(parsed.rawValue) = \(stored ?? "none")")
         }
         let keys = parsed.map { [$0] } ?? HostConfig.Key.allCases
-        let values = try context.ledger.settings(keys)
-        var fields: [String: JSONValue] = [:]
-        for (k, v) in values { fields[k.rawValue] = JSONValue(v) }
-        return Reply(fields: ["settings": .object(fields)], human: values.map { "\($0.0.rawValue) = \($0.1 ?? "none")" }.joined(separator: "\n"))
+        let values = try context.ledger.settingSources(keys)
+        var settings: [String: JSONValue] = [:]
+        var sources: [String: JSONValue] = [:]
+        var rows: [[String]] = []
+        for (key, stored, source) in values {
+            let effective = stored ?? key.defaultValue
+            settings[key.rawValue] = JSONValue(effective)
+            sources[key.rawValue] = .string(source.rawValue)
+            rows.append([key.rawValue, effective ?? "none", source.rawValue])
+        }
+        return Reply(fields: ["settings": .object(settings), "sources": .object(sources)], human: RuntimeView.table(["KEY", "VALUE", "SOURCE"], rows))
     }
 }

@@ -5,7 +5,15 @@ struct HostKillSwitch: MCRunCommand {
     static let configuration = CommandConfiguration(
         commandName: "killswitch",
         abstract: "Stop all automatic action on this host: while on, start, adopt, send and relaunches exit 5 (killswitch).",
-        discussion: "ps, show, logs, stop and park keep working. The switch lives in the ledger, so it holds for every process and survives restarts.")
+        discussion: """
+            ps, show, logs, stop and park keep working. The switch lives in the ledger, so it holds for
+            every process and survives restarts.
+
+            EXAMPLES:
+              mcrun killswitch on --reason "incident 42"
+              mcrun killswitch status
+              mcrun killswitch off
+            """)
 
     enum Action: String, ExpressibleByArgument, CaseIterable, Sendable {
         case on, off, status

@@ -10,6 +10,10 @@ struct RuntimeAdopt: MCRunCommand {
             revives a dead one. Exit 0 adopted; 3 no runtime; 5 kill switch, ticket_parked or
             liveness_unknown; 6 declined: agent_dead, owner_mismatch (use --force), not_adoptable
             (launching, stopping or ended).
+
+            EXAMPLES:
+              mcrun adopt T-42 --owner dispatcher
+              mcrun adopt T-42 --owner dispatcher --force
             """)
 
     @OptionGroup var global: GlobalOptions

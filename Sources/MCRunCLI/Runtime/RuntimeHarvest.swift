@@ -12,6 +12,10 @@ struct RuntimeHarvest: MCRunCommand {
             the runtime ends, so they survive log rotation. A live runtime silent longer than the harvest timeout (setting
             harvest_timeout, $MCRUN_HARVEST_TIMEOUT or --harvest-timeout) gets a record with status
             `silent`.
+
+            EXAMPLES:
+              mcrun harvest T-42
+              mcrun harvest T-42 --episode 2 --json
             """)
 
     @OptionGroup var global: GlobalOptions

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Glibc
 import MCRunCore
 
 struct RuntimeList: MCRunCommand {
@@ -11,6 +12,17 @@ struct RuntimeList: MCRunCommand {
             Listed by default: live runtimes, parked and escalated tickets, and tickets owed a relaunch
             (NOTE says when it is due, or what holds it). FLAGS shows exec'd:NAME when the agent PID now
             runs NAME rather than the program it was launched as.
+            The table fits $COLUMNS or the terminal's width: the least useful columns
+            go first (SESSION, UPTIME, OWNER, PID, DEATHS, EP, BUSY), then NOTE is cut.
+            --watch redraws the table whenever the ledger changes (and at least every
+            --interval, for liveness and uptimes), until Ctrl-C or SIGTERM; with --json
+            it prints one object per refresh.
+
+            EXAMPLES:
+              mcrun ps                       live runtimes and tickets that need a person
+              mcrun ps --all                 every ticket's latest episode, ended ones too
+              mcrun ps --watch               a live table, redrawn on every change
+              mcrun ps --json | jq '.runtimes | length'
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -24,8 +36,59 @@ struct RuntimeList: MCRunCommand {
     @Option(parsing: .unconditional, help: "Flag live runtimes without pane output for this long as silent, 1ms to 8760h (default: the harvest_timeout setting).", transform: Bounded.duration(Bounded.harvestTimeout))
     var harvestTimeout: DurationArgument?
 
+    @Flag(help: "Keep the table on screen, redrawn whenever the ledger changes.")
+    var watch = false
+
+    @Option(parsing: .unconditional, help: "With --watch: redraw at least this often even when nothing was written, 100ms to 1h (default 2s).", transform: Bounded.duration(100...DurationText.hour))
+    var interval: DurationArgument?
+
+    func validate() throws {
+        if interval != nil && !watch { throw ValidationError("--interval goes with --watch; use: mcrun ps --watch --interval 5s") }
+    }
+
     func execute() throws(MCRunError) -> Reply {
         let context = try global.readContext()
+        guard watch else { return try listing(context) }
+        return try watchLoop(context)
+    }
+
+    /// Redraws on every write to the ledger (its file or WAL changed), at least every
+    /// --interval, until SIGINT/SIGTERM or a closed pipe.
+    private func watchLoop(_ context: MCRunContext) throws(MCRunError) -> Reply {
+        Streaming.prepare()
+        var context = context
+        var changes = DirectoryWatch(directory: context.stateDirectory.path, namePrefix: "ledger.sqlite")
+        let period = interval?.milliseconds ?? 2_000
+        let terminal = isatty(1) == 1
+        repeat {
+            // Watching a state directory that has no ledger yet: the first command that writes
+            // creates it (and the directory), and it is watched from there on.
+            if context.ledger.isStandIn, let created = try? global.readContext(), !created.ledger.isStandIn {
+                context = created
+                changes = DirectoryWatch(directory: context.stateDirectory.path, namePrefix: "ledger.sqlite")
+            }
+            let reply: Reply
+            do {
+                reply = try listing(context)
+            } catch {
+                // A ledger busy for a moment does not end the watch: say so, try at the next wake.
+                Output.fail(error, json: global.json)
+                continue
+            }
+            var text: String
+            if global.json {
+                text = Output.stamped(.object(reply.fields.merging(["ok": true, "code": 200]) { _, new in new })).jsonText + "\n"
+            } else {
+                let header = "mcrun ps --watch: \(RuntimeShow.time(WallClock.now())); redrawn on every change and every \(RuntimeView.duration(Double(period) / 1000)); Ctrl-C to stop"
+                text = header + "\n\n" + reply.human + "\n"
+                text = terminal ? "\u{1B}[H\u{1B}[2J" + text : text + "\n"
+            }
+            guard Streaming.write(Array(text.utf8)) else { break }
+        } while changes.wait(milliseconds: period, stop: { Streaming.stopRequested })
+        return Reply(printed: true)
+    }
+
+    private func listing(_ context: MCRunContext) throws(MCRunError) -> Reply {
         let listing = try context.ledger.listing(includeEnded: all, environment: context.environment)
         let (rows, busySettings, configuredSilence) = (listing.tickets, listing.busySettings, listing.harvestTimeout)
         let silenceLimit = harvestTimeout.map { Double($0.milliseconds) / 1000 } ?? configuredSilence
@@ -104,7 +167,9 @@ struct RuntimeList: MCRunCommand {
         if !global.json {
             human = table.isEmpty && orphans.isEmpty
                 ? "no runtimes" + (all ? "" : " (see --all for ended ones)")
-                : RuntimeView.table(["TICKET", "EP", "STATE", "ALIVE", "PID", "UPTIME", "BUSY", "OWNER", "DEATHS", "FLAGS", "SESSION", "NOTE"], table)
+                : RuntimeView.table(
+                    ["TICKET", "EP", "STATE", "ALIVE", "PID", "UPTIME", "BUSY", "OWNER", "DEATHS", "FLAGS", "SESSION", "NOTE"], table,
+                    width: Terminal.columns(), dropFirst: ["SESSION", "UPTIME", "OWNER", "PID", "DEATHS", "EP", "BUSY"])
             if snapshot == nil { human += "\nwarning: mcrun's tmux server did not answer; sessions are not shown" }
         }
         return Reply(

@@ -10,6 +10,11 @@ struct RuntimeLogs: MCRunStreamingCommand {
             Reads the log the pane-log hook writes; works without `mcrun serve`. With -f it keeps
             printing new output and exits once the runtime has ended and its log is drained, or
             on Ctrl-C. When the log was rotated away, the transcript tail saved at the end is shown.
+
+            EXAMPLES:
+              mcrun logs T-42 -n 100
+              mcrun logs T-42 -f
+              mcrun logs T-42 --episode 1 --raw > episode1.raw
             """)
 
     @OptionGroup var global: GlobalOptions

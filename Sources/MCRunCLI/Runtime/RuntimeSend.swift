@@ -18,6 +18,12 @@ struct RuntimeSend: MCRunCommand {
             `mcrun config interrupt-key`, waits up to --wait for idle, then sends).
             Exit 3 no live runtime; 5 killswitch, ticket_parked, liveness_unknown; 6 agent_dead or
             not_running (stopping).
+
+            EXAMPLES:
+              mcrun send T-42 'run the tests again'
+              mcrun send T-42 --queue --file prompt.md
+              git diff | mcrun send T-42 -
+              mcrun send T-42 --interrupt --wait 10s "stop, read this first"
             """)
 
     @OptionGroup var global: GlobalOptions

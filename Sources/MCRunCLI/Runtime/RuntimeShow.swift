@@ -5,7 +5,12 @@ import MCRunCore
 struct RuntimeShow: MCRunCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
-        abstract: "Show a ticket: its current runtime, its episodes, its last events.")
+        abstract: "Show a ticket: its current runtime, its episodes, its last events.",
+        discussion: """
+            EXAMPLES:
+              mcrun show T-42
+              mcrun show T-42 --events 50 --json
+            """)
 
     @OptionGroup var global: GlobalOptions
 

@@ -8,6 +8,11 @@ struct RuntimeStart: MCRunCommand {
         discussion: """
             The pane runs the command directly (no shell). A ticket with a live runtime answers
             409 busy (exit 4) with that runtime; take it over with `mcrun adopt`.
+
+            EXAMPLES:
+              mcrun start T-42 --owner dispatcher -- claude --dangerously-skip-permissions
+              mcrun start T-42 --cwd ~/src/app --env API=dev -- aider --yes
+              mcrun start T-42 --adopt --owner dispatcher --json -- codex
             """)
 
     @OptionGroup var global: GlobalOptions

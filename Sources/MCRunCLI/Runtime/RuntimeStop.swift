@@ -6,7 +6,13 @@ struct RuntimeStop: MCRunCommand {
     static let configuration = CommandConfiguration(
         commandName: "stop",
         abstract: "Stop a ticket's runtime: signal, grace period, SIGKILL, kill leftovers, remove the session.",
-        discussion: "Stopping a runtime that already ended is not an error and changes nothing.")
+        discussion: """
+            Stopping a runtime that already ended is not an error and changes nothing.
+
+            EXAMPLES:
+              mcrun stop T-42 --reason "superseded"
+              mcrun stop T-42 --grace 30s --interrupt-key C-c
+            """)
 
     @OptionGroup var global: GlobalOptions
 

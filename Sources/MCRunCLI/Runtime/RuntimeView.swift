@@ -71,10 +71,38 @@ enum RuntimeView {
         return "\(s / 86400)d\(String(format: "%02d", (s % 86400) / 3600))h"
     }
 
-    /// Left-aligned columns, two spaces apart.
-    static func table(_ header: [String], _ rows: [[String]]) -> String {
-        var widths = header.map(\.count)
-        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+    /// Left-aligned columns, two spaces apart. Given a `width`, the columns named in
+    /// `dropFirst` are left out, in that order, until the table fits; then the last column
+    /// is cut (marked `…`).
+    static func table(_ header: [String], _ rows: [[String]], width: Int? = nil, dropFirst: [String] = []) -> String {
+        var header = header
+        var rows = rows
+        func widthsOf() -> [Int] {
+            var widths = header.map(\.count)
+            for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+            return widths
+        }
+        var widths = widthsOf()
+        if let width {
+            func total() -> Int { widths.reduce(0, +) + 2 * max(0, widths.count - 1) }
+            for name in dropFirst where total() > width {
+                guard let i = header.firstIndex(of: name) else { continue }
+                header.remove(at: i)
+                rows = rows.map { row in
+                    var row = row
+                    if i < row.count { row.remove(at: i) }
+                    return row
+                }
+                widths = widthsOf()
+            }
+            let room = width - (total() - (widths.last ?? 0))
+            if total() > width, room >= 2 {
+                func cut(_ cell: String) -> String { cell.count > room ? String(cell.prefix(room - 1)) + "…" : cell }
+                header[header.count - 1] = cut(header[header.count - 1])
+                rows = rows.map { row in row.enumerated().map { $0.offset == row.count - 1 ? cut($0.element) : $0.element } }
+                widths = widthsOf()
+            }
+        }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { i, c in i == cells.count - 1 ? c : c + String(repeating: " ", count: max(0, widths[i] - c.count)) }
                 .joined(separator: "  ")

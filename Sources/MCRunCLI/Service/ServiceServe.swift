@@ -15,6 +15,11 @@ struct ServiceServe: AsyncParsableCommand {
             server itself and logs to stderr. An option not given as a flag is taken from the
             configuration file (~/.config/mcrun/mcrun.conf, then /etc/mcrun/mcrun.conf), where
             each has the flag's name: reconcile-interval = 15s.
+
+            EXAMPLES:
+              mcrun serve
+              mcrun serve --reconcile-interval 5s --retry-delay 1s
+              mcrun serve --metrics-textfile /var/lib/prometheus/node-exporter/mcrun.prom
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -73,6 +78,9 @@ struct ServiceServe: AsyncParsableCommand {
         return options
     }
 
+    @Option(help: "After each pass, write `mcrun metrics` to this file (atomically), e.g. for node_exporter's textfile collector: /var/lib/prometheus/node-exporter/mcrun.prom.")
+    var metricsTextfile: String?
+
     func run() async throws {
         if let error = await serve() {
             Output.fail(error, json: global.json)
@@ -90,8 +98,12 @@ struct ServiceServe: AsyncParsableCommand {
             options = try self.options(files)
             context = try global.context(actor: global.actor ?? "serve (pid \(getpid()))", configuration: files)
             // The death policy is the host's, kept in the ledger: the CLI records deaths with it too.
-            if let count = options.maxSilentRetries { _ = try HostConfig.set(.maxSilentRetries, String(count), ledger: context.ledger, actor: context.actor) }
-            if let delay = options.retryDelay { _ = try HostConfig.set(.retryDelay, "\(delay)ms", ledger: context.ledger, actor: context.actor) }
+            if let count = options.maxSilentRetries {
+                _ = try HostConfig.set(.maxSilentRetries, String(count), ledger: context.ledger, actor: context.actor, source: maxSilentRetries == nil ? .file : .flag)
+            }
+            if let delay = options.retryDelay {
+                _ = try HostConfig.set(.retryDelay, "\(delay)ms", ledger: context.ledger, actor: context.actor, source: retryDelay == nil ? .file : .flag)
+            }
         } catch {
             return error
         }
@@ -101,6 +113,7 @@ struct ServiceServe: AsyncParsableCommand {
         let environmentHooks = env["MCRUN_EVENT_HOOKS_DIR"].flatMap { $0.isEmpty ? nil : $0 }
         let explicitHooks = hooksDir ?? (environmentHooks == nil ? options.hooksDir : nil)
         let hooks = EventHookDispatcher.Configuration.resolve(explicit: explicitHooks, stateDirectory: context.stateDirectory, environment: env)
-        return await Serve.main(context: context, configuration: configuration, eventHooks: hooks)
+        return await Serve.main(
+            context: context, configuration: configuration, eventHooks: hooks, metricsTextfile: metricsTextfile.map(StateDirectory.absolute))
     }
 }

@@ -36,7 +36,9 @@ public struct GlobalOptions: ParsableArguments, Sendable {
 
     /// The state directory as the service finds it: the flag, the environment, the
     /// configuration files (see `StateDirectory.resolve`).
-    private func stateDirectory(_ env: [String: String], configuration loaded: MCRunConfiguration?) throws(MCRunError) -> StateDirectory {
+    func stateDirectory(
+        _ env: [String: String] = MCRunContext.processEnvironment(), configuration loaded: MCRunConfiguration? = nil
+    ) throws(MCRunError) -> StateDirectory {
         let configuration: MCRunConfiguration
         if let loaded { configuration = loaded } else { configuration = try MCRunConfiguration.load(environment: env) }
         return StateDirectory.resolve(explicit: stateDir, environment: env, configuration: configuration)

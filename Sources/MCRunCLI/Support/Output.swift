@@ -9,6 +9,8 @@ struct Reply {
     var status: Int = 200
     var fields: [String: JSONValue] = [:]
     var human: String = ""
+    /// The command wrote its output as it went (`ps --watch`): nothing more is printed.
+    var printed = false
 }
 
 /// Every command runs through here, so the CLI contract (exit codes, one JSON object,
@@ -35,7 +37,8 @@ extension MCRunCommand {
         let json = global.json
         do {
             let reply = try execute()
-            if json {
+            if reply.printed {
+            } else if json {
                 var object = reply.fields
                 object["ok"] = true
                 object["code"] = .int(Int64(reply.status))
@@ -52,8 +55,19 @@ extension MCRunCommand {
 }
 
 enum Output {
+    /// The version of every JSON object the CLI prints (docs/dispatcher.md): raised when a
+    /// field changes meaning or goes away, not when one is added.
+    static let schemaVersion = 1
+
+    /// `value` with `schema_version`, when it is an object.
+    static func stamped(_ value: JSONValue) -> JSONValue {
+        guard case .object(var o) = value else { return value }
+        o["schema_version"] = .int(Int64(schemaVersion))
+        return .object(o)
+    }
+
     static func printJSON(_ value: JSONValue) {
-        write(value.jsonText + "\n", to: 1)
+        write(stamped(value).jsonText + "\n", to: 1)
     }
 
     static func write(_ text: String, to fd: Int32) {

@@ -60,6 +60,6 @@ enum Streaming {
     }
 
     static func writeLine(_ value: JSONValue) -> Bool {
-        write(Array((value.jsonText + "\n").utf8))
+        write(Array((Output.stamped(value).jsonText + "\n").utf8))
     }
 }

@@ -10,6 +10,10 @@ struct RuntimePark: MCRunCommand {
             exit 5 (ticket_parked) and the episode's reports are quarantined. The runtime is then
             stopped like `mcrun stop` (signal, grace, SIGKILL, leftovers killed). A ticket with no
             runtime, or an unknown one, is parked all the same. Works with the kill switch on.
+
+            EXAMPLES:
+              mcrun park T-42 --reason "waiting for review"
+              mcrun park T-42 --grace 30s --json
             """)
 
     @OptionGroup var global: GlobalOptions

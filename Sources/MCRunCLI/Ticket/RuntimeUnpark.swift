@@ -4,7 +4,11 @@ import MCRunCore
 struct RuntimeUnpark: MCRunCommand {
     static let configuration = CommandConfiguration(
         commandName: "unpark",
-        abstract: "Clear a ticket's parked flag so it can be started again (starts nothing itself).")
+        abstract: "Clear a ticket's parked flag so it can be started again (starts nothing itself).",
+        discussion: """
+            EXAMPLES:
+              mcrun unpark T-42
+            """)
 
     @OptionGroup var global: GlobalOptions
 

@@ -6,7 +6,14 @@ struct TicketReset: MCRunCommand {
     static let configuration = CommandConfiguration(
         commandName: "reset",
         abstract: "Clear a ticket's death count and escalation, so the next death is retried again.",
-        discussion: "Works with or without `mcrun serve` running. A relaunch still owed to the ticket is cancelled.")
+        discussion: """
+            Works with or without `mcrun serve` running. A relaunch still owed to the ticket is
+            cancelled.
+
+            EXAMPLES:
+              mcrun reset T-42
+              mcrun reset T-42 --reason "fixed the flaky test"
+            """)
 
     @OptionGroup var global: GlobalOptions
 

@@ -138,7 +138,7 @@ public struct TerminalRecord: Codable, Sendable, Equatable {
     }
 
     /// The commands of old "what to do: mcrun CMD" entries; prose without a command, and
-    /// commands mcrun does not have (`attach`), are dropped.
+    /// `attach` (an ended episode has no session to attach to), are dropped.
     static func commandsOnly(_ actions: [String]) -> [String] {
         actions.compactMap { action in
             guard let range = action.range(of: ": mcrun ") else { return nil }

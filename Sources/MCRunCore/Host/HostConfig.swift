@@ -25,6 +25,18 @@ public enum HostConfig {
             }
         }
 
+        /// The value in force while the setting is not stored, in its stored form; nil
+        /// when unset means "no limit" or "off".
+        public var defaultValue: String? {
+            switch self {
+            case .capacity, .busyPattern, .harvestTimeout: nil
+            case .busyWindow: String(Activity.Settings.defaultWindowSeconds)
+            case .interruptKey: Sender.defaultInterruptKey
+            case .maxSilentRetries: String(DeathPolicy().maxSilentRetries)
+            case .retryDelay: String(Double(DeathPolicy().retryDelayMilliseconds) / 1000)
+            }
+        }
+
         public var help: String {
             switch self {
             case .capacity: "maximum live runtimes on this host (a whole number), or none"
@@ -92,15 +104,16 @@ public enum HostConfig {
         try Ledger.setting(db, key.setting)
     }
 
-    /// Stores a setting and its `config` event in one transaction.
-    public static func set(_ key: Key, _ raw: String, ledger: Ledger, actor: String) throws(MCRunError) -> String? {
+    /// Stores a setting and its `config` event in one transaction; the event says whether
+    /// it came from `mcrun config` or a flag of `mcrun serve`.
+    public static func set(_ key: Key, _ raw: String, ledger: Ledger, actor: String, source: SettingSource = .ledger) throws(MCRunError) -> String? {
         let value = try normalise(key, raw)
         return try ledger.write { db in
             let before = try Ledger.setting(db, key.setting)
             guard before != value else { return value }
             let now = WallClock.now()
             try Ledger.setSetting(db, key.setting, value, now: now)
-            try Ledger.appendEvent(db, kind: "config", actor: actor, data: ["key": .string(key.rawValue), "value": JSONValue(value), "previous": JSONValue(before)], now: now)
+            try Ledger.appendEvent(db, kind: "config", actor: actor, data: ["key": .string(key.rawValue), "value": JSONValue(value), "previous": JSONValue(before), "source": .string(source.rawValue)], now: now)
             return value
         }
     }

@@ -38,7 +38,12 @@ public final class MCRunContext: Sendable {
         self.ledger = ledger
         tmux = TmuxServer(directory: stateDirectory, environment: environment)
         self.actor = actor ?? environment["MCRUN_ACTOR"] ?? Self.defaultActor(environment)
-        executable = environment["MCRUN_BIN"] ?? Self.selfExecutable() ?? "mcrun"
+        executable = Self.executable(environment: environment)
+    }
+
+    /// The `mcrun` binary: `MCRUN_BIN`, else this process's own executable.
+    public static func executable(environment: [String: String]) -> String {
+        environment["MCRUN_BIN"] ?? selfExecutable() ?? "mcrun"
     }
 
     public static func processEnvironment() -> [String: String] {

@@ -223,6 +223,22 @@ extension Ledger {
             // reported by `start`, `show` and the JSON instead of found out later.
             try db.execute(sql: "ALTER TABLE runtimes ADD COLUMN pane_log_missing TEXT")
         }
+        m.registerMigration("v8-ops") { db in
+            // What operators read without asking the service: its heartbeat (one row,
+            // rewritten by `serve` after each full pass) and events counted by kind for
+            // `mcrun metrics`, without a scan of the whole log.
+            try db.execute(
+                sql: """
+                    CREATE TABLE serve_heartbeat (
+                        id INTEGER PRIMARY KEY CHECK (id = 1),
+                        pid INTEGER NOT NULL,
+                        started_at REAL NOT NULL,
+                        last_pass_at REAL NOT NULL,
+                        status TEXT NOT NULL
+                    );
+                    CREATE INDEX events_by_kind ON events(kind);
+                    """)
+        }
         return m
     }()
 }

@@ -30,11 +30,15 @@ public struct Ending: Sendable {
         public var cause: Cause
         /// Held from before the agent exited: the kernel still has its exit status.
         public var handle: ProcessHandle?
+        /// When the service noticed the death (wall clock), kept on the death event so the
+        /// time from notice to record can be measured.
+        public var noticedAt: Double?
 
-        public init(_ runtime: Runtime, _ cause: Cause, handle: ProcessHandle? = nil) {
+        public init(_ runtime: Runtime, _ cause: Cause, handle: ProcessHandle? = nil, noticedAt: Double? = nil) {
             self.runtime = runtime
             self.cause = cause
             self.handle = handle
+            self.noticedAt = noticedAt
         }
     }
 
@@ -72,7 +76,9 @@ public struct Ending: Sendable {
             let policy = try DeathPolicy.load(db)
             let now = WallClock.now()
             return try subjects.map { s in
-                try Self.record(db, runtimeID: s.runtime.id!, cause: s.cause, facts: facts[s.runtime.id!] ?? EndFacts(), policy: policy, actor: actor, now: now)
+                try Self.record(
+                    db, runtimeID: s.runtime.id!, cause: s.cause, facts: facts[s.runtime.id!] ?? EndFacts(), policy: policy, actor: actor, now: now,
+                    noticedAt: s.noticedAt)
             }
         }
     }
@@ -80,7 +86,8 @@ public struct Ending: Sendable {
     /// Phase one inside the caller's write transaction, for ends that have no facts to read
     /// (a launch abandoned by its launcher, found during admission; the shim's own failure).
     static func record(
-        _ db: Database, runtimeID: Int64, cause: Cause, facts: EndFacts, policy: DeathPolicy, actor: String, now: Double
+        _ db: Database, runtimeID: Int64, cause: Cause, facts: EndFacts, policy: DeathPolicy, actor: String, now: Double,
+        noticedAt: Double? = nil
     ) throws -> Ended {
         guard let current = try Ledger.runtime(db, id: runtimeID) else {
             throw MCRunError(.notFound, "no_runtime", "runtime \(runtimeID) does not exist")
@@ -99,6 +106,7 @@ public struct Ending: Sendable {
             transition = done ? .completed : .died
             reason = done ? "done" : Self.deathReason(liveness)
             data = data.merging(["liveness": .string(liveness.rawValue)])
+            if let noticedAt { data = data.merging(["noticed_at": .double(noticedAt)]) }
         case .stop(let why, let parked, let detail):
             guard current.state == .launching || current.state == .stopping else { return Ended(runtime: current, applied: false) }
             transition = parked ? (done ? .parkStoppedAfterDone : .parkStopped) : (done ? .stoppedAfterDone : .stopped)

@@ -10,8 +10,13 @@ public enum PaneHooks {
     /// (where scripts/install.sh puts them), else a `hooks` folder beside or above the mcrun
     /// binary (a build tree).
     public static func hooksDirectory(_ context: MCRunContext) -> String? {
-        if let dir = context.environment["MCRUN_HOOKS_DIR"], !dir.isEmpty { return dir }
-        for dir in candidateDirectories(executable: context.executable) where isDirectory(dir) { return dir }
+        hooksDirectory(environment: context.environment, executable: context.executable)
+    }
+
+    /// The same lookup without a context (`doctor` opens no ledger).
+    public static func hooksDirectory(environment: [String: String], executable: String) -> String? {
+        if let dir = environment["MCRUN_HOOKS_DIR"], !dir.isEmpty { return dir }
+        for dir in candidateDirectories(executable: executable) where isDirectory(dir) { return dir }
         return nil
     }
 
@@ -29,7 +34,11 @@ public enum PaneHooks {
 
     /// The pane-log filter binary, built beside mcrun.
     public static func paneLogBinary(_ context: MCRunContext) -> String {
-        context.environment["MCRUN_PANE_LOG_BIN"] ?? parent(context.executable) + "/mcrun-pane-log"
+        paneLogBinary(environment: context.environment, executable: context.executable)
+    }
+
+    public static func paneLogBinary(environment: [String: String], executable: String) -> String {
+        environment["MCRUN_PANE_LOG_BIN"] ?? parent(executable) + "/mcrun-pane-log"
     }
 
     public static let logMaxBytes = 8 << 20

@@ -49,8 +49,9 @@ extension Supervisor {
     func reap(_ gone: [(runtime: Runtime, liveness: AgentIdentity.Liveness)]) -> Bool {
         let ids = gone.map { $0.runtime.id! }
         var subjects: [Ending.Subject] = []
+        let noticedAt = WallClock.now()
         for (runtime, liveness) in gone {
-            subjects.append(Ending.Subject(runtime, .death(liveness), handle: unwatch(runtime.id!)))
+            subjects.append(Ending.Subject(runtime, .death(liveness), handle: unwatch(runtime.id!), noticedAt: noticedAt))
         }
         do {
             for ended in try ending.record(subjects) where ended.applied {

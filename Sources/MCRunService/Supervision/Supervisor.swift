@@ -13,6 +13,8 @@ public struct SupervisorConfiguration: Sendable {
     /// Called after the supervisor wrote events (a death) or the CLI nudged it: the event
     /// hook dispatcher looks at once.
     public var onEvents: (@Sendable () -> Void)?
+    /// Called on the loop thread after each full pass (the metrics textfile is written here).
+    public var afterPass: (@Sendable () -> Void)?
 
     public init(passIntervalMilliseconds: Int = 15_000, pollIntervalMilliseconds: Int = 250, launchTimeoutMilliseconds: Int = 10_000) {
         self.passIntervalMilliseconds = passIntervalMilliseconds
@@ -100,6 +102,9 @@ public final class Supervisor: @unchecked Sendable {
     /// Why the operators could not be granted tmux access, as last logged (logged once per cause).
     var operatorAccessFailure: String?
     private var readySent = false
+    private let startedAt = WallClock.now()
+    /// Monotonic ns of the last heartbeat written to the ledger; written at most once a second.
+    private var lastHeartbeat: Int64 = 0
     private var nextPass: Int64 = 0
     var nextPoll: Int64 = 0
 
@@ -277,7 +282,18 @@ public final class Supervisor: @unchecked Sendable {
             state.counts = counts
             state.passFailure = nil
         }
-        lastFullPass.store(Monotonic.now(), ordering: .releasing)
+        let passEnd = Monotonic.now()
+        lastFullPass.store(passEnd, ordering: .releasing)
+        if passEnd - lastHeartbeat >= 1_000_000_000 {
+            // For operators: `doctor` and `metrics` read when the last pass ended and STATUS.
+            do {
+                try context.ledger.recordHeartbeat(ServeHeartbeat(pid: getpid(), startedAt: startedAt, lastPassAt: WallClock.now(), status: statusLine()))
+                lastHeartbeat = passEnd
+            } catch {
+                logger.warning("cannot write the heartbeat to the ledger: \(error.message)")
+            }
+        }
+        configuration.afterPass?()
         if !readySent {
             readySent = true
             notifier.ready(status: statusLine())
