@@ -15,6 +15,6 @@ mkdir -p share/man/man1 share/completions
 "$bin/mcrun" --generate-completion-script zsh >share/completions/_mcrun
 "$bin/mcrun" --generate-completion-script fish >share/completions/mcrun.fish
 # The page's date is the last commit's, so regenerating an unchanged tree changes nothing.
-"$bin/generate-manual-tool" "$bin/mcrun" --output-directory share/man/man1 \
+"$bin/generate-manual" "$bin/mcrun" --output-directory share/man/man1 \
     --date "$(git log -1 --format=%cs 2>/dev/null || date +%F)" --authors "the mcrun authors"
 echo "wrote share/man/man1/mcrun.1 and share/completions/{mcrun.bash,_mcrun,mcrun.fish}"

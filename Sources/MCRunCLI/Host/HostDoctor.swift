@@ -45,7 +45,15 @@ struct HostDoctor: ParsableCommand {
 
     func run() throws {
         let env = MCRunContext.processEnvironment()
-        let checks = Self.checks(stateDirectory: global.stateDirectory(env), environment: env)
+        let directory: StateDirectory
+        do {
+            directory = try global.stateDirectory(env)
+        } catch {
+            // A configuration file that does not parse leaves nothing to check against.
+            Output.fail(error, json: global.json)
+            throw ExitCode(error.code.exitCode)
+        }
+        let checks = Self.checks(stateDirectory: directory, environment: env)
         let failed = checks.filter { $0.status == .fail }.count
         let warned = checks.filter { $0.status == .warn }.count
         if global.json {
