@@ -211,7 +211,8 @@ struct HostDoctor: ParsableCommand {
                 name: "state directory", status: .warn,
                 detail: "\(directory.path) belongs to \(owner); this user reads it through group \(group) and cannot change anything",
                 fix: "to start, stop or configure: sudo -u \(owner) mcrun ..."))
-        } else if st.st_uid != geteuid() {
+        } else if st.st_uid != geteuid() && geteuid() != 0 {
+            // Root acts as the owner (see StateDirectory.checkAccess); anyone else is refused.
             checks.append(Check(
                 name: "state directory", status: .fail, detail: "\(directory.path) belongs to \(owner), not to this user",
                 fix: "run mcrun as \(owner): sudo -u \(owner) mcrun ..."))
