@@ -167,12 +167,19 @@ struct InstallUnderSystemdTests {
                 try await ns.run(["tmux", "-S", Self.socket, "server-access", "-l"]).standardOutput.contains("\(Self.operatorName) (R)")
             }
             let watch = try await ns.run(
-                ["bash", "-c", Self.readOnlyAttachScript, "watch", Self.socket, "=A@1", Self.operatorName], timeout: .seconds(30))
+                ["bash", "-c", Self.readOnlyAttachScript, "watch", Self.socket, "=A@1", Self.operatorName, "\(Self.mcrun) attach A"], timeout: .seconds(30))
             #expect(watch.succeeded, "\(watch)")
             #expect(watch.standardOutput.contains("agent-ready"), "the attached operator did not see the pane: \(watch)")
             let pane = try await ns.run(["tmux", "-S", Self.socket, "capture-pane", "-p", "-t", "=A@1:"]).standardOutput
             #expect(pane.contains("agent got: typed-by-root"), "\(pane)")
             #expect(!pane.contains("typed-by-operator"), "a read-only operator's keys reached the agent:\n\(pane)")
+
+            // The service user's self-check is clean: nothing fails (warnings, such as no
+            // cgroup delegation yet, are allowed).
+            let (doctor, report) = try await mcrun(ns, as: "mcrun", ["doctor", "--json"])
+            #expect(doctor.succeeded, "\(doctor)")
+            let failed = (report?.at("checks")?.arrayValue ?? []).filter { $0.at("status")?.stringValue == "fail" }
+            #expect(report?.at("checks")?.arrayValue?.isEmpty == false && failed.isEmpty, "\(doctor)")
 
             // The hardened supervisor still does its job: a killed agent is noticed (pidfd,
             // /proc of the agents) and relaunched.
@@ -198,13 +205,14 @@ struct InstallUnderSystemdTests {
         #expect(hostFiles.map { FileManager.default.fileExists(atPath: $0) } == hostHad, "the install reached the host's files")
     }
 
-    /// As OPERATOR, attaches read-only to SESSION (`=NAME`) through a pseudo-terminal (`script`), types a
+    /// As OPERATOR, attaches with ATTACH (`mcrun attach TICKET`, read-only by default) to
+    /// SESSION (`=NAME`) through a pseudo-terminal (`script`), types a
     /// line once attached, then root types another line and detaches the operator once the
     /// agent has answered root's. Prints what the operator's terminal showed. Every wait is
     /// bounded (5 s) and says what it waited for.
     static let readOnlyAttachScript = #"""
         set -eu -o pipefail
-        socket=$1 session=$2 user=$3
+        socket=$1 session=$2 user=$3 attach=$4
         out=$(mktemp)
         chown "$user" "$out"
         wait_for() { # DESCRIPTION COMMAND...
@@ -222,7 +230,7 @@ struct InstallUnderSystemdTests {
             tmux -S "$socket" send-keys -t "$session:" -l 'typed-by-root'
             tmux -S "$socket" send-keys -t "$session:" Enter
             wait_for "the agent's answer to root" answered
-        ) | runuser -u "$user" -- script -qfec "TERM=xterm tmux -S $socket attach-session -r -t $session" "$out" >/dev/null
+        ) | runuser -u "$user" -- env -C / HOME="/home/$user" script -qfec "TERM=xterm $attach" "$out" >/dev/null
         cat "$out"
         """#
 }
