@@ -298,7 +298,7 @@ struct HostDoctor: ParsableCommand {
         unitNames.map { unit in
             guard systemdRuns else {
                 guard let installed = unitDirectories.first(where: { access($0 + "/" + unit, F_OK) == 0 }) else {
-                    return Check(name: unit, status: .warn, detail: "not installed", fix: "install it with mcrun's install script, then: systemctl enable --now \(unit)")
+                    return Check(name: unit, status: .warn, detail: "not installed", fix: "sudo scripts/install.sh (from mcrun's source), then: systemctl enable --now \(unit)")
                 }
                 return Check(name: unit, status: .ok, detail: "installed in \(installed); systemd does not run here")
             }
@@ -310,7 +310,7 @@ struct HostDoctor: ParsableCommand {
                 properties[String(line[..<eq])] = String(line[line.index(after: eq)...])
             }
             guard properties["LoadState"] == "loaded", let path = properties["FragmentPath"] else {
-                return Check(name: unit, status: .warn, detail: "not installed", fix: "install it with mcrun's install script, then: systemctl enable --now \(unit)")
+                return Check(name: unit, status: .warn, detail: "not installed", fix: "sudo scripts/install.sh (from mcrun's source), then: systemctl enable --now \(unit)")
             }
             let state = properties["UnitFileState"] ?? "unknown"
             return state.hasPrefix("enabled")
