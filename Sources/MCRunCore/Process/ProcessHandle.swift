@@ -108,15 +108,6 @@ public enum Monotonic {
     }
 }
 
-/// Wall-clock seconds since the epoch, as stored in the ledger.
-public enum WallClock {
-    public static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-}
-
 /// tmux 3.3 sometimes misses a SIGCHLD and leaves a dead pane's process a zombie, with no
 /// exit status, until another child happens to exit. A SIGCHLD sent to the tmux server
 /// makes it run its reaping loop at once.
