@@ -36,7 +36,7 @@ public enum Serve {
         var configuration = configuration
         if let watchdog = notifier.watchdogInterval {
             // A full pass must land well inside every half-interval the heartbeat checks.
-            configuration.passIntervalMilliseconds = max(50, min(configuration.passIntervalMilliseconds, milliseconds(watchdog) / 4))
+            configuration.passIntervalMilliseconds = max(50, min(configuration.passIntervalMilliseconds, Int(watchdog.milliseconds) / 4))
         }
         let hooks = try eventHooks.map { c throws(MCRunError) in try EventHookDispatcher(context: context, configuration: c, logger: logger) }
         if let hooks { configuration.onEvents = { hooks.ring() } }
@@ -47,8 +47,8 @@ public enum Serve {
             .init(service: Heartbeat(supervisor: supervisor, notifier: notifier), serviceName: "heartbeat")
         ]
         if let hooks { services.append(.init(service: hooks, serviceName: "event-hooks")) }
-        services.append(.init(service: SendQueueDrainer(context: context, logger: logger), serviceName: "send-queue"))
-        services.append(.init(service: SupervisionLoop(supervisor: supervisor, notifier: notifier), serviceName: "supervisor"))
+        services.append(.init(service: try SendQueueDrainer(context: context, logger: logger), serviceName: "send-queue"))
+        services.append(.init(service: supervisor, serviceName: "supervisor"))
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: services,
@@ -79,27 +79,6 @@ public enum Serve {
             if changed, let failure { logger.warning("cannot write the metrics textfile: \(failure)") }
         }
     }
-
-    static func milliseconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
-        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
-    }
-}
-
-/// Runs the supervisor's thread for the life of the group.
-struct SupervisionLoop: Service {
-    let supervisor: Supervisor
-    let notifier: any ServiceNotifying
-
-    func run() async throws {
-        supervisor.start()
-        await withGracefulShutdownHandler {
-            await supervisor.waitUntilStopped()
-        } onGracefulShutdown: { [supervisor, notifier] in
-            notifier.stopping(status: "stopping; agents keep running in mcrun's tmux server")
-            supervisor.stop()
-        }
-    }
 }
 
 /// `WATCHDOG=1` and `STATUS=` from a timer that looks at when the loop last completed a
@@ -111,7 +90,7 @@ struct Heartbeat: Service {
     func run() async throws {
         let watchdog = notifier.watchdogInterval
         let period = watchdog.map { min($0 / 2, .seconds(5)) } ?? .seconds(5)
-        let fresh = watchdog.map { Int64(Serve.milliseconds($0 / 2)) * 1_000_000 }
+        let fresh = watchdog.map { $0 / 2 }
         do {
             try await cancelWhenGracefulShutdown { [supervisor, notifier] in
                 var lastStatus = ""

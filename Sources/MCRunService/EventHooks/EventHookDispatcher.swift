@@ -1,6 +1,4 @@
 import Foundation
-import GRDB
-import Dispatch
 import Glibc
 public import Logging
 public import MCRunCore
@@ -60,10 +58,9 @@ public final class EventHookDispatcher: Service, Sendable {
     let logger: Logger
     /// This process, as it appears in `lease_owner`: boot id, pid, start time.
     let owner: String
-    private let stopping = Atomic<Bool>(false)
+    let loop: DedicatedLoop
     /// Why the hooks folder cannot be listed, logged once per new reason rather than every poll.
     private let folderProblem = Mutex<String?>(nil)
-    private let doorbell = DispatchSemaphore(value: 0)
 
     public init(context: MCRunContext, configuration: Configuration, logger: Logger) throws(MCRunError) {
         self.context = context
@@ -71,6 +68,7 @@ public final class EventHookDispatcher: Service, Sendable {
         self.logger = logger
         let me = try AgentIdentity.current()
         owner = "\(me.bootID):\(me.pid):\(me.startTime)"
+        loop = try DedicatedLoop(name: "mcrun-event-hooks")
     }
 
     // MARK: Service
@@ -78,39 +76,21 @@ public final class EventHookDispatcher: Service, Sendable {
     public func run() async throws {
         // A hook that does not read its stdin must not kill the dispatcher with SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
-        await withGracefulShutdownHandler {
-            await onThread {
-                while !self.stopping.load(ordering: .relaxed) {
-                    _ = self.pass()
-                    _ = self.doorbell.wait(timeout: .now() + .milliseconds(self.configuration.pollMilliseconds))
-                }
-            }
-        } onGracefulShutdown: {
-            // The running hook finishes or times out; no new one starts.
-            self.stopping.store(true, ordering: .relaxed)
-            self.doorbell.signal()
+        // On a graceful shutdown the running hook finishes or times out; no new one starts.
+        await loop.run { [self] in
+            pass()
+            return .after(milliseconds: configuration.pollMilliseconds)
         }
     }
 
     /// New events are in the ledger (a death, a nudge from the CLI): look now, not at the
     /// next poll, so a hook starts within milliseconds of its event.
-    public func ring() { doorbell.signal() }
+    public func ring() { loop.nudge() }
 
     /// Runs alone in a service group until SIGINT or SIGTERM: `mcrun hooks deliver`.
     public func runUntilSignalled() async throws {
         let group = ServiceGroup(services: [self], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
-    }
-
-    /// Blocking work (hooks, SQLite) off the cooperative pool.
-    private func onThread(_ body: @escaping @Sendable () -> Void) async {
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            let thread = Thread {
-                body()
-                done.resume()
-            }
-            thread.start()
-        }
     }
 
     // MARK: Passes
@@ -128,7 +108,7 @@ public final class EventHookDispatcher: Service, Sendable {
         var summary = Summary()
         do {
             summary.enqueued = try enqueue()
-            while !stopping.load(ordering: .relaxed), let claim = try claimNext() {
+            while !loop.isStopping, let claim = try claimNext() {
                 switch deliver(claim) {
                 case .delivered: summary.delivered += 1
                 case .retry: summary.retried += 1
@@ -136,7 +116,7 @@ public final class EventHookDispatcher: Service, Sendable {
                 }
             }
             // Signals whose sender died between storing and judging them are judged here.
-            _ = try context.ledger.write { db in try CompletionSignals.judgePending(db, actor: "event-hooks") }
+            try context.ledger.judgeStrandedSignals(actor: "event-hooks")
         } catch {
             logger.error("event hook pass failed: \(error)", metadata: ["error": "\(error)"])
         }
@@ -147,28 +127,21 @@ public final class EventHookDispatcher: Service, Sendable {
     public func drain() -> Summary {
         signal(SIGPIPE, SIG_IGN)
         var total = Summary()
-        while !stopping.load(ordering: .relaxed) {
+        while !loop.isStopping {
             let s = pass()
             total.enqueued += s.enqueued
             total.delivered += s.delivered
             total.retried += s.retried
             total.failed += s.failed
-            guard let next = try? nextWake(), let wake = next else { break }
-            let wait = min(max(wake - WallClock.now(), 0.005), Double(configuration.pollMilliseconds) / 1000)
-            usleep(useconds_t(wait * 1e6))
+            guard let due = try? context.ledger.nextHookDeliveryDue() else { break }
+            let wait = min(max(Instant.at(wallTime: due).remaining, .milliseconds(5)), .milliseconds(configuration.pollMilliseconds))
+            usleep(useconds_t(wait.nanoseconds / 1000))
         }
         return total
     }
 
-    public func stop() { stopping.store(true, ordering: .relaxed) }
-
-    /// When the next pending delivery may be tried; nil when none is pending.
-    func nextWake() throws(MCRunError) -> Double?? {
-        try context.ledger.read { db in
-            guard try Ledger.pendingHookDeliveryCount(db) > 0 else { return Double??.none }
-            return try Ledger.nextHookDeliveryDue(db)
-        }
-    }
+    /// Any thread: the loop (or `drain`) ends after the delivery under way.
+    public func stop() { loop.stop() }
 
     // MARK: Outbox
 
@@ -218,18 +191,8 @@ public final class EventHookDispatcher: Service, Sendable {
             }
             return 0
         }
-        let (events, created) = try context.ledger.write { db -> ([Event], Int) in
-            let events = try Ledger.events(db, after: try Ledger.hookCursor(db), limit: 500)
-            guard let last = events.last?.id else { return ([], 0) }
-            let now = WallClock.now()
-            var created = 0
-            for event in events {
-                for name in Self.hookNames(for: event.kind, among: hooks) {
-                    if try Ledger.enqueueHookDelivery(db, eventID: event.id, hook: name, now: now) { created += 1 }
-                }
-            }
-            try Ledger.moveHookCursor(db, to: last)
-            return (events, created)
+        let (events, created) = try context.ledger.takeUpEventsForHooks(limit: 500, now: WallClock.now()) { kind in
+            Self.hookNames(for: kind, among: hooks)
         }
         // The journal gets each event once: from the one dispatcher that moved the cursor past it.
         for event in events { log(event) }
@@ -248,36 +211,13 @@ public final class EventHookDispatcher: Service, Sendable {
         logger.log(level: level, "\(event.kind) \(event.ticket ?? "-")\(event.episode.map { "@\($0)" } ?? "")\(event.reason.map { ": \($0)" } ?? "")", metadata: metadata)
     }
 
-    struct Claim {
-        var deliveryID: Int64
-        var attemptID: Int64
-        var attempt: Int
-        var hook: String
-        var event: Event
-    }
-
     /// Takes the oldest due delivery: pending, its backoff over, and not leased by a live
     /// dispatcher. A lease held by a dead one (killed mid-delivery) is taken over, its
     /// unfinished attempt recorded as interrupted and its hook's process group killed.
-    func claimNext() throws(MCRunError) -> Claim? {
-        let owner = self.owner
-        let lease = configuration.leaseSeconds
-        return try context.ledger.write { db -> Claim? in
-            let now = WallClock.now()
-            for due in try Ledger.dueHookDeliveries(db, now: now, limit: 50) {
-                if let leaseUntil = due.leaseUntil, leaseUntil > now, let leaseOwner = due.leaseOwner, leaseOwner != owner,
-                    Self.ownerAlive(leaseOwner)
-                {
-                    continue
-                }
-                guard let event = try Event.fetchOne(db, key: due.eventID) else { continue }
-                try Self.interruptUnfinished(db, deliveryID: due.id, now: now)
-                let attempt = due.attempts + 1
-                let attemptID = try Ledger.leaseHookDelivery(db, id: due.id, attempt: attempt, owner: owner, until: now + lease, now: now)
-                return Claim(deliveryID: due.id, attemptID: attemptID, attempt: attempt, hook: due.hook, event: event)
-            }
-            return nil
-        }
+    func claimNext() throws(MCRunError) -> Ledger.HookClaim? {
+        try context.ledger.claimHookDelivery(
+            owner: owner, leaseSeconds: configuration.leaseSeconds, now: WallClock.now(), ownerAlive: Self.ownerAlive,
+            interrupt: Self.killLeftover)
     }
 
     static func ownerAlive(_ owner: String) -> Bool {
@@ -286,23 +226,19 @@ public final class EventHookDispatcher: Service, Sendable {
         return AgentIdentity(bootID: String(parts[0]), pid: pid, startTime: start).liveness() == .alive
     }
 
-    /// Attempts a killed dispatcher never finished: recorded as interrupted; a hook still
-    /// running from one is killed with its process group before the delivery is retried.
-    static func interruptUnfinished(_ db: Database, deliveryID: Int64, now: Double) throws {
-        for unfinished in try Ledger.unfinishedHookAttempts(db, deliveryID: deliveryID) {
-            if let pid = unfinished.pid, let start = unfinished.pidStartTime, let boot = ProcFS.bootID(),
-                AgentIdentity(bootID: boot, pid: pid, startTime: UInt64(start)).liveness() == .alive
-            {
-                kill(-pid, SIGKILL)
-            }
-            try Ledger.markHookAttemptInterrupted(db, id: unfinished.id, now: now)
-        }
+    /// A hook still running from an attempt a killed dispatcher never finished is killed with
+    /// its process group before the delivery is retried.
+    static func killLeftover(_ unfinished: Ledger.UnfinishedHookAttempt) {
+        guard let pid = unfinished.pid, let start = unfinished.pidStartTime, let boot = ProcFS.bootID(),
+            AgentIdentity(bootID: boot, pid: pid, startTime: UInt64(start)).liveness() == .alive
+        else { return }
+        kill(-pid, SIGKILL)
     }
 
-    enum Outcome { case delivered, retry, failed }
+    typealias Outcome = Ledger.HookDeliveryVerdict
 
     /// Runs the hook once and records the attempt and the delivery's new state together.
-    func deliver(_ claim: Claim) -> Outcome {
+    func deliver(_ claim: Ledger.HookClaim) -> Outcome {
         let path = configuration.directory + "/" + claim.hook
         let input = Array((claim.event.json.jsonText + "\n").utf8)
         var env = context.environment
@@ -323,9 +259,7 @@ public final class EventHookDispatcher: Service, Sendable {
             let child = try Subprocess.spawn(
                 [path], environment: env.map { "\($0.key)=\($0.value)" }, workingDirectory: configuration.directory, newSession: true)
             if let stat = ProcFS.stat(child.pid) {
-                _ = try? context.ledger.write { db in
-                    try Ledger.recordHookAttemptProcess(db, attemptID: claim.attemptID, pid: child.pid, startTime: Int64(stat.startTime))
-                }
+                try? context.ledger.recordHookAttemptProcess(attemptID: claim.attemptID, pid: child.pid, startTime: Int64(stat.startTime))
             }
             // Bounded even when the hook closes its output and lives on: at the timeout collect
             // kills its process group (before reaping, while the group id is still its own).
@@ -352,42 +286,19 @@ public final class EventHookDispatcher: Service, Sendable {
         return record(claim, outcome: outcome, exitCode: exitCode, exitSignal: exitSignal, error: error)
     }
 
-    func record(_ claim: Claim, outcome: String, exitCode: Int32?, exitSignal: Int32?, error: String?) -> Outcome {
-        let owner = self.owner
-        let configuration = self.configuration
-        var result = Outcome.retry
+    func record(_ claim: Ledger.HookClaim, outcome: String, exitCode: Int32?, exitSignal: Int32?, error: String?) -> Outcome {
         var metadata: Logger.Metadata = [
             "event_id": "\(claim.event.id ?? 0)", "kind": "\(claim.event.kind)", "hook": "\(claim.hook)",
             "attempt": "\(claim.attempt)", "outcome": "\(outcome)",
         ]
         if let error { metadata["error"] = "\(error)" }
+        let result: Outcome
         do {
-            result = try context.ledger.write { db -> Outcome in
-                let now = WallClock.now()
-                try Ledger.finishHookAttempt(
-                    db, id: claim.attemptID, now: now, outcome: outcome, exitCode: exitCode, exitSignal: exitSignal, error: error)
-                // Another dispatcher took the delivery over (our lease ran out): its word stands.
-                let holder = try Ledger.hookLeaseHolder(db, deliveryID: claim.deliveryID)
-                guard holder == owner else { return .retry }
-                if outcome == "ok" {
-                    try Ledger.markHookDelivered(db, deliveryID: claim.deliveryID, now: now)
-                    return .delivered
-                }
-                if claim.attempt >= configuration.maxAttempts {
-                    try Ledger.markHookFailed(db, deliveryID: claim.deliveryID, exitCode: exitCode, error: error)
-                    try Ledger.appendEvent(
-                        db, kind: "hook_failed", ticket: claim.event.ticket, actor: "event-hooks", reason: outcome,
-                        data: [
-                            "event_id": JSONValue(claim.event.id), "event_kind": .string(claim.event.kind), "hook": .string(claim.hook),
-                            "attempts": .int(Int64(claim.attempt)), "error": JSONValue(error),
-                        ],
-                        now: now)
-                    return .failed
-                }
-                let next = now + Double(configuration.backoff(afterAttempt: claim.attempt)) / 1000
-                try Ledger.scheduleHookRetry(db, deliveryID: claim.deliveryID, at: next, exitCode: exitCode, error: error)
-                return .retry
-            }
+            let now = WallClock.now()
+            result = try context.ledger.concludeHookAttempt(
+                claim, Ledger.HookAttemptEnd(outcome: outcome, exitCode: exitCode, exitSignal: exitSignal, error: error), owner: owner,
+                giveUp: claim.attempt >= configuration.maxAttempts,
+                retryAt: now + Double(configuration.backoff(afterAttempt: claim.attempt)) / 1000, actor: "event-hooks", now: now)
         } catch let failure {
             // The lease stays; it is retried once it expires. Never marked delivered on doubt.
             logger.error("cannot record hook attempt: \(failure)", metadata: metadata)

@@ -1,9 +1,6 @@
-import Dispatch
-import Foundation
 public import Logging
 public import MCRunCore
 public import ServiceLifecycle
-import Synchronization
 
 /// Delivers queued `send --queue` messages when their agent is next idle. Agents with
 /// activity hooks drain their queue themselves on `hook activity idle`; for agents without
@@ -13,31 +10,19 @@ public final class SendQueueDrainer: Service, Sendable {
     let context: MCRunContext
     let intervalMilliseconds: Int
     let logger: Logger
-    private let stopping = Atomic<Bool>(false)
-    private let doorbell = DispatchSemaphore(value: 0)
+    let loop: DedicatedLoop
 
-    public init(context: MCRunContext, intervalMilliseconds: Int = 500, logger: Logger) {
+    public init(context: MCRunContext, intervalMilliseconds: Int = 500, logger: Logger) throws(MCRunError) {
         self.context = context
         self.intervalMilliseconds = intervalMilliseconds
         self.logger = logger
+        loop = try DedicatedLoop(name: "mcrun-send-queue")
     }
 
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                let thread = Thread {
-                    while !self.stopping.load(ordering: .relaxed) {
-                        self.pass()
-                        _ = self.doorbell.wait(timeout: .now() + .milliseconds(self.intervalMilliseconds))
-                    }
-                    done.resume()
-                }
-                thread.name = "mcrun-send-queue"
-                thread.start()
-            }
-        } onGracefulShutdown: {
-            self.stopping.store(true, ordering: .relaxed)
-            self.doorbell.signal()
+        await loop.run { [self] in
+            pass()
+            return .after(milliseconds: intervalMilliseconds)
         }
     }
 

@@ -86,14 +86,17 @@ extension Supervisor {
                 logger.warning("cannot fail an abandoned launch: \(error.message)", metadata: Self.metadata(runtime))
             }
         case .stopping:
-            guard runtime.isAbandonedStop(), finishing.insert(id).inserted else { return nil }
+            // Past the limit, or shutting down, it is taken over by a later pass or serve.
+            guard runtime.isAbandonedStop(), launchesInFlight < Self.launchLimit, !loop.isStopping, finishing.insert(id).inserted
+            else { return nil }
             logger.warning("stop left unfinished by its stopper; finishing it", metadata: Self.metadata(runtime).merging(["event": "stop"]) { $1 })
-            launches.run("mcrun-stop-\(id)") { [self] in
+            let started = work.start("mcrun-stop-\(id)") { [self] in
                 let parked = (try? context.ledger.ticket(id: runtime.ticket))??.parked ?? false
                 _ = try? Stopper(context: context).finish(
                     runtime, options: Stopper.Options(reason: parked ? "parked" : "stop_resumed", graceMilliseconds: 5_000), parked: parked)
                 post(.finishDone(runtimeID: id))
             }
+            if !started { finishing.remove(id) }
         default:
             break
         }

@@ -3,22 +3,28 @@ import MCRunCore
 
 /// Relaunches owed for first deaths: started when due, refused ones held with their reason.
 extension Supervisor {
+    /// Relaunches and stops taken over under way, against `launchLimit`.
+    var launchesInFlight: Int { relaunching.count + finishing.count }
+
     func startDueRetries() {
         let now = WallClock.now()
-        for retry in retries.values
+        for retry in retries.values.sorted(by: { $0.dueAt < $1.dueAt })
         where retry.dueAt <= now && !relaunching.contains(retry.ticket) && !deferred.contains(retry.ticket)
             // Leftovers of the dead episode go before a new one starts.
             && !tearingDown.contains(retry.runtimeID)
         {
+            // Past the limit, or shutting down: it stays owed, started by a later turn or serve.
+            guard launchesInFlight < Self.launchLimit, !loop.isStopping else { return }
             relaunching.insert(retry.ticket)
-            launches.run("mcrun-relaunch-\(retry.ticket)") { [self] in
+            let started = work.start("mcrun-relaunch-\(retry.ticket)") { [self] in
                 let result = relaunch(retry)
                 post(.relaunchDone(retry: retry, result: result))
             }
+            if !started { relaunching.remove(retry.ticket) }
         }
     }
 
-    /// Runs as background work: a launch waits for the shim, which must not hold up the loop.
+    /// Runs as child work: a launch waits for the shim, which must not hold up the loop.
     private func relaunch(_ retry: PendingRetry) -> RelaunchResult {
         let metadata: Logger.Metadata = ["ticket": "\(retry.ticket)", "runtime_id": "\(retry.runtimeID)"]
         var previous: Runtime

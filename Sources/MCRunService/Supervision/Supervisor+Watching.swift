@@ -73,20 +73,32 @@ extension Supervisor {
         return true
     }
 
-    /// Leftovers, session and transcript of an ended runtime, off the loop thread.
+    /// Leftovers, session and transcript of an ended runtime, off the loop thread: queued,
+    /// and started as a slot frees.
     func scheduleTeardown(_ runtime: Runtime) {
         guard let id = runtime.id, runtime.teardownOwed, tearingDown.insert(id).inserted else { return }
-        teardowns.run("mcrun-teardown-\(id)") { [self] in
-            ending.tearDown(runtime)
-            post(.teardownDone(runtimeID: id))
+        teardownQueue.append(runtime)
+        startQueuedTeardowns()
+    }
+
+    func startQueuedTeardowns() {
+        let running = tearingDown.count - teardownQueue.count
+        let slots = loop.isStopping ? 0 : max(0, Self.teardownLimit - running)
+        guard slots > 0, !teardownQueue.isEmpty else { return }
+        for runtime in teardownQueue.prefix(slots) {
+            let id = runtime.id!
+            let started = work.start("mcrun-teardown-\(id)", niceness: Self.teardownNiceness) { [self] in
+                ending.tearDown(runtime)
+                post(.teardownDone(runtimeID: id))
+            }
+            if !started { tearingDown.remove(id) }
         }
+        teardownQueue.removeFirst(min(slots, teardownQueue.count))
     }
 
     func pollWithoutPidfd() {
-        guard !polled.isEmpty else { return }
-        let now = Monotonic.now()
-        guard now >= nextPoll else { return }
-        nextPoll = now + Int64(configuration.pollIntervalMilliseconds) * 1_000_000
+        guard !polled.isEmpty, nextPoll.hasPassed else { return }
+        nextPoll = .after(milliseconds: configuration.pollIntervalMilliseconds)
         var gone: [(Runtime, AgentIdentity.Liveness)] = []
         for id in polled {
             guard let runtime = watched[id]?.runtime, let identity = runtime.identity else { continue }

@@ -1,7 +1,7 @@
-import Foundation
-import Glibc
 public import Logging
 public import MCRunCore
+public import ServiceLifecycle
+import Glibc
 import Synchronization
 
 public struct SupervisorConfiguration: Sendable {
@@ -10,6 +10,9 @@ public struct SupervisorConfiguration: Sendable {
     /// Liveness polling period when the kernel has no pidfd.
     public var pollIntervalMilliseconds: Int
     public var launchTimeoutMilliseconds: Int
+    /// How long a graceful shutdown waits for relaunches, stops taken over and teardowns
+    /// under way: longer than a launch whose tmux call times out and is then failed.
+    public var shutdownWaitMilliseconds = 30_000
     /// Called after the supervisor wrote events (a death) or the CLI nudged it: the event
     /// hook dispatcher looks at once.
     public var onEvents: (@Sendable () -> Void)?
@@ -23,15 +26,16 @@ public struct SupervisorConfiguration: Sendable {
     }
 }
 
-/// The supervision loop, on its own thread so that blocking work (tmux calls, /proc reads,
-/// SQLite) never stalls the cooperative pool, and so that a stuck loop shows as a stale
-/// `lastFullPass` to the watchdog timer instead of stalling the timer too.
+/// The supervision service. Its loop runs on a `DedicatedLoop` so that blocking work (tmux
+/// calls, /proc reads, SQLite) never stalls the cooperative pool, and so that a stuck loop
+/// shows as a stale `lastFullPass` to the watchdog timer instead of stalling the timer too.
 ///
-/// One thread owns every piece of loop state; other threads talk to it only through the
-/// inbox and `EventPoller.wake()`. What blocks for long (relaunches, stops taken over,
-/// teardowns) runs as background work that is joined before the service exits.
+/// The loop's thread owns every piece of loop state; other threads talk to it only through
+/// the inbox and a nudge. What blocks for long (relaunches, stops taken over, teardowns)
+/// runs as `ChildWork` of this service: at most `launchLimit` relaunches and takeovers and
+/// `teardownLimit` teardowns at once, and `run()` returns only after they have ended.
 /// Watching agents, retries and reconcile passes are in the extensions beside this file.
-public final class Supervisor: @unchecked Sendable {
+public final class Supervisor: Service, @unchecked Sendable {
     public let context: MCRunContext
     public let configuration: SupervisorConfiguration
     let logger: Logger
@@ -40,14 +44,17 @@ public final class Supervisor: @unchecked Sendable {
     /// False when the kernel refuses pidfds: agents are then polled.
     public let eventDriven: Bool
     let poller: EventPoller
-    let launches = BackgroundWork(limit: 16)
-    let teardowns = BackgroundWork(limit: 4, niceness: 10)
+    let loop: DedicatedLoop
+    let work: ChildWork
+    /// Relaunches and stops taken over at once.
+    static let launchLimit = 16
+    /// Teardowns at once, at a lower CPU priority: work that may wait yields to the loop,
+    /// whose next death is due in the ledger within milliseconds.
+    static let teardownLimit = 4
+    static let teardownNiceness: Int32 = 10
 
     private struct Shared {
-        var stopRequested = false
         var inbox: [Message] = []
-        var finished = false
-        var waiter: CheckedContinuation<Void, Never>?
         var counts = Counts()
         var passFailure: String?
     }
@@ -74,7 +81,8 @@ public final class Supervisor: @unchecked Sendable {
     }
 
     private let shared = Mutex(Shared())
-    /// CLOCK_MONOTONIC ns at the end of the last pass in which both the ledger and tmux answered; 0: none yet.
+    /// When the last pass in which both the ledger and tmux answered ended (`Instant`
+    /// nanoseconds); 0: none yet.
     private let lastFullPass = Atomic<Int64>(0)
     /// Deaths noticed but not yet written (the ledger refused): the watchdog holds its pings.
     private let unrecordedCount = Atomic<Int>(0)
@@ -93,7 +101,9 @@ public final class Supervisor: @unchecked Sendable {
     /// Runtimes recorded dead whose live agent is left alone while the kill switch is on (logged once).
     var heldByKillSwitch: Set<Int64> = []
     var finishing: Set<Int64> = []
+    /// Teardowns queued or under way, by runtime; those waiting for a slot are in `teardownQueue`.
     var tearingDown: Set<Int64> = []
+    var teardownQueue: [Runtime] = []
     /// Runtimes whose agent is known gone but whose end the ledger did not take yet.
     var unrecorded: Set<Int64> = [] {
         didSet { unrecordedCount.store(unrecorded.count, ordering: .releasing) }
@@ -101,12 +111,13 @@ public final class Supervisor: @unchecked Sendable {
     var reportedOrphans: Set<String> = []
     /// Why the operators could not be granted tmux access, as last logged (logged once per cause).
     var operatorAccessFailure: String?
+    private var started = false
     private var readySent = false
     private let startedAt = WallClock.now()
-    /// Monotonic ns of the last heartbeat written to the ledger; written at most once a second.
-    private var lastHeartbeat: Int64 = 0
-    private var nextPass: Int64 = 0
-    var nextPoll: Int64 = 0
+    /// When the last heartbeat was written to the ledger; written at most once a second.
+    private var lastHeartbeat: Instant?
+    private var nextPass = Instant(nanoseconds: 0)
+    var nextPoll = Instant(nanoseconds: 0)
 
     public init(context: MCRunContext, configuration: SupervisorConfiguration, notifier: any ServiceNotifying, logger: Logger) throws(MCRunError) {
         self.context = context
@@ -116,42 +127,26 @@ public final class Supervisor: @unchecked Sendable {
         ending = Ending(context: context)
         eventDriven = !ProcessHandle.pidfdUnavailable
         poller = try EventPoller(nudgePath: context.stateDirectory.serveSocketPath)
+        loop = try DedicatedLoop(name: "mcrun-supervisor")
+        work = ChildWork(logger: logger)
     }
 
-    // MARK: Control, from any thread
+    // MARK: Service
 
-    public func start() {
-        let thread = Thread { [self] in
-            runLoop()
-            // Relaunches, stops and teardowns in flight finish (bounded) before serve exits.
-            if !launches.join(timeoutMilliseconds: 5_000) || !teardowns.join(timeoutMilliseconds: 3_000) {
-                logger.warning("background work still running at exit; the next serve finishes what the ledger marks owed")
+    /// Supervises until a graceful shutdown; then finishes the relaunches, stops and
+    /// teardowns under way (bounded) and returns. Agents are left running.
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                group.addTask { [work, configuration] in await work.run(joinBound: .milliseconds(configuration.shutdownWaitMilliseconds)) }
+                await loop.run(watching: poller.descriptor) { [self] in step() }
+                let left = work.running
+                let finishing = left.isEmpty ? "" : "; finishing \(left.count) piece\(left.count == 1 ? "" : "s") of work under way: \(left.joined(separator: ", "))"
+                logger.info("supervision loop stopped; agents keep running\(finishing)", metadata: ["event": "serve_stop"])
+                work.close()
             }
-            let waiter = shared.withLock { state -> CheckedContinuation<Void, Never>? in
-                state.finished = true
-                defer { state.waiter = nil }
-                return state.waiter
-            }
-            waiter?.resume()
-        }
-        thread.name = "mcrun-supervisor"
-        thread.start()
-    }
-
-    /// Asks the loop to finish its current step and exit; agents are left running.
-    public func stop() {
-        shared.withLock { $0.stopRequested = true }
-        poller.wake()
-    }
-
-    public func waitUntilStopped() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let done = shared.withLock { state -> Bool in
-                if state.finished { return true }
-                state.waiter = continuation
-                return false
-            }
-            if done { continuation.resume() }
+        } onGracefulShutdown: { [notifier] in
+            notifier.stopping(status: "stopping; agents keep running in mcrun's tmux server")
         }
     }
 
@@ -159,18 +154,18 @@ public final class Supervisor: @unchecked Sendable {
     /// `WATCHDOG=1` must not say it is.
     public var deathsUnrecorded: Int { unrecordedCount.load(ordering: .acquiring) }
 
-    /// Nanoseconds since the last full pass, nil before the first one.
-    public func lastFullPassAge(now: Int64 = Monotonic.now()) -> Int64? {
+    /// Time since the last full pass, nil before the first one.
+    public func lastFullPassAge(now: Instant = .now) -> Duration? {
         let last = lastFullPass.load(ordering: .acquiring)
-        return last == 0 ? nil : now - last
+        return last == 0 ? nil : now - Instant(nanoseconds: last)
     }
 
     /// The `STATUS=` line: counts as of the last pass, its age, and how deaths are noticed.
-    public func statusLine(now: Int64 = Monotonic.now()) -> String {
+    public func statusLine(now: Instant = .now) -> String {
         let (counts, failure) = shared.withLock { ($0.counts, $0.passFailure) }
         let mode = eventDriven ? "pidfd" : "polling every \(configuration.pollIntervalMilliseconds) ms (no pidfd)"
         guard let age = lastFullPassAge(now: now) else { return "starting: first reconcile pass; \(mode)" }
-        var line = "\(counts.live) live, \(counts.busy) busy, \(counts.escalated) escalated; last pass \(age / 1_000_000_000)s ago; \(mode)"
+        var line = "\(counts.live) live, \(counts.busy) busy, \(counts.escalated) escalated; last pass \(age.milliseconds / 1000)s ago; \(mode)"
         let unrecorded = deathsUnrecorded
         if unrecorded > 0 { line += "; \(unrecorded) death\(unrecorded == 1 ? "" : "s") noticed but not recorded" }
         if let failure { line += "; last pass failed: \(failure)" }
@@ -179,12 +174,52 @@ public final class Supervisor: @unchecked Sendable {
 
     func post(_ message: Message) {
         shared.withLock { $0.inbox.append(message) }
-        poller.wake()
+        loop.nudge()
     }
 
     // MARK: The loop
 
-    private func runLoop() {
+    /// One turn of the loop, on its thread: what the kernel and the CLI reported, the pass
+    /// when due, work to start. Returns when the next turn is due at the latest.
+    private func step() -> Instant? {
+        if !started {
+            started = true
+            begin()
+        }
+        drainInbox()
+        var exited: [Int64] = []
+        for token in poller.ready() {
+            switch token {
+            case .exited(let runtimeID): exited.append(runtimeID)
+            case .nudged:
+                pickUp()
+                // Something changed (a start, the kill switch turned off): relaunches held
+                // back by policy get another attempt now, not at the next pass.
+                deferred.removeAll()
+                configuration.onEvents?()
+            }
+        }
+        // Deaths noticed together are recorded together: one tmux snapshot, one transaction.
+        let gone = exited.compactMap { id in watched[id].map { ($0.runtime, AgentIdentity.Liveness.exited) } }
+        if !gone.isEmpty { reap(gone) }
+        pollWithoutPidfd()
+        if nextPass.hasPassed && !loop.isStopping {
+            let ok = reconcile()
+            // A failed pass is retried soon; the watchdog sees no fresh pass meanwhile.
+            nextPass = .after(milliseconds: ok ? configuration.passIntervalMilliseconds : min(1_000, configuration.passIntervalMilliseconds))
+        }
+        startDueRetries()
+        startQueuedTeardowns()
+
+        var next = nextPass
+        for retry in retries.values where !relaunching.contains(retry.ticket) && !deferred.contains(retry.ticket) {
+            next = min(next, Instant.at(wallTime: retry.dueAt))
+        }
+        if !polled.isEmpty { next = min(next, nextPoll) }
+        return next
+    }
+
+    private func begin() {
         if !notifier.isUnderSystemd { ensureTmuxServer() }
         logger.info(
             "supervising \(context.stateDirectory.path)",
@@ -192,40 +227,6 @@ public final class Supervisor: @unchecked Sendable {
         if !eventDriven {
             logger.warning("this kernel refuses pidfd_open; deaths are noticed by polling every \(configuration.pollIntervalMilliseconds) ms")
         }
-        while !shared.withLock({ $0.stopRequested }) {
-            var now = Monotonic.now()
-            if now >= nextPass {
-                let ok = reconcile()
-                now = Monotonic.now()
-                // A failed pass is retried soon; the watchdog sees no fresh pass meanwhile.
-                nextPass = now + Int64(ok ? configuration.passIntervalMilliseconds : min(1_000, configuration.passIntervalMilliseconds)) * 1_000_000
-            }
-            startDueRetries()
-            var timeout = (nextPass - now) / 1_000_000
-            let wallNow = WallClock.now()
-            for retry in retries.values where !relaunching.contains(retry.ticket) && !deferred.contains(retry.ticket) {
-                timeout = min(timeout, Int64(max(0, (retry.dueAt - wallNow) * 1000)) + 1)
-            }
-            if !polled.isEmpty { timeout = min(timeout, max(0, (nextPoll - now) / 1_000_000)) }
-            var exited: [Int64] = []
-            for token in poller.wait(timeoutMilliseconds: Int(max(0, timeout))) {
-                switch token {
-                case .exited(let runtimeID): exited.append(runtimeID)
-                case .nudged:
-                    pickUp()
-                    // Something changed (a start, the kill switch turned off): relaunches held
-                    // back by policy get another attempt now, not at the next pass.
-                    deferred.removeAll()
-                    configuration.onEvents?()
-                case .woken: drainInbox()
-                }
-            }
-            // Deaths noticed together are recorded together: one tmux snapshot, one transaction.
-            let gone = exited.compactMap { id in watched[id].map { ($0.runtime, AgentIdentity.Liveness.exited) } }
-            if !gone.isEmpty { reap(gone) }
-            pollWithoutPidfd()
-        }
-        logger.info("supervision loop stopped; agents keep running", metadata: ["event": "serve_stop"])
     }
 
     private func drainInbox() {
@@ -282,9 +283,9 @@ public final class Supervisor: @unchecked Sendable {
             state.counts = counts
             state.passFailure = nil
         }
-        let passEnd = Monotonic.now()
-        lastFullPass.store(passEnd, ordering: .releasing)
-        if passEnd - lastHeartbeat >= 1_000_000_000 {
+        let passEnd = Instant.now
+        lastFullPass.store(passEnd.nanoseconds, ordering: .releasing)
+        if lastHeartbeat.map({ passEnd - $0 >= .seconds(1) }) ?? true {
             // For operators: `doctor` and `metrics` read when the last pass ended and STATUS.
             do {
                 try context.ledger.recordHeartbeat(ServeHeartbeat(pid: getpid(), startedAt: startedAt, lastPassAt: WallClock.now(), status: statusLine()))
