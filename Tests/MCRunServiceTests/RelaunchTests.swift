@@ -94,6 +94,57 @@ struct RelaunchTests {
         #expect(try s.ticketRow("C1")?.deaths == 1)
     }
 
+    /// SIGTERM while a relaunch is in flight (its tmux call held up by a stopped tmux
+    /// server): serve waits for it before exiting, so no runtime is left `launching` and the
+    /// relaunch is either done or owed again, never lost.
+    @Test func aGracefulStopOfServeWaitsForTheRelaunchInFlight() throws {
+        let s = try Scratch(name: "termrelaunch")
+        defer { s.cleanup() }
+        // No pass during the test: the loop never calls the stopped tmux itself.
+        let serve = try ServeProcess(s, arguments: ["--retry-delay", "4s", "--reconcile-interval", "60s"])
+        try serve.waitUntilReady()
+        let agent = try s.startAgent("T1", ["sleep", "1000"])
+        kill(agent, SIGKILL)
+        try waitUntil("the death recorded and torn down, the relaunch owed") {
+            let r = try s.runtimes("T1")
+            return try r.count == 1 && r[0].state == .dead && !r[0].teardownOwed && Self.pending(s) == 1
+        }
+        let tmuxPID = try #require(Int32(try s.tmux(["display-message", "-p", "#{pid}"]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        kill(tmuxPID, SIGSTOP)
+        var resumed = false
+        s.onCleanup { if !resumed { kill(tmuxPID, SIGCONT) } }
+        try #require(try s.runtimes("T1").count == 1, "the relaunch began before tmux was stopped")
+        try waitUntil("the relaunch admitted and waiting on tmux", timeout: 15) { try s.runtimes("T1").last?.state == .launching }
+
+        kill(serve.pid, SIGTERM)
+        // Longer than the 5 s serve used to wait for background work, shorter than tmux's own timeout.
+        try holdsFalse("serve exiting while its relaunch is in flight", for: 6) { serve.exitStatus() != nil }
+        kill(tmuxPID, SIGCONT)
+        resumed = true
+        let status = try #require(serve.waitForExit(timeout: 40), "serve did not exit after the relaunch finished; log:\n\(serve.log)")
+        #expect(status == 0, "serve's wait status \(status); log:\n\(serve.log)")
+        #expect(serve.log.contains("mcrun-relaunch-T1"), "the shutdown names the relaunch it waits for; log:\n\(serve.log)")
+        #expect(!serve.log.contains("shutdown_bound"), "log:\n\(serve.log)")
+
+        let runtimes = try s.runtimes("T1")
+        #expect(runtimes.count == 2)
+        #expect(!runtimes.contains { $0.state == .launching }, "states: \(runtimes.map(\.state.rawValue))")
+        let relaunched = try #require(runtimes.last)
+        switch relaunched.state {
+        case .running:
+            #expect(isAlive(try #require(relaunched.pid)))
+            #expect(try Self.pending(s) == 0)
+            #expect(try s.events("retry", ticket: "T1").count == 1)
+        case .launchFailed:
+            // tmux's own timeout hit first: the failed relaunch is owed again.
+            #expect(try Self.pending(s) == 1, "the failed relaunch must stay owed")
+        default:
+            Issue.record("unexpected state \(relaunched.state.rawValue) of the relaunch")
+        }
+        #expect(try s.ticketRow("T1")?.deaths == 1)
+        #expect(try s.ticketRow("T1")?.escalated == false)
+    }
+
     /// A relaunch refused because the host is full stays owed and runs once a slot frees.
     @Test func aRelaunchHeldByCapacityRunsOnceCapacityFrees() throws {
         let s = try Scratch(name: "capretry")

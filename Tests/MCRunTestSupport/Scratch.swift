@@ -167,6 +167,30 @@ public func holdsFalse(_ what: @autoclosure () -> String, for duration: Double, 
     }
 }
 
+/// `waitUntil` for async tests: polls without holding a thread of the cooperative pool,
+/// which the tasks under test need.
+public func asyncWaitUntil(
+    _ what: @autoclosure () -> String, timeout: Double = 10, every interval: Double = 0.01, _ condition: () throws -> Bool
+) async throws {
+    let deadline = Instant.now + .nanoseconds(Int64(timeout * 1e9))
+    while true {
+        if try condition() { return }
+        if deadline.hasPassed { throw ScratchError("timed out after \(timeout)s waiting for: \(what())") }
+        try await Task.sleep(for: .nanoseconds(Int64(interval * 1e9)))
+    }
+}
+
+/// `holdsFalse` for async tests.
+public func asyncHoldsFalse(
+    _ what: @autoclosure () -> String, for duration: Double, every interval: Double = 0.02, _ condition: () throws -> Bool
+) async throws {
+    let deadline = Instant.now + .nanoseconds(Int64(duration * 1e9))
+    while !deadline.hasPassed {
+        if try condition() { throw ScratchError("happened but must not: \(what())") }
+        try await Task.sleep(for: .nanoseconds(Int64(interval * 1e9)))
+    }
+}
+
 extension JSONValue {
     /// `json["runtime"]?["pid"]` style access with a dotted path: `json.at("runtime.pid")`.
     public func at(_ path: String) -> JSONValue? {
