@@ -18,9 +18,9 @@ struct ParkTests {
         let runtime = try #require(try s.context().ledger.runtime(ticket: "K1", episode: nil))
         try waitUntil("the agent's children are up") { processes(withNonce: runtime.nonce).count >= 3 }
 
-        let began = Monotonic.now()
+        let began = Instant.now
         let (park, parked) = try s.mcrunJSON(["park", "K1", "--grace", "1s", "--reason", "waiting for review"])
-        let seconds = Double(Monotonic.now() - began) / 1e9
+        let seconds = (Instant.now - began).seconds
         #expect(park.status == 0, "\(park.stderrText)")
         #expect(seconds < 1 + 5, "park took \(seconds)s")
         #expect(processes(withNonce: runtime.nonce).isEmpty)

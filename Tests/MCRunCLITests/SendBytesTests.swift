@@ -80,7 +80,7 @@ struct SendBytesTests {
         let s = try Scratch(name: "sendfuzz")
         defer { s.cleanup() }
         let agent = try Self.quietAgent(s, ticket: "Z1")
-        var seed = UInt64(Monotonic.now()) | 1
+        var seed = UInt64(Instant.now.nanoseconds) | 1
         let initialSeed = seed
         func next() -> UInt64 {
             seed ^= seed << 13
@@ -91,8 +91,8 @@ struct SendBytesTests {
         let pieces: [[UInt8]] = [[0x1b, 0x5b, 0x32, 0x30, 0x31, 0x7e], [0x1b, 0x5b, 0x32, 0x30, 0x30, 0x7e], [0x1b, 0x5b, 0x32], [0x30, 0x31, 0x7e], [0x9b], [0x0d], [0x03], [0x1b]]
         var expected: [UInt8] = []
         var sent = 0, refused = 0
-        let deadline = Monotonic.now() + 25_000_000_000
-        while Monotonic.now() < deadline && sent + refused < 300 {
+        let deadline = Instant.now + .seconds(25)
+        while !deadline.hasPassed && sent + refused < 300 {
             var message: [UInt8] = []
             let length = Int(next() % 600) + 1
             while message.count < length {

@@ -149,10 +149,10 @@ public struct ScratchError: Error, CustomStringConvertible {
 public func waitUntil(
     _ what: @autoclosure () -> String, timeout: Double = 10, every interval: Double = 0.01, _ condition: () throws -> Bool
 ) throws {
-    let deadline = Monotonic.now() + Int64(timeout * 1e9)
+    let deadline = Instant.now + .nanoseconds(Int64(timeout * 1e9))
     while true {
         if try condition() { return }
-        if Monotonic.now() >= deadline { throw ScratchError("timed out after \(timeout)s waiting for: \(what())") }
+        if deadline.hasPassed { throw ScratchError("timed out after \(timeout)s waiting for: \(what())") }
         usleep(useconds_t(interval * 1e6))
     }
 }
@@ -160,8 +160,8 @@ public func waitUntil(
 /// Asserts that `condition` stays false for the whole of `duration`: the way to prove that
 /// something does not happen (no third episode, no relaunch).
 public func holdsFalse(_ what: @autoclosure () -> String, for duration: Double, every interval: Double = 0.02, _ condition: () throws -> Bool) throws {
-    let deadline = Monotonic.now() + Int64(duration * 1e9)
-    while Monotonic.now() < deadline {
+    let deadline = Instant.now + .nanoseconds(Int64(duration * 1e9))
+    while !deadline.hasPassed {
         if try condition() { throw ScratchError("happened but must not: \(what())") }
         usleep(useconds_t(interval * 1e6))
     }

@@ -69,8 +69,8 @@ struct RuntimeLogs: MCRunStreamingCommand {
     func followLog(_ context: MCRunContext, runtime: Runtime, path: String, reader start: LogReader?) {
         var reader = start
         var ended = !runtime.state.isLive
-        var endedAt: Int64? = ended ? Monotonic.now() : nil
-        var nextLedgerCheck = Monotonic.now()
+        var endedAt: Instant? = ended ? Instant.now : nil
+        var nextLedgerCheck = Instant.now
         var quietPolls = 0
         while true {
             if reader == nil {
@@ -85,9 +85,9 @@ struct RuntimeLogs: MCRunStreamingCommand {
                 reader = r
             }
             quietPolls = grew ? 0 : quietPolls + 1
-            let now = Monotonic.now()
+            let now = Instant.now
             if !ended && now >= nextLedgerCheck {
-                nextLedgerCheck = now + 500_000_000
+                nextLedgerCheck = now + .milliseconds(500)
                 let current = try? context.ledger.runtime(id: runtime.id!)
                 if let current, !current.state.isLive {
                     ended = true
@@ -96,7 +96,7 @@ struct RuntimeLogs: MCRunStreamingCommand {
             }
             if ended, quietPolls >= 3 {
                 let drained = PaneLog.writers(path.hasSuffix(".raw") ? String(path.dropLast(4)) : path).isEmpty
-                if drained || now - (endedAt ?? now) > 5_000_000_000 { return }
+                if drained || now - (endedAt ?? now) > .seconds(5) { return }
             }
             guard Streaming.pause(milliseconds: 100) else { return }
         }

@@ -76,9 +76,9 @@ public enum PaneLog {
     /// pending line when the pane closes, so a tail read earlier could miss the last words.
     @discardableResult
     public static func awaitWriters(_ path: String, timeoutMilliseconds: Int) -> Bool {
-        let deadline = Monotonic.now() + Int64(timeoutMilliseconds) * 1_000_000
+        let deadline = Instant.after(milliseconds: timeoutMilliseconds)
         while !writers(path).isEmpty {
-            if Monotonic.now() >= deadline { return false }
+            if deadline.hasPassed { return false }
             usleep(10_000)
         }
         return true

@@ -165,11 +165,11 @@ public struct Sender: Sendable {
     }
 
     private func waitForIdle(_ runtime: Runtime, settings: Activity.Settings, milliseconds: Int) throws(MCRunError) -> Activity.Assessment {
-        let deadline = Monotonic.now() + Int64(milliseconds) * 1_000_000
+        let deadline = Instant.after(milliseconds: milliseconds)
         while true {
             let current = try context.ledger.read { db in try Ledger.runtime(db, id: runtime.id!) } ?? runtime
             let assessment = assess(current, settings: settings, withScreen: true)
-            if !assessment.busy || Monotonic.now() >= deadline { return assessment }
+            if !assessment.busy || deadline.hasPassed { return assessment }
             usleep(Activity.hasHookReports(current) ? 20_000 : 200_000)
         }
     }
@@ -287,9 +287,9 @@ struct SendLock {
         let path = dir + "/send-\(runtimeID).lock"
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .internalError("cannot open \(path): \(String(cString: strerror(errno)))") }
-        let deadline = Monotonic.now() + Int64(timeoutMilliseconds) * 1_000_000
+        let deadline = Instant.after(milliseconds: timeoutMilliseconds)
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            guard errno == EWOULDBLOCK || errno == EINTR, Monotonic.now() < deadline else {
+            guard errno == EWOULDBLOCK || errno == EINTR, !deadline.hasPassed else {
                 close(fd)
                 throw MCRunError(.busy, "send_in_progress", "another send to runtime \(runtimeID) is still in progress; retry")
             }

@@ -99,9 +99,9 @@ extension Ledger {
         let fd = open(directory.migrationLockPath, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return }
         defer { close(fd) }
-        let deadline = Monotonic.now() + Int64(timeout * 1e9)
+        let deadline = Instant.now + .nanoseconds(Int64(timeout * 1e9))
         while flock(fd, LOCK_SH | LOCK_NB) != 0 {
-            guard errno == EWOULDBLOCK || errno == EINTR, Monotonic.now() < deadline else { return }
+            guard errno == EWOULDBLOCK || errno == EINTR, !deadline.hasPassed else { return }
             usleep(10_000)
         }
     }

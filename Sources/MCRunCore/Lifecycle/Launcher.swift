@@ -158,9 +158,9 @@ public struct Launcher: Sendable {
         try? context.ledger.recordSession(runtimeID: runtimeID, sessionID: created.sessionID, paneID: created.paneID, paneLogMissing: paneLogMissing)
         // Wait for the shim's compare-and-set. Short polls: the ledger is local and the
         // shim usually records within a few milliseconds.
-        let deadline = Monotonic.now() + Int64(timeoutMilliseconds) * 1_000_000
+        let deadline = Instant.after(milliseconds: timeoutMilliseconds)
         var pause: UInt32 = 500
-        var nextPaneCheck = Monotonic.now() + 250_000_000
+        var nextPaneCheck = Instant.after(milliseconds: 250)
         while true {
             let current = try context.ledger.read { db in try Ledger.runtime(db, id: runtimeID) }
             guard let current else { throw .internalError("runtime \(runtimeID) vanished from the ledger") }
@@ -190,12 +190,12 @@ public struct Launcher: Sendable {
                 if shown.count > 400 { shown = String(shown.suffix(400)) }
                 throw MCRunError(.internalError, "launch_failed", "the agent for \(current.ticket) did not start (\(current.endReason ?? current.state.rawValue))\(shown.isEmpty ? "" : ": " + shown.replacingNewlines())", runtime: ended)
             }
-            let now = Monotonic.now()
+            let now = Instant.now
             if now >= deadline, current.state == .launching {
                 return try failUnlessStarted(current, reason: "launch_timeout", message: "the agent for \(current.ticket) did not report its identity within \(timeoutMilliseconds) ms")
             }
             if now >= nextPaneCheck, current.state == .launching {
-                nextPaneCheck = now + 250_000_000
+                nextPaneCheck = now + .milliseconds(250)
                 if let pane = try? context.tmux.pane(created.paneID), pane.dead {
                     return try failUnlessStarted(current, reason: "shim_exited", message: "the launch shim for \(current.ticket) exited before the agent started: \(context.tmux.capture(created.paneID)?.replacingNewlines() ?? "")")
                 }

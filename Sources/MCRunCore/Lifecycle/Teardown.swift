@@ -58,7 +58,7 @@ extension MCRunContext {
     func endFacts(_ runtimes: [Runtime], handles: [Int64: ProcessHandle], waitMilliseconds: Int, screens: Bool) -> [Int64: EndFacts] {
         var facts: [Int64: EndFacts] = [:]
         for runtime in runtimes { if let id = runtime.id { facts[id] = EndFacts() } }
-        let deadline = Monotonic.now() + Int64(waitMilliseconds) * 1_000_000
+        let deadline = Instant.after(milliseconds: waitMilliseconds)
         // The kernel's status comes once tmux has reaped the agent, usually within a few
         // milliseconds; a zombie it missed is nudged.
         while true {
@@ -72,7 +72,7 @@ extension MCRunContext {
                     missing = true
                 }
             }
-            guard missing, Monotonic.now() < deadline else { break }
+            guard missing, !deadline.hasPassed else { break }
             usleep(1_000)
         }
         // Without screens to read, tmux is asked only about agents nobody held a handle on:
@@ -91,7 +91,7 @@ extension MCRunContext {
                     waiting = true
                 }
             }
-            guard waiting, Monotonic.now() < deadline, let again = try? tmux.snapshot() else { break }
+            guard waiting, !deadline.hasPassed, let again = try? tmux.snapshot() else { break }
             usleep(5_000)
             snapshot = again
         }

@@ -36,7 +36,7 @@ public enum Leftovers {
     /// Repeats the scan, since a dying parent may fork once more. Returns how many were killed.
     public static func kill(agent: AgentIdentity?, nonce: String, excluding: Set<Int32> = [], timeoutMilliseconds: Int = 3000) -> Int {
         var killed = Set<AgentIdentity>()
-        let deadline = Monotonic.now() + Int64(timeoutMilliseconds) * 1_000_000
+        let deadline = Instant.after(milliseconds: timeoutMilliseconds)
         for _ in 0..<5 {
             let found = find(agent: agent, nonce: nonce, excluding: excluding)
             if found.isEmpty { break }
@@ -47,10 +47,10 @@ public enum Leftovers {
                 handles.append(handle)
             }
             for handle in handles {
-                let left = Int(max(0, (deadline - Monotonic.now()) / 1_000_000))
+                let left = deadline.remainingMilliseconds
                 _ = handle.waitForExit(timeoutMilliseconds: left)
             }
-            if Monotonic.now() >= deadline { break }
+            if deadline.hasPassed { break }
         }
         return killed.count
     }

@@ -63,14 +63,14 @@ public final class ProcessHandle: @unchecked Sendable {
     /// (before Linux 6.15, or no pidfd).
     public func exitStatus(timeoutMilliseconds: Int) -> (code: Int?, signal: Int?)? {
         guard pidfd >= 0 else { return nil }
-        let deadline = Monotonic.now() + Int64(timeoutMilliseconds) * 1_000_000
+        let deadline = Instant.after(milliseconds: timeoutMilliseconds)
         while true {
             var status: Int32 = 0
             if mcrun_pidfd_wait_status(pidfd, &status) == 0 {
                 let signal = status & 0x7f
                 return signal == 0 ? (Int((status >> 8) & 0xff), nil) : (nil, Int(signal))
             }
-            guard errno == EAGAIN, Monotonic.now() < deadline else { return nil }
+            guard errno == EAGAIN, !deadline.hasPassed else { return nil }
             Reaping.nudgeParent(of: identity)
             usleep(2_000)
         }
@@ -81,30 +81,21 @@ public final class ProcessHandle: @unchecked Sendable {
         if pidfd >= 0 {
             var pfd = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
             var remaining = timeoutMilliseconds
-            let deadline = Monotonic.now() + Int64(timeoutMilliseconds) * 1_000_000
+            let deadline = Instant.after(milliseconds: timeoutMilliseconds)
             while true {
                 let r = poll(&pfd, 1, Int32(clamping: remaining))
                 if r > 0 { return true }
                 if r == 0 { return false }
                 guard errno == EINTR else { return identity.liveness() != .alive }
-                remaining = max(0, Int((deadline - Monotonic.now()) / 1_000_000))
+                remaining = deadline.remainingMilliseconds
             }
         }
-        let deadline = Monotonic.now() + Int64(timeoutMilliseconds) * 1_000_000
+        let deadline = Instant.after(milliseconds: timeoutMilliseconds)
         while true {
             if identity.liveness() != .alive { return true }
-            if Monotonic.now() >= deadline { return false }
+            if deadline.hasPassed { return false }
             usleep(10_000)
         }
-    }
-}
-
-/// CLOCK_MONOTONIC in nanoseconds: deadlines that ignore wall-clock jumps.
-public enum Monotonic {
-    public static func now() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 }
 

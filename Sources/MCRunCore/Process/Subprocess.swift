@@ -68,7 +68,7 @@ public enum Subprocess {
             }
             var outFD = stdoutFD
             var errFD = stderrFD
-            let deadline = Monotonic.now() + Int64(timeoutMilliseconds) * 1_000_000
+            let deadline = Instant.after(milliseconds: timeoutMilliseconds)
             var timedOut = false
             var buffer = [UInt8](repeating: 0, count: 65536)
             while outFD >= 0 || errFD >= 0 || inFD >= 0 {
@@ -76,7 +76,7 @@ public enum Subprocess {
                 if inFD >= 0 { fds.append(pollfd(fd: inFD, events: Int16(POLLOUT), revents: 0)) }
                 if outFD >= 0 { fds.append(pollfd(fd: outFD, events: Int16(POLLIN), revents: 0)) }
                 if errFD >= 0 { fds.append(pollfd(fd: errFD, events: Int16(POLLIN), revents: 0)) }
-                let remaining = (deadline - Monotonic.now()) / 1_000_000
+                let remaining = deadline.remainingMilliseconds
                 if remaining <= 0 {
                     timedOut = true
                     break
@@ -113,7 +113,7 @@ public enum Subprocess {
                 timedOut = true
                 // Killed before it is reaped: until then its pid (and group id) names no other process.
                 kill(newSession ? -pid : pid, SIGKILL)
-                status = reap(by: Monotonic.now() + Int64(Subprocess.killGraceMilliseconds) * 1_000_000)
+                status = reap(by: Instant.after(milliseconds: Subprocess.killGraceMilliseconds))
             }
             // Never reaped within the grace: reported as the SIGKILL it was sent.
             let s = status ?? SIGKILL
@@ -124,9 +124,9 @@ public enum Subprocess {
                 stdout: out, stderr: err, timedOut: timedOut)
         }
 
-        /// Reaps the child once it exits, waiting no later than `deadline` (monotonic ns);
+        /// Reaps the child once it exits, waiting no later than `deadline`;
         /// its wait status, or nil if it is still running then.
-        func reap(by deadline: Int64) -> Int32? {
+        func reap(by deadline: Instant) -> Int32? {
             // Readable once the child exits; without pidfds (old kernels) the wait polls.
             let pidfd = mcrun_pidfd_open(pid, 0)
             defer { if pidfd >= 0 { close(pidfd) } }
@@ -136,7 +136,7 @@ public enum Subprocess {
                 if r == pid { return status }
                 // Not our child to wait for (SIGCHLD ignored reaps it for us): it is gone.
                 if r < 0 && errno == ECHILD { return 0 }
-                let remaining = (deadline - Monotonic.now()) / 1_000_000
+                let remaining = deadline.remainingMilliseconds
                 if remaining <= 0 { return nil }
                 if pidfd >= 0 {
                     var p = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
