@@ -212,8 +212,13 @@ public final class Supervisor: Service, @unchecked Sendable {
         startQueuedTeardowns()
 
         var next = nextPass
-        for retry in retries.values where !relaunching.contains(retry.ticket) && !deferred.contains(retry.ticket) {
-            next = min(next, Instant.at(wallTime: retry.dueAt))
+        // A relaunch waiting for its teardown or for a slot is started when that ends: the
+        // ending posts a message, which nudges the loop. Its due time would only spin it.
+        if launchesInFlight < Self.launchLimit {
+            for retry in retries.values
+            where !relaunching.contains(retry.ticket) && !deferred.contains(retry.ticket) && !tearingDown.contains(retry.runtimeID) {
+                next = min(next, Instant.at(wallTime: retry.dueAt))
+            }
         }
         if !polled.isEmpty { next = min(next, nextPoll) }
         return next
