@@ -10,11 +10,12 @@ struct ServiceServe: AsyncParsableCommand {
         discussion: """
             One instance per state directory; a second one exits 4 (already_running). Under
             systemd (Type=notify) it sends READY=1 after the first reconcile pass, STATUS=, and
-            WATCHDOG=1 only while supervision passes complete. SIGTERM exits promptly and leaves
-            every agent running in mcrun's tmux server. Without systemd it starts that tmux
-            server itself and logs to stderr. An option not given as a flag is taken from the
-            configuration file (~/.config/mcrun/mcrun.conf, then /etc/mcrun/mcrun.conf), where
-            each has the flag's name: reconcile-interval = 15s.
+            WATCHDOG=1 only while supervision passes complete. SIGTERM exits once the relaunches
+            and stops under way have finished (waiting at most 10 s) and leaves every agent
+            running in mcrun's tmux server. Without systemd it starts that tmux server itself
+            and logs to stderr. An option not given as a flag is taken from the configuration
+            file (~/.config/mcrun/mcrun.conf, then /etc/mcrun/mcrun.conf), where each has the
+            flag's name: reconcile-interval = 15s.
 
             EXAMPLES:
               mcrun serve

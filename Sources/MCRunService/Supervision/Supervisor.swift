@@ -11,8 +11,9 @@ public struct SupervisorConfiguration: Sendable {
     public var pollIntervalMilliseconds: Int
     public var launchTimeoutMilliseconds: Int
     /// How long a graceful shutdown waits for relaunches, stops taken over and teardowns
-    /// under way: longer than a launch whose tmux call times out and is then failed.
-    public var shutdownWaitMilliseconds = 30_000
+    /// under way (a launch takes well under a second): inside the unit's `TimeoutStopSec=15s`,
+    /// so the log names what is left before systemd would kill it.
+    public var shutdownWaitMilliseconds = 10_000
     /// Called after the supervisor wrote events (a death) or the CLI nudged it: the event
     /// hook dispatcher looks at once.
     public var onEvents: (@Sendable () -> Void)?
