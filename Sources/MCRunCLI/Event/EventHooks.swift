@@ -82,7 +82,7 @@ struct EventHooksDeliver: AsyncParsableCommand {
             logger.logLevel = .info
             let dispatcher = try EventHookDispatcher(context: context, configuration: configuration, logger: logger)
             if once {
-                let s = dispatcher.drain()
+                let s = await dispatcher.drain()
                 let pending = try context.ledger.pendingHookDeliveryCount()
                 let fields: [String: JSONValue] = [
                     "enqueued": .int(Int64(s.enqueued)), "delivered": .int(Int64(s.delivered)), "retried": .int(Int64(s.retried)),

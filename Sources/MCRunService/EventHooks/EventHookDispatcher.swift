@@ -123,21 +123,27 @@ public final class EventHookDispatcher: Service, Sendable {
         return summary
     }
 
-    /// Runs passes until no delivery is pending, waiting out backoffs: `mcrun hooks deliver --once`.
-    public func drain() -> Summary {
+    /// Runs passes on the dispatcher's loop until no delivery is pending, waking when the
+    /// next backoff ends: `mcrun hooks deliver --once`.
+    public func drain() async -> Summary {
         signal(SIGPIPE, SIG_IGN)
-        var total = Summary()
-        while !loop.isStopping {
+        let total = Mutex(Summary())
+        await loop.run { [self] in
             let s = pass()
-            total.enqueued += s.enqueued
-            total.delivered += s.delivered
-            total.retried += s.retried
-            total.failed += s.failed
-            guard let due = try? context.ledger.nextHookDeliveryDue() else { break }
-            let wait = min(max(Instant.at(wallTime: due).remaining, .milliseconds(5)), .milliseconds(configuration.pollMilliseconds))
-            usleep(useconds_t(wait.nanoseconds / 1000))
+            total.withLock { t in
+                t.enqueued += s.enqueued
+                t.delivered += s.delivered
+                t.retried += s.retried
+                t.failed += s.failed
+            }
+            guard let due = try? context.ledger.nextHookDeliveryDue() else {
+                loop.stop()
+                return nil
+            }
+            // Never sooner than 5 ms: a delivery due but not claimable (its event gone) must not spin the loop.
+            return min(max(Instant.at(wallTime: due), .after(milliseconds: 5)), .after(milliseconds: configuration.pollMilliseconds))
         }
-        return total
+        return total.withLock { $0 }
     }
 
     /// Any thread: the loop (or `drain`) ends after the delivery under way.
