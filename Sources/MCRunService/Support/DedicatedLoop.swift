@@ -12,17 +12,15 @@ import Synchronization
 /// step returned, a `nudge()`, or a watched descriptor becoming readable. A graceful
 /// shutdown, a cancellation or `stop()` ends the loop after the current step, and `run`
 /// returns only once the thread has finished: nothing of the loop outlives its service.
+/// A loop runs once; after it stopped, `run` returns at once.
 public final class DedicatedLoop: Sendable {
     public let name: String
     /// eventfd: a nudge or a stop makes the current or next wait return at once.
     private let wakeFD: Int32
     private let stopping = Atomic<Bool>(false)
-    /// Added to the thread's nice value: work that may wait yields the CPU to the loops.
-    private let niceness: Int32
 
-    public init(name: String, niceness: Int32 = 0) throws(MCRunError) {
+    public init(name: String) throws(MCRunError) {
         self.name = name
-        self.niceness = niceness
         wakeFD = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
         guard wakeFD >= 0 else { throw .internalError("eventfd for \(name): \(String(cString: strerror(errno)))") }
     }
@@ -49,7 +47,7 @@ public final class DedicatedLoop: Sendable {
     public func run(watching fd: Int32? = nil, _ step: @escaping @Sendable () -> Instant?) async {
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
-                await Self.onThread(name, niceness: niceness) { [self] in
+                await Self.onThread(name) { [self] in
                     while !isStopping {
                         let deadline = step()
                         if isStopping { break }
@@ -76,16 +74,17 @@ public final class DedicatedLoop: Sendable {
 
     /// Runs `body` on a new thread and returns once it has returned. The thread's
     /// continuation is resumed as its last act, so the awaiting task is the thread's join.
-    static func onThread(_ name: String, niceness: Int32 = 0, _ body: @escaping @Sendable () -> Void) async {
+    static func onThread(_ name: String, _ body: @escaping @Sendable () -> Void) async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            spawn(name, niceness: niceness) {
+            spawn(name, niceness: 0) {
                 body()
                 done.resume()
             }
         }
     }
 
-    /// The service's only place that creates a thread.
+    /// The service's only place that creates a thread; `niceness` is added to its nice
+    /// value (work that may wait yields the CPU to the loops).
     static func spawn(_ name: String, niceness: Int32, _ body: @escaping @Sendable () -> Void) {
         let thread = Thread {
             if niceness != 0 { _ = mcrun_nice_this_thread(niceness) }
