@@ -1,5 +1,6 @@
 import CSystemd
 public import Logging
+import MCRunCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -83,18 +84,13 @@ public final class SystemdNotifier: Sendable {
     /// `RELOADING=1` with the `MONOTONIC_USEC=` newer systemd versions require; send `ready()`
     /// when the reload is done.
     public func reloading() {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let usec = UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1_000
-        send(["RELOADING=1", "MONOTONIC_USEC=\(usec)"])
+        send(["RELOADING=1", "MONOTONIC_USEC=\(Instant.now.nanoseconds / 1_000)"])
     }
 
     /// `EXTEND_TIMEOUT_USEC=`: asks for more time during a long start-up or shutdown (a first
     /// reconcile of many runtimes) instead of being killed by `TimeoutStartSec=`.
     public func extendTimeout(by duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        let usec = max(0, seconds) * 1_000_000 + max(0, attoseconds) / 1_000_000_000_000
-        send(["EXTEND_TIMEOUT_USEC=\(usec)"])
+        send(["EXTEND_TIMEOUT_USEC=\(max(0, duration.nanoseconds / 1_000))"])
     }
 
     private func send(_ assignments: [String]) {
