@@ -21,7 +21,7 @@ struct AgentActivity: MCRunCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "busy or idle.")
+    @Argument(help: "busy, idle or waiting (for a person: a permission prompt).")
     var report: Report
 
     @Option(help: "Ticket (default: $MCRUN_TICKET).")
@@ -34,7 +34,7 @@ struct AgentActivity: MCRunCommand {
     var nonce: String?
 
     enum Report: String, ExpressibleByArgument, CaseIterable, Sendable {
-        case busy, idle
+        case busy, idle, waiting
     }
 
     func execute() throws(MCRunError) -> Reply {
@@ -45,13 +45,13 @@ struct AgentActivity: MCRunCommand {
         if let nonce { merged["MCRUN_NONCE"] = nonce }
         let credentials = try EpisodeCredentials.fromEnvironment(merged)
         let context = try global.context()
-        let recorded = try Activity.record(report == .busy ? .busy : .idle, credentials: credentials, ledger: context.ledger, actor: context.actor)
+        let recorded = try Activity.record(Activity.Report(rawValue: report.rawValue)!, credentials: credentials, ledger: context.ledger, actor: context.actor)
         var delivered: Int64?
         if report == .idle {
             delivered = try Sender(context: context).deliverNext(runtimeID: recorded.id!)
         }
         return Reply(
-            fields: ["ticket": .string(recorded.ticket), "episode": .int(Int64(recorded.episode)), "busy": .bool(report == .busy), "delivered_queue_id": JSONValue(delivered)],
+            fields: ["ticket": .string(recorded.ticket), "episode": .int(Int64(recorded.episode)), "busy": .bool(report != .idle), "waiting": .bool(report == .waiting), "delivered_queue_id": JSONValue(delivered)],
             human: "\(recorded.ticket) episode \(recorded.episode): \(report.rawValue)\(delivered.map { "; delivered queued message \($0)" } ?? "")")
     }
 }

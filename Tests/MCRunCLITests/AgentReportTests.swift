@@ -1,0 +1,160 @@
+import Foundation
+import Glibc
+import MCRunCore
+import MCRunTestSupport
+import Testing
+
+/// The commands the shipped agent configurations call must never hurt the agent: Claude
+/// Code blocks a tool call on exit 2 from PreToolUse, erases the prompt on exit 2 from
+/// UserPromptSubmit, and adds a UserPromptSubmit hook's stdout to the conversation.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct AgentReportTests {
+    /// Every `command` in every shipped agent configuration (hooks/*/settings.json).
+    static func shippedCommands() throws -> [String] {
+        let hooks = Scratch.packageRoot + "/hooks"
+        var commands: [String] = []
+        for agent in try FileManager.default.contentsOfDirectory(atPath: hooks).sorted() {
+            let path = "\(hooks)/\(agent)/settings.json"
+            guard let data = FileManager.default.contents(atPath: path) else { continue }
+            let json = try JSONDecoder().decode(JSONValue.self, from: data)
+            for (_, groups) in json["hooks"]?.objectValue ?? [:] {
+                for group in groups.arrayValue ?? [] {
+                    for hook in group["hooks"]?.arrayValue ?? [] {
+                        if let command = hook["command"]?.stringValue { commands.append(command) }
+                    }
+                }
+            }
+        }
+        return Array(Set(commands)).sorted()
+    }
+
+    /// What Claude Code writes on a hook's stdin, per event, plus input no agent should send.
+    static func payloads(session: String = "5f1c9a2e-0000-4000-8000-000000000001") -> [(String, [UInt8])] {
+        let common = #""session_id":"\#(session)","transcript_path":"/home/u/.claude/projects/p/\#(session).jsonl","cwd":"/home/u/p","permission_mode":"default""#
+        let events = [
+            #"{\#(common),"hook_event_name":"UserPromptSubmit","prompt":"fix the parser; exit 2"}"#,
+            #"{\#(common),"hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"make test","description":"run tests"},"tool_use_id":"toolu_01"}"#,
+            #"{\#(common),"hook_event_name":"PermissionRequest","tool_name":"Bash","tool_input":{"command":"rm -rf build"}}"#,
+            #"{\#(common),"hook_event_name":"Notification","message":"Claude needs your permission to use Bash","notification_type":"permission_prompt"}"#,
+            #"{\#(common),"hook_event_name":"Notification","message":"Claude is waiting for your input","notification_type":"idle_prompt"}"#,
+            #"{\#(common),"hook_event_name":"PostToolUse","tool_name":"Bash","tool_input":{"command":"make test"},"tool_response":{"stdout":"ok"}}"#,
+            #"{\#(common),"hook_event_name":"Stop","stop_hook_active":false,"last_assistant_message":"Done."}"#,
+            #"{\#(common),"hook_event_name":"SessionStart","source":"startup"}"#,
+        ]
+        var out = events.map { text in (text, Array(text.utf8)) }
+        out.append(("empty stdin", []))
+        out.append(("not JSON", Array("exit 2\n".utf8)))
+        out.append(("a JSON array", Array("[1,2]".utf8)))
+        let big = #"{\#(common),"hook_event_name":"PreToolUse","tool_name":"Write","tool_input":{"content":""# + String(repeating: "x", count: 3 << 20) + #""}}"#
+        out.append(("a 3 MB tool input", Array(big.utf8)))
+        return out
+    }
+
+    /// Runs a hook command as Claude Code does: through a shell, with `mcrun` on PATH.
+    static func runHook(_ command: String, stdin: [UInt8], environment: [String: String]) throws -> Subprocess.Result {
+        var env = ProcessInfo.processInfo.environment
+        for key in env.keys where key.hasPrefix("MCRUN_") || key == "TMUX" || key == "TMUX_PANE" { env[key] = nil }
+        env["PATH"] = Scratch.binDirectory + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+        for (k, v) in environment { env[k] = v }
+        return try Subprocess.run(["sh", "-c", command], stdin: stdin, environment: env.map { "\($0.key)=\($0.value)" }, timeoutMilliseconds: 20_000)
+    }
+
+    @Test func shippedConfigurationCallsOnlyTheReport() throws {
+        let commands = try Self.shippedCommands()
+        #expect(commands == ["mcrun agent report"])
+        let data = try #require(FileManager.default.contents(atPath: Scratch.packageRoot + "/hooks/claude-code/settings.json"))
+        let json = try JSONDecoder().decode(JSONValue.self, from: data)
+        let events = Set(json["hooks"]?.objectValue?.keys.map { $0 } ?? [])
+        #expect(events == ["UserPromptSubmit", "PreToolUse", "PostToolUse", "PermissionRequest", "Notification", "Stop"])
+    }
+
+    @Test func everyShippedCommandOutsideARuntimeExitsZeroSilently() throws {
+        let s = try Scratch(name: "hookout")
+        defer { s.cleanup() }
+        let commands = try Self.shippedCommands()
+        try #require(!commands.isEmpty)
+        // Outside a runtime: no MCRUN_* at all, a home of its own; nothing may be created there.
+        let home = s.path("home")
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        for command in commands {
+            for (name, payload) in Self.payloads() {
+                let result = try Self.runHook(command, stdin: payload, environment: ["HOME": home, "XDG_STATE_HOME": home + "/state"])
+                #expect(result.status == 0 && result.signal == nil && !result.timedOut, "\(command) with \(name.prefix(60)): status \(result.status), stderr \(result.stderrText)")
+                #expect(result.stdout.isEmpty, "\(command) with \(name.prefix(60)) printed on stdout: \(result.stdoutText.prefix(200))")
+            }
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: home).isEmpty, "a report outside a runtime created files")
+        // Credentials of a runtime that does not exist, in a state directory that does not exist.
+        for (name, payload) in Self.payloads().prefix(3) {
+            let result = try Self.runHook(commands[0], stdin: payload, environment: [
+                "MCRUN_TICKET": "GHOST-1", "MCRUN_EPISODE": "1", "MCRUN_NONCE": "0000", "MCRUN_STATE_DIR": s.path("nowhere"),
+            ])
+            #expect(result.status == 0 && result.stdout.isEmpty, "\(name.prefix(40)): \(result.status) \(result.stdoutText)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: s.path("nowhere")), "a report created a state directory")
+    }
+
+    /// The runtime's own credentials, as its hooks inherit them.
+    static func credentials(_ s: Scratch, ticket: String) throws -> [String: String] {
+        let runtime = try #require(try s.context().ledger.runtime(ticket: ticket, episode: nil))
+        return ["MCRUN_TICKET": ticket, "MCRUN_EPISODE": String(runtime.episode), "MCRUN_NONCE": runtime.nonce, "MCRUN_STATE_DIR": s.stateDir]
+    }
+
+    static func activity(_ s: Scratch, _ ticket: String) throws -> JSONValue? {
+        let (_, ps) = try s.mcrunJSON(["ps"])
+        return ps.at("runtimes")?.arrayValue?.first { $0.at("ticket")?.stringValue == ticket }
+    }
+
+    @Test func insideARuntimeAnUnreachableLedgerNeverFailsTheAgent() throws {
+        let s = try Scratch(name: "hooklock")
+        defer { s.cleanup() }
+        try #require(try s.mcrun(["start", "L1", "--", "sleep", "1000"]).status == 0)
+        var env = try Self.credentials(s, ticket: "L1")
+        env["MCRUN_BUSY_TIMEOUT"] = "200ms"
+        let command = try #require(try Self.shippedCommands().first)
+        let prompt = Self.payloads()[0].1
+
+        // Another process holds the ledger's write lock.
+        // It holds it until its stdin closes.
+        let marker = s.path("locked")
+        let holder = try Subprocess.spawn(
+            ["python3", "-c", "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute('BEGIN IMMEDIATE')\nopen(sys.argv[2],'w').close()\nsys.stdin.read()", s.stateDir + "/ledger.sqlite", marker],
+            environment: s.processEnvironment, workingDirectory: s.directory)
+        try waitUntil("the lock holder took the ledger's write lock", timeout: 20) { FileManager.default.fileExists(atPath: marker) }
+        for (name, payload) in Self.payloads().prefix(7) {
+            let result = try Self.runHook(command, stdin: payload, environment: env)
+            #expect(result.status == 0 && !result.timedOut, "\(name.prefix(50)) under a held lock: status \(result.status)")
+            #expect(result.stdout.isEmpty, "\(name.prefix(50)) printed: \(result.stdoutText)")
+        }
+        let locked1 = try Self.runHook(command, stdin: prompt, environment: env)
+        #expect(locked1.stderrText.contains("not recorded"), "stderr: \(locked1.stderrText)")
+        _ = holder.collect(stdin: nil, timeoutMilliseconds: 10_000)
+        let log = (try? String(contentsOfFile: s.stateDir + "/agent-reports.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("L1 episode 1") && log.contains("ledger"), "agent-reports.log: \(log)")
+
+        // Lock released: the same report is recorded, still silently.
+        let ok = try Self.runHook(command, stdin: prompt, environment: env)
+        #expect(ok.status == 0 && ok.stdout.isEmpty && ok.stderr.isEmpty, "stderr: \(ok.stderrText)")
+        #expect(try Self.activity(s, "L1")?.at("activity")?.stringValue == "busy")
+
+        // A ledger that cannot be written at all (immutable file).
+        let ledger = s.stateDir + "/ledger.sqlite"
+        try #require(try Subprocess.run(["chattr", "+i", ledger]).succeeded, "chattr +i is not available here")
+        s.onCleanup { _ = try? Subprocess.run(["chattr", "-i", ledger]) }
+        for (name, payload) in Self.payloads().prefix(7) {
+            let result = try Self.runHook(command, stdin: payload, environment: env)
+            #expect(result.status == 0 && !result.timedOut && result.stdout.isEmpty, "\(name.prefix(50)) on an immutable ledger: status \(result.status), stdout \(result.stdoutText)")
+        }
+        _ = try Subprocess.run(["chattr", "-i", ledger])
+        // Its Stop and idle_prompt reports were not recorded: still busy.
+        #expect(try Self.activity(s, "L1")?.at("activity")?.stringValue == "busy")
+
+        // A report that is not the live episode's: recorded as rejected, the agent unharmed.
+        var wrong = env
+        wrong["MCRUN_NONCE"] = "0000"
+        let rejected = try Self.runHook(command, stdin: Self.payloads()[6].1, environment: wrong)
+        #expect(rejected.status == 0 && rejected.stdout.isEmpty)
+        #expect(rejected.stderrText.contains("bad_nonce"), "stderr: \(rejected.stderrText)")
+        #expect(try Self.activity(s, "L1")?.at("activity")?.stringValue == "busy")
+    }
+}
