@@ -157,4 +157,108 @@ struct AgentReportTests {
         #expect(rejected.stderrText.contains("bad_nonce"), "stderr: \(rejected.stderrText)")
         #expect(try Self.activity(s, "L1")?.at("activity")?.stringValue == "busy")
     }
+
+    /// A stand-in for Claude Code in a real runtime: each line typed into its pane names a
+    /// step; it runs the shipped hook command with the JSON Claude Code writes for that
+    /// event on stdin, as Claude Code does. Lines without a step file are what was typed
+    /// into it (a delivered message).
+    static let standIn = #"""
+        dir=$1; export PATH="$2:$PATH"; hook=$3
+        echo ready
+        while IFS= read -r step; do
+          if [ -f "$dir/$step.json" ]; then
+            sh -c "$hook" < "$dir/$step.json" > "$dir/$step.out" 2> "$dir/$step.err"
+            echo $? > "$dir/$step.tmp"; mv "$dir/$step.tmp" "$dir/$step.rc"
+          else
+            printf '%s\n' "$step" >> "$dir/typed"
+          fi
+        done
+        """#
+
+    @Test func standInAgentShowsBusyIdleAndWaitingAndSendHoldsBack() throws {
+        let s = try Scratch(name: "hookwait")
+        defer { s.cleanup() }
+        let command = try #require(try Self.shippedCommands().first)
+        let script = try s.script("claude-stand-in.sh", Self.standIn)
+        let dir = s.path("steps")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let (started, json) = try startJSON(s, "W1", command: ["sh", script, dir, Scratch.binDirectory, command])
+        try #require(started.status == 0, "start: \(started.stderrText)")
+        let pane = try #require(json.at("runtime.pane")?.stringValue)
+        try waitUntil("the stand-in agent is ready") { try s.tmux(["capture-pane", "-p", "-t", pane]).stdoutText.contains("ready") }
+        let payloads = Dictionary(uniqueKeysWithValues: Self.payloads().prefix(7).map { text, bytes in
+            (String(text.split(separator: "\"hook_event_name\":\"")[1].prefix { $0 != "\"" }) + (text.contains("idle_prompt") ? "-idle" : ""), bytes)
+        })
+
+        func step(_ name: String, _ event: String) throws {
+            let payload = try #require(payloads[event], "no payload for \(event)")
+            #expect(FileManager.default.createFile(atPath: "\(dir)/\(name).json", contents: Data(payload)))
+            #expect(try s.tmux(["send-keys", "-t", pane, "-l", name]).succeeded)
+            #expect(try s.tmux(["send-keys", "-t", pane, "Enter"]).succeeded)
+            try waitUntil("the stand-in ran its \(event) hook (\(name))", timeout: 20) { FileManager.default.fileExists(atPath: "\(dir)/\(name).rc") }
+            let rc = try String(contentsOfFile: "\(dir)/\(name).rc", encoding: .utf8)
+            #expect(rc == "0\n", "\(event) hook exited \(rc)")
+            #expect(FileManager.default.contents(atPath: "\(dir)/\(name).out")?.isEmpty == true, "\(event) hook printed on stdout")
+            #expect(FileManager.default.contents(atPath: "\(dir)/\(name).err")?.isEmpty == true, "\(event) hook: \(String(decoding: FileManager.default.contents(atPath: "\(dir)/\(name).err") ?? Data(), as: UTF8.self))")
+        }
+        func activity() throws -> String? { try Self.activity(s, "W1")?.at("activity")?.stringValue }
+        func events(_ kind: String) throws -> Int {
+            let (_, show) = try s.mcrunJSON(["show", "W1", "--events", "1000"])
+            return show.at("events")?.arrayValue?.filter { $0.at("kind")?.stringValue == kind }.count ?? -1
+        }
+        var typed: String { (try? String(contentsOfFile: dir + "/typed", encoding: .utf8)) ?? "" }
+
+        try step("s1", "UserPromptSubmit")
+        #expect(try activity() == "busy")
+        #expect(try Self.activity(s, "W1")?.at("busy_source")?.stringValue == "hook")
+        try step("s2", "PreToolUse")
+        #expect(try activity() == "busy")
+
+        // A permission dialog: waiting, shown everywhere, and send will not type into it.
+        try step("s3", "PermissionRequest")
+        let waiting = try #require(try Self.activity(s, "W1"))
+        #expect(waiting.at("activity")?.stringValue == "waiting")
+        #expect(waiting.at("waiting")?.boolValue == true)
+        #expect(waiting.at("waiting_for")?.stringValue == "permission_prompt")
+        #expect(waiting.at("busy")?.boolValue == true)
+        #expect(try s.mcrun(["ps"]).stdoutText.contains("waiting"))
+        #expect(try s.mcrun(["show", "W1"]).stdoutText.contains("waiting for a person (permission_prompt)"))
+        let (refused, refusal) = try s.mcrunJSON(["send", "W1", "hello"])
+        #expect(refused.status == 4)
+        #expect(refusal.at("reason")?.stringValue == "agent_waiting")
+        #expect(refused.stderrText.contains("waiting for a person"), "\(refused.stderrText)")
+        let (queued, queuedJSON) = try s.mcrunJSON(["send", "W1", "--queue", "queued-note"])
+        #expect(queued.status == 0)
+        #expect(queuedJSON.at("delivered")?.boolValue == false)
+        // The Notification that accompanies the dialog keeps it waiting, without a second event.
+        try step("s4", "Notification")
+        #expect(try activity() == "waiting")
+        #expect(try events("waiting") == 1)
+        #expect(try events("waiting_ended") == 0)
+
+        // Approved: the tool ran, the agent works again; the queue still waits for idle.
+        try step("s5", "PostToolUse")
+        #expect(try activity() == "busy")
+        #expect(try Self.activity(s, "W1")?.at("waiting")?.boolValue == false)
+        #expect(try events("waiting_ended") == 1)
+        #expect(!typed.contains("hello") && !typed.contains("queued-note"), "typed: \(typed)")
+
+        // End of turn: idle, and the queued message is typed (the agent is busy with it).
+        try step("s6", "Stop")
+        try waitUntil("the queued message reached the agent") { typed.contains("queued-note") }
+        #expect(!typed.contains("hello"))
+        #expect(try activity() == "busy")
+        try step("s7", "Stop")
+        #expect(try activity() == "idle")
+
+        // A permission notification alone is waiting too; idle_prompt (sitting at the
+        // prompt) leaves it: that is where send types.
+        try step("s8", "Notification")
+        #expect(try activity() == "waiting")
+        try step("s9", "Notification-idle")
+        #expect(try activity() == "idle")
+        #expect(try events("waiting") == 2)
+        #expect(try s.mcrun(["send", "W1", "after-idle"]).status == 0)
+        try waitUntil("a plain send reached the idle agent") { typed.contains("after-idle") }
+    }
 }
