@@ -6,5 +6,5 @@ struct Agent: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent",
         abstract: "Wire an agent to mcrun: the report its hooks call, and the setup that installs them.",
-        subcommands: [AgentReport.self])
+        subcommands: [AgentReport.self, AgentSetup.self])
 }
