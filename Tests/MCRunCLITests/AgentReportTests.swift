@@ -65,7 +65,7 @@ struct AgentReportTests {
         let data = try #require(FileManager.default.contents(atPath: Scratch.packageRoot + "/hooks/claude-code/settings.json"))
         let json = try JSONDecoder().decode(JSONValue.self, from: data)
         let events = Set(json["hooks"]?.objectValue?.keys.map { $0 } ?? [])
-        #expect(events == ["UserPromptSubmit", "PreToolUse", "PostToolUse", "PermissionRequest", "Notification", "Stop"])
+        #expect(events == ["SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PermissionRequest", "Notification", "Stop"])
     }
 
     @Test func everyShippedCommandOutsideARuntimeExitsZeroSilently() throws {
@@ -186,7 +186,7 @@ struct AgentReportTests {
         try #require(started.status == 0, "start: \(started.stderrText)")
         let pane = try #require(json.at("runtime.pane")?.stringValue)
         try waitUntil("the stand-in agent is ready") { try s.tmux(["capture-pane", "-p", "-t", pane]).stdoutText.contains("ready") }
-        let payloads = Dictionary(uniqueKeysWithValues: Self.payloads().prefix(7).map { text, bytes in
+        let payloads = Dictionary(uniqueKeysWithValues: Self.payloads().prefix(8).map { text, bytes in
             (String(text.split(separator: "\"hook_event_name\":\"")[1].prefix { $0 != "\"" }) + (text.contains("idle_prompt") ? "-idle" : ""), bytes)
         })
 
@@ -208,9 +208,19 @@ struct AgentReportTests {
         }
         var typed: String { (try? String(contentsOfFile: dir + "/typed", encoding: .utf8)) ?? "" }
 
+        // The session start records the agent's own session and says nothing about activity.
+        try step("s0", "SessionStart")
+        let session = try #require(try Self.activity(s, "W1"))
+        #expect(session.at("agent_session_id")?.stringValue == "5f1c9a2e-0000-4000-8000-000000000001")
+        #expect(session.at("agent_transcript_path")?.stringValue == "/home/u/.claude/projects/p/5f1c9a2e-0000-4000-8000-000000000001.jsonl")
+        #expect(session.at("busy_source")?.stringValue != "hook")
+        #expect(try s.mcrun(["show", "W1"]).stdoutText.contains("agent session: 5f1c9a2e-0000-4000-8000-000000000001, transcript /home/u/"))
+        #expect(try events("agent_session") == 1)
+
         try step("s1", "UserPromptSubmit")
         #expect(try activity() == "busy")
         #expect(try Self.activity(s, "W1")?.at("busy_source")?.stringValue == "hook")
+        #expect(try events("agent_session") == 1)
         try step("s2", "PreToolUse")
         #expect(try activity() == "busy")
 

@@ -35,4 +35,14 @@ struct AgentHookInputTests {
         #expect(classify("[1]").report == nil)
         #expect(classify(#"{"hook_event_name":7}"#).report == nil)
     }
+
+    @Test func theAgentsSessionIsReadWhenItFits() {
+        let input = classify(#"{"hook_event_name":"SessionStart","session_id":"abc","transcript_path":"/h/.claude/p/abc.jsonl"}"#)
+        #expect(input.report == nil)
+        #expect(input.session == Activity.AgentSession(id: "abc", transcriptPath: "/h/.claude/p/abc.jsonl"))
+        #expect(classify(#"{"session_id":"abc","transcript_path":"relative.jsonl"}"#).session == Activity.AgentSession(id: "abc", transcriptPath: nil))
+        #expect(classify(#"{"session_id":"a\nb"}"#).session == nil)
+        #expect(classify(#"{"session_id":""}"#).session == nil)
+        #expect(classify(#"{"session_id":"\#(String(repeating: "x", count: 201))"}"#).session == nil)
+    }
 }

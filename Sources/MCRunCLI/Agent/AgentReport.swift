@@ -18,7 +18,9 @@ struct AgentReport: ParsableCommand {
             session_id, ...) and records what it says: UserPromptSubmit, PreToolUse, PostToolUse ->
             busy; Stop -> idle; PermissionRequest and Notification permission_prompt or
             elicitation_dialog -> waiting (send refuses to type into the prompt); Notification
-            idle_prompt -> idle; anything else changes nothing. An idle report delivers the oldest
+            idle_prompt -> idle; anything else changes nothing. The agent's session_id and
+            transcript_path are recorded on the runtime (shown by `show`; an agent_session event
+            when they change). An idle report delivers the oldest
             message queued with `send --queue`. Credentials come from the runtime's environment
             (MCRUN_TICKET, MCRUN_EPISODE, MCRUN_NONCE). Outside a runtime it does nothing. It exits
             0 and prints nothing on stdout in every case, within \(Self.deadlineSeconds) seconds; errors
@@ -55,8 +57,8 @@ struct AgentReport: ParsableCommand {
             return
         }
         let hook = AgentHookInput.classify(json)
-        guard let report = hook.report else { return }
-        let what = "\(hook.event ?? "?") -> \(report.rawValue)"
+        guard hook.report != nil || hook.session != nil else { return }
+        let what = "\(hook.event ?? "?") -> \(hook.report?.rawValue ?? "session")"
         do throws(MCRunError) {
             let credentials = try EpisodeCredentials.fromEnvironment(env)
             guard Ledger.exists(in: directory) else {
@@ -65,8 +67,8 @@ struct AgentReport: ParsableCommand {
             var bounded = env
             bounded["MCRUN_BUSY_TIMEOUT"] = "\(min(Int(Ledger.defaultBusyTimeout(environment: env) * 1000), 2_000))ms"
             let context = try MCRunContext(stateDirectory: directory, environment: bounded, actor: env["MCRUN_ACTOR"] ?? "agent hook (\(hook.event ?? "?"))")
-            let recorded = try Activity.record(report, detail: hook.detail, credentials: credentials, ledger: context.ledger, actor: context.actor)
-            if report == .idle {
+            let recorded = try Activity.record(hook.report, detail: hook.detail, session: hook.session, credentials: credentials, ledger: context.ledger, actor: context.actor)
+            if hook.report == .idle {
                 try Sender(context: context).deliverNext(runtimeID: recorded.id!)
             }
         } catch {

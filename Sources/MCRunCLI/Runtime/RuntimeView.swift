@@ -21,6 +21,7 @@ enum RuntimeView {
             "verdict": JSONValue(r.verdict?.rawValue), "pane_log_missing": JSONValue(r.paneLogMissing),
             "waiting": .bool(r.waitingSince != nil), "waiting_for": JSONValue(r.waitingFor), "waiting_since": JSONValue(r.waitingSince),
             "activity": r.state.isLive ? .string(activity(r)) : .null,
+            "agent_session_id": JSONValue(r.agentSessionID), "agent_transcript_path": JSONValue(r.agentTranscriptPath),
         ]
         if let ticket {
             o["deaths"] = .int(Int64(ticket.deaths))

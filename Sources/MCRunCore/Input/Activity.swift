@@ -83,19 +83,41 @@ public enum Activity {
         case busy, idle, waiting
     }
 
+    /// The agent's own session, as its hooks name it (Claude Code: `session_id` and
+    /// `transcript_path`), so that whoever harvests or resumes the episode can find it.
+    public struct AgentSession: Sendable, Equatable {
+        public var id: String
+        public var transcriptPath: String?
+
+        public init(id: String, transcriptPath: String?) {
+            self.id = id
+            self.transcriptPath = transcriptPath
+        }
+    }
+
     /// Records what the agent said about itself, after checking its episode credentials in
     /// the same transaction. A rejected report changes nothing but leaves an event, since a
     /// wrong nonce is either a bug or someone pretending to be the agent. Entering `waiting`
     /// writes a `waiting` event (someone may have to approve something); the next busy or
     /// idle report leaves it and writes `waiting_ended`. `detail` names what the agent waits
-    /// for (e.g. `permission_prompt`).
+    /// for (e.g. `permission_prompt`). A nil report records only the session. A session that
+    /// differs from the recorded one is stored with an `agent_session` event.
     public static func record(
-        _ report: Report, detail: String? = nil, credentials: EpisodeCredentials, ledger: Ledger, actor: String
+        _ report: Report?, detail: String? = nil, session: AgentSession? = nil, credentials: EpisodeCredentials, ledger: Ledger, actor: String
     ) throws(MCRunError) -> Runtime {
         let outcome = try ledger.write { db -> Result<Runtime, EpisodeCredentials.Rejection> in
             let now = WallClock.now()
             switch try credentials.verify(db) {
             case .success(var runtime):
+                if let session, session.id != runtime.agentSessionID || session.transcriptPath != runtime.agentTranscriptPath {
+                    runtime.agentSessionID = session.id
+                    runtime.agentTranscriptPath = session.transcriptPath
+                    try Ledger.setAgentSession(db, runtimeID: runtime.id!, sessionID: session.id, transcriptPath: session.transcriptPath)
+                    try Ledger.appendEvent(
+                        db, kind: "agent_session", runtime: runtime, actor: actor,
+                        data: ["session_id": .string(session.id), "transcript_path": JSONValue(session.transcriptPath)], now: now)
+                }
+                guard let report else { return .success(runtime) }
                 let waitedSince = runtime.waitingSince
                 runtime.busy = report != .idle
                 runtime.busySource = Source.hook.rawValue
@@ -122,7 +144,7 @@ public enum Activity {
                 let runtime = try Ledger.runtime(db, ticket: credentials.ticket.rawValue, episode: credentials.episode)
                 try Ledger.appendEvent(
                     db, kind: "activity_rejected", ticket: credentials.ticket.rawValue, runtime: runtime, actor: actor,
-                    reason: rejection.rawValue, data: ["report": .string(report.rawValue), "episode": .int(Int64(credentials.episode))], now: now)
+                    reason: rejection.rawValue, data: ["report": JSONValue(report?.rawValue), "episode": .int(Int64(credentials.episode))], now: now)
                 return .failure(rejection)
             }
         }

@@ -10,6 +10,9 @@ public struct AgentHookInput: Sendable, Equatable {
     public var report: Activity.Report?
     /// What a waiting agent waits for (`permission_prompt`, `elicitation_dialog`).
     public var detail: String?
+    /// The agent's own session (`session_id`, `transcript_path`), when the input names one
+    /// that fits: an id of at most 200 bytes, an absolute path of at most 4096.
+    public var session: Activity.AgentSession?
 
     /// Reads the hook's input. Turn starts and tool calls are busy, the end of a turn is
     /// idle. A permission dialog, or a dialog asking the person for input, is waiting.
@@ -17,7 +20,11 @@ public struct AgentHookInput: Sendable, Equatable {
     /// it sits at its prompt, which is what `send` types into: idle, not waiting.
     public static func classify(_ json: JSONValue) -> AgentHookInput {
         let event = json["hook_event_name"]?.stringValue
-        var input = AgentHookInput(event: event, report: nil, detail: nil)
+        var input = AgentHookInput(event: event, report: nil, detail: nil, session: nil)
+        if let id = json["session_id"]?.stringValue, !id.isEmpty, id.utf8.count <= 200, !id.contains(where: \.isNewline) {
+            let path = json["transcript_path"]?.stringValue.flatMap { $0.hasPrefix("/") && $0.utf8.count <= 4096 && !$0.contains(where: \.isNewline) ? $0 : nil }
+            input.session = Activity.AgentSession(id: id, transcriptPath: path)
+        }
         switch event {
         case "UserPromptSubmit", "PreToolUse", "PostToolUse", "PostToolUseFailure":
             input.report = .busy

@@ -147,6 +147,8 @@ extension Runtime: LedgerRecord {
         paneLogMissing = row[Columns.paneLogMissing]
         waitingSince = row[Columns.waitingSince]
         waitingFor = row[Columns.waitingFor]
+        agentSessionID = row[Columns.agentSessionID]
+        agentTranscriptPath = row[Columns.agentTranscriptPath]
     }
 
     func encode(to container: inout PersistenceContainer) throws {
@@ -194,6 +196,8 @@ extension Runtime: LedgerRecord {
         container[Columns.paneLogMissing] = paneLogMissing
         container[Columns.waitingSince] = waitingSince
         container[Columns.waitingFor] = waitingFor
+        container[Columns.agentSessionID] = agentSessionID
+        container[Columns.agentTranscriptPath] = agentTranscriptPath
     }
 
     mutating func didInsert(rowID: Int64) { id = rowID }

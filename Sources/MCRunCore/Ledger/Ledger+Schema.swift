@@ -246,6 +246,9 @@ extension Ledger {
                 sql: """
                     ALTER TABLE runtimes ADD COLUMN waiting_since REAL;
                     ALTER TABLE runtimes ADD COLUMN waiting_for TEXT;
+                    -- The agent's own session (Claude Code's session_id and transcript), from its hooks.
+                    ALTER TABLE runtimes ADD COLUMN agent_session_id TEXT;
+                    ALTER TABLE runtimes ADD COLUMN agent_transcript_path TEXT;
                     """)
         }
         return m

@@ -51,6 +51,13 @@ extension Ledger {
             arguments: [busy, source.rawValue, now, waitingSince, waitingFor, runtimeID])
     }
 
+    /// The agent's own session id and transcript, as its hooks named them.
+    static func setAgentSession(_ db: Database, runtimeID: Int64, sessionID: String, transcriptPath: String?) throws {
+        try db.execute(
+            sql: "UPDATE runtimes SET agent_session_id = ?, agent_transcript_path = ? WHERE id = ?",
+            arguments: [sessionID, transcriptPath, runtimeID])
+    }
+
     /// An agent that reports through hooks is busy from the moment it has input.
     static func markHookReportingRuntimeBusy(_ db: Database, runtimeID: Int64, now: Double) throws {
         try db.execute(sql: "UPDATE runtimes SET busy = 1, busy_at = ? WHERE id = ? AND busy_source = 'hook'", arguments: [now, runtimeID])

@@ -83,6 +83,9 @@ public struct Runtime: Codable, Sendable, Equatable {
     public var waitingSince: Double?
     /// What it waits for, as the agent named it (e.g. `permission_prompt`).
     public var waitingFor: String?
+    /// The agent's own session id and transcript file, as its hooks reported them.
+    public var agentSessionID: String?
+    public var agentTranscriptPath: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case id, ticket, episode, nonce, owner, state
@@ -100,6 +103,7 @@ public struct Runtime: Codable, Sendable, Equatable {
         case teardownOwed = "teardown_owed", relaunchOf = "relaunch_of"
         case paneLogMissing = "pane_log_missing"
         case waitingSince = "waiting_since", waitingFor = "waiting_for"
+        case agentSessionID = "agent_session_id", agentTranscriptPath = "agent_transcript_path"
     }
     public var ticketID: TicketID { TicketID(trusted: ticket) }
 
