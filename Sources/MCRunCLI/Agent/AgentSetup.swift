@@ -95,7 +95,7 @@ struct AgentSetup: MCRunCommand {
         }
         let text = String(decoding: data, as: UTF8.self)
         if text.allSatisfy(\.isWhitespace) { return [:] }
-        guard let json = JSONValue.parse(text) else {
+        guard let json = AgentSettings.parse(text) else {
             throw .badInput("bad_settings", "\(path) is not valid JSON; fix it (or move it away) and run this again; nothing was changed")
         }
         return json

@@ -75,6 +75,32 @@ public enum AgentSettings {
         return Merge(settings: changes.isEmpty ? existing : .object(settings), changes: changes)
     }
 
+    /// Parses a settings file as the agent will: strict JSON. Foundation's decoder also
+    /// takes a trailing comma (`{"a": 1,}`), which the agent's parser refuses; such a file
+    /// is the person's to fix, not mcrun's to rewrite.
+    public static func parse(_ text: String) -> JSONValue? {
+        guard !hasTrailingComma(text) else { return nil }
+        return JSONValue.parse(text)
+    }
+
+    static func hasTrailingComma(_ text: String) -> Bool {
+        var inString = false, escaped = false, afterComma = false
+        for byte in text.utf8 {
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: " "), 0x09, 0x0A, 0x0D: continue
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): if afterComma { return true }
+            case UInt8(ascii: "\""): inString = true
+            default: break
+            }
+            afterComma = byte == UInt8(ascii: ",")
+        }
+        return false
+    }
+
     static func object(_ value: JSONValue?, _ name: String) throws(MCRunError) -> [String: JSONValue] {
         guard let value, value != .null else { return [:] }
         guard let object = value.objectValue else { throw bad("\(name) is not a JSON object") }
