@@ -158,6 +158,42 @@ struct AgentReportTests {
         #expect(try Self.activity(s, "L1")?.at("activity")?.stringValue == "busy")
     }
 
+    /// Whatever blocks a report (here: another send holding the runtime's send lock while
+    /// the Stop report wants to deliver a queued message), it ends at its deadline with
+    /// exit 0 and nothing on stdout. What it recorded before that stays recorded.
+    @Test func aBlockedReportGivesUpAtItsDeadline() throws {
+        let s = try Scratch(name: "hookslow")
+        defer { s.cleanup() }
+        try #require(try s.mcrun(["start", "D1", "--", "sleep", "1000"]).status == 0)
+        let env = try Self.credentials(s, ticket: "D1")
+        let command = try #require(try Self.shippedCommands().first)
+        let payloads = Self.payloads()
+        #expect(try Self.runHook(command, stdin: payloads[0].1, environment: env).status == 0)
+        #expect(try Self.activity(s, "D1")?.at("activity")?.stringValue == "busy")
+        let (queued, _) = try s.mcrunJSON(["send", "D1", "--queue", "later"])
+        #expect(queued.status == 0)
+
+        let runtimeID = try #require(try s.context().ledger.runtime(ticket: "D1", episode: nil)?.id)
+        let marker = s.path("held")
+        let holder = try Subprocess.spawn(
+            ["python3", "-c", "import fcntl,os,sys\nos.makedirs(os.path.dirname(sys.argv[1]),exist_ok=True)\nf=open(sys.argv[1],'a')\nfcntl.flock(f,fcntl.LOCK_EX)\nopen(sys.argv[2],'w').close()\nsys.stdin.read()", "\(s.stateDir)/locks/send-\(runtimeID).lock", marker],
+            environment: s.processEnvironment, workingDirectory: s.directory)
+        try waitUntil("the send lock is held", timeout: 20) { FileManager.default.fileExists(atPath: marker) }
+        let started = Monotonic.now()
+        let stop = try Self.runHook(command, stdin: payloads[6].1, environment: env)
+        let seconds = Double(Monotonic.now() - started) / 1e9
+        _ = holder.collect(stdin: nil, timeoutMilliseconds: 10_000)
+        #expect(stop.status == 0 && !stop.timedOut && stop.stdout.isEmpty, "status \(stop.status), stdout \(stop.stdoutText)")
+        #expect(stop.stderrText.contains("gave up at its deadline"), "stderr: \(stop.stderrText)")
+        #expect(seconds < 9, "the report took \(seconds) s; its deadline is 5 s")
+        let log = (try? String(contentsOfFile: s.stateDir + "/agent-reports.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("gave up at its deadline"), "agent-reports.log: \(log)")
+        // The idle report was committed before the delivery blocked; the message still waits.
+        #expect(try Self.activity(s, "D1")?.at("activity")?.stringValue == "idle")
+        let (_, show) = try s.mcrunJSON(["show", "D1"])
+        #expect(show.at("queue")?.arrayValue?.compactMap { $0.at("state")?.stringValue } == ["pending"])
+    }
+
     /// A stand-in for Claude Code in a real runtime: each line typed into its pane names a
     /// step; it runs the shipped hook command with the JSON Claude Code writes for that
     /// event on stdin, as Claude Code does. Lines without a step file are what was typed
