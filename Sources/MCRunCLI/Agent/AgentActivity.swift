@@ -4,11 +4,14 @@ import MCRunCore
 struct AgentActivity: MCRunCommand {
     static let configuration = CommandConfiguration(
         commandName: "activity",
-        abstract: "Report that the agent started (busy) or finished (idle) a turn.",
+        abstract: "Report that the agent started (busy) or finished (idle) a turn, or waits for a person (waiting).",
         discussion: """
-            Run it from the agent's hook system, e.g. Claude Code: UserPromptSubmit -> `mcrun
-            activity busy`, Stop -> `mcrun activity idle`. (`mcrun hook activity` is the
-            earlier spelling and still works.) The episode's credentials come from
+            The strict form of `mcrun agent report`, for scripts: it exits non-zero (2 without
+            credentials, 6 for a report that is not the live episode's), which an agent's hook
+            system may take as "block", so agent configurations call `mcrun agent report`.
+            (`mcrun hook activity` is the earlier spelling and still works.) A waiting report
+            (a permission prompt) makes send refuse to type (agent_waiting) until the next busy
+            or idle report. The episode's credentials come from
             the environment the runtime was started with. Once an agent reports, its reports are
             the only busy signal for the episode. An idle report also delivers the oldest message
             queued with `send --queue`. A report that is not the live episode's (wrong nonce,
@@ -17,6 +20,7 @@ struct AgentActivity: MCRunCommand {
             EXAMPLES:
               mcrun activity busy
               mcrun activity idle
+              mcrun activity waiting
             """)
 
     @OptionGroup var global: GlobalOptions

@@ -27,6 +27,10 @@ struct AgentReport: ParsableCommand {
             (a ledger that cannot be reached, a report that is not the live episode's, input
             that is not JSON) go to stderr and to agent-reports.log in the state directory.
             For a strict report with exit codes, use `mcrun activity`.
+
+            EXAMPLES:
+              mcrun agent report            (as a Claude Code hook command; the JSON arrives on stdin)
+              echo '{"hook_event_name":"Stop"}' | mcrun agent report
             """)
 
     /// The whole report, stdin included, ends within this many seconds, whatever blocks.

@@ -18,6 +18,11 @@ struct AgentSetup: MCRunCommand {
             something changed. Prints each change; --dry-run prints them and writes nothing.
             A settings file that is not valid JSON, or whose hooks or permissions have an
             unexpected shape, exits 2 (bad_settings) and is left untouched.
+
+            EXAMPLES:
+              mcrun agent setup claude-code --project ~/src/app --dry-run
+              mcrun agent setup claude-code --project ~/src/app
+              mcrun agent setup claude-code --user
             """)
 
     @OptionGroup var global: GlobalOptions
