@@ -162,7 +162,7 @@ public struct Sender: Sendable {
             let what = runtime.waitingFor.map { " (\($0))" } ?? ""
             return MCRunError(
                 .busy, "agent_waiting",
-                "the agent of \(runtime.ticket) is waiting for a person\(what); typed text would answer its prompt, so nothing was sent; answer it in the agent's pane, use --queue to deliver when it is next idle, or --interrupt",
+                "the agent of \(runtime.ticket) is waiting for a person\(what); typed text would answer its prompt, so nothing was sent; answer it in the agent's pane (mcrun attach \(runtime.ticket) --rw), use --queue to deliver when it is next idle, or --interrupt",
                 runtime: runtime)
         }
         if runtime.state == .launching {
