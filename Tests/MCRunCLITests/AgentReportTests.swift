@@ -194,6 +194,32 @@ struct AgentReportTests {
         #expect(show.at("queue")?.arrayValue?.compactMap { $0.at("state")?.stringValue } == ["pending"])
     }
 
+    /// Someone must hear of an agent waiting for approval: the `waiting` event reaches an
+    /// event hook named `any` (and one named `waiting`).
+    @Test func aWaitingAgentReachesTheEventHooks() throws {
+        let s = try Scratch(name: "hookevent")
+        defer { s.cleanup() }
+        try #require(try s.mcrun(["start", "E1", "--", "sleep", "1000"]).status == 0)
+        let env = try Self.credentials(s, ticket: "E1")
+        let command = try #require(try Self.shippedCommands().first)
+        #expect(try Self.runHook(command, stdin: Self.payloads()[2].1, environment: env).status == 0)
+        let hooks = s.path("event-hooks")
+        try FileManager.default.createDirectory(atPath: hooks, withIntermediateDirectories: true)
+        for name in ["any", "waiting"] {
+            _ = try s.write("event-hooks/\(name)", "#!/bin/sh\ncat >> \(s.path(name + ".received"))\necho >> \(s.path(name + ".received"))\n", mode: 0o755)
+        }
+        let run = try s.mcrun(["event-hooks", "deliver", "--once", "--hooks-dir", hooks])
+        #expect(run.status == 0, "\(run.stderrText)")
+        for name in ["any", "waiting"] {
+            let lines = ((try? String(contentsOfFile: s.path(name + ".received"), encoding: .utf8)) ?? "").split(separator: "\n")
+            let events = lines.compactMap { JSONValue.parse(String($0)) }
+            let waiting = events.filter { $0.at("kind")?.stringValue == "waiting" }
+            #expect(waiting.count == 1, "\(name) received: \(lines)")
+            #expect(waiting.first?.at("ticket")?.stringValue == "E1")
+            #expect(waiting.first?.at("reason")?.stringValue == "permission_prompt")
+        }
+    }
+
     /// A stand-in for Claude Code in a real runtime: each line typed into its pane names a
     /// step; it runs the shipped hook command with the JSON Claude Code writes for that
     /// event on stdin, as Claude Code does. Lines without a step file are what was typed
