@@ -11,6 +11,7 @@ public struct MCRun: AsyncParsableCommand {
              range: durations as 1h30m, 250ms, 10s)
           3  not found
           4  conflict or busy (409): the ticket has a live runtime, or its agent is mid-turn
+             or waiting for a person (agent_waiting)
           5  refused by policy: kill switch, parked, capacity, fail-closed, and
              ledger_missing (a used state directory lost its ledger; restore it, or
              accept the loss with --recreate-ledger)
@@ -37,7 +38,7 @@ public struct MCRun: AsyncParsableCommand {
         subcommands: [
             RuntimeStart.self, RuntimeStop.self, RuntimeList.self, RuntimeShow.self, RuntimeAttach.self, RuntimeShim.self,
             RuntimeAdopt.self, RuntimeSend.self, RuntimePark.self, RuntimeUnpark.self, HostKillSwitch.self,
-            HostConfigCommand.self, HostDoctor.self, HostMetrics.self, AgentActivity.self, LegacyHook.self,
+            HostConfigCommand.self, HostDoctor.self, HostMetrics.self, AgentActivity.self, Agent.self, LegacyHook.self,
             RuntimeLogs.self, RuntimeSignal.self, RuntimeHarvest.self, EventList.self, EventHooks.self,
             ServiceServe.self, TicketReset.self,
         ])

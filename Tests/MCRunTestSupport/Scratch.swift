@@ -207,5 +207,4 @@ extension JSONValue {
         }
     }
 
-    public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
 }

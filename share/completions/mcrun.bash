@@ -173,13 +173,13 @@ _mcrun() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    start|stop|ps|show|attach|adopt|send|park|unpark|killswitch|config|doctor|metrics|activity|logs|signal|harvest|events|event-hooks|serve|reset|help)
+    start|stop|ps|show|attach|adopt|send|park|unpark|killswitch|config|doctor|metrics|activity|agent|logs|signal|harvest|events|event-hooks|serve|reset|help)
         # Offer subcommand argument completions
         "_mcrun_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'start stop ps show attach adopt send park unpark killswitch config doctor metrics activity logs signal harvest events event-hooks serve reset help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'start stop ps show attach adopt send park unpark killswitch config doctor metrics activity agent logs signal harvest events event-hooks serve reset help' -- "${cur}"))
         ;;
     esac
 }
@@ -517,7 +517,67 @@ _mcrun_activity() {
     # Offer positional completions
     case "${positional_number}" in
     1)
-        __mcrun_add_completions -W 'busy'$'\n''idle'
+        __mcrun_add_completions -W 'busy'$'\n''idle'$'\n''waiting'
+        return
+        ;;
+    esac
+}
+
+_mcrun_agent() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __mcrun_offer_flags_options 0
+
+    # Offer subcommand / subcommand argument completions
+    local -r subcommand="${unparsed_words[0]}"
+    unset 'unparsed_words[0]'
+    unparsed_words=("${unparsed_words[@]}")
+    case "${subcommand}" in
+    report|setup)
+        # Offer subcommand argument completions
+        "_mcrun_agent_${subcommand}"
+        ;;
+    *)
+        # Offer subcommand completions
+        COMPREPLY+=($(compgen -W 'report setup' -- "${cur}"))
+        ;;
+    esac
+}
+
+_mcrun_agent_report() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=()
+    non_repeating_options=()
+    __mcrun_offer_flags_options 0
+}
+
+_mcrun_agent_setup() {
+    repeating_flags=()
+    non_repeating_flags=(--json --recreate-ledger --user --dry-run --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--state-dir --actor --project)
+    __mcrun_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--state-dir')
+        return
+        ;;
+    '--actor')
+        return
+        ;;
+    '--project')
+        return
+        ;;
+    esac
+
+    # Offer positional completions
+    case "${positional_number}" in
+    1)
+        __mcrun_add_completions -W 'claude-code'
         return
         ;;
     esac

@@ -4,11 +4,14 @@ import MCRunCore
 struct AgentActivity: MCRunCommand {
     static let configuration = CommandConfiguration(
         commandName: "activity",
-        abstract: "Report that the agent started (busy) or finished (idle) a turn.",
+        abstract: "Report that the agent started (busy) or finished (idle) a turn, or waits for a person (waiting).",
         discussion: """
-            Run it from the agent's hook system, e.g. Claude Code: UserPromptSubmit -> `mcrun
-            activity busy`, Stop -> `mcrun activity idle`. (`mcrun hook activity` is the
-            earlier spelling and still works.) The episode's credentials come from
+            The strict form of `mcrun agent report`, for scripts: it exits non-zero (2 without
+            credentials, 6 for a report that is not the live episode's), which an agent's hook
+            system may take as "block", so agent configurations call `mcrun agent report`.
+            (`mcrun hook activity` is the earlier spelling and still works.) A waiting report
+            (a permission prompt) makes send refuse to type (agent_waiting) until the next busy
+            or idle report. The episode's credentials come from
             the environment the runtime was started with. Once an agent reports, its reports are
             the only busy signal for the episode. An idle report also delivers the oldest message
             queued with `send --queue`. A report that is not the live episode's (wrong nonce,
@@ -17,11 +20,12 @@ struct AgentActivity: MCRunCommand {
             EXAMPLES:
               mcrun activity busy
               mcrun activity idle
+              mcrun activity waiting
             """)
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "busy or idle.")
+    @Argument(help: "busy, idle or waiting (for a person: a permission prompt).")
     var report: Report
 
     @Option(help: "Ticket (default: $MCRUN_TICKET).")
@@ -34,7 +38,7 @@ struct AgentActivity: MCRunCommand {
     var nonce: String?
 
     enum Report: String, ExpressibleByArgument, CaseIterable, Sendable {
-        case busy, idle
+        case busy, idle, waiting
     }
 
     func execute() throws(MCRunError) -> Reply {
@@ -45,13 +49,13 @@ struct AgentActivity: MCRunCommand {
         if let nonce { merged["MCRUN_NONCE"] = nonce }
         let credentials = try EpisodeCredentials.fromEnvironment(merged)
         let context = try global.context()
-        let recorded = try Activity.record(report == .busy ? .busy : .idle, credentials: credentials, ledger: context.ledger, actor: context.actor)
+        let recorded = try Activity.record(Activity.Report(rawValue: report.rawValue)!, credentials: credentials, ledger: context.ledger, actor: context.actor)
         var delivered: Int64?
         if report == .idle {
             delivered = try Sender(context: context).deliverNext(runtimeID: recorded.id!)
         }
         return Reply(
-            fields: ["ticket": .string(recorded.ticket), "episode": .int(Int64(recorded.episode)), "busy": .bool(report == .busy), "delivered_queue_id": JSONValue(delivered)],
+            fields: ["ticket": .string(recorded.ticket), "episode": .int(Int64(recorded.episode)), "busy": .bool(report != .idle), "waiting": .bool(report == .waiting), "delivered_queue_id": JSONValue(delivered)],
             human: "\(recorded.ticket) episode \(recorded.episode): \(report.rawValue)\(delivered.map { "; delivered queued message \($0)" } ?? "")")
     }
 }

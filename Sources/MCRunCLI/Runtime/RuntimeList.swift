@@ -11,7 +11,9 @@ struct RuntimeList: MCRunCommand {
             ALIVE is decided by the agent's recorded identity (boot id, PID, start time), never by the pane.
             Listed by default: live runtimes, parked and escalated tickets, and tickets owed a relaunch
             (NOTE says when it is due, or what holds it). FLAGS shows exec'd:NAME when the agent PID now
-            runs NAME rather than the program it was launched as.
+            runs NAME rather than the program it was launched as. BUSY is busy, idle, or waiting: the
+            agent reported that it waits for a person (a permission prompt), and send will not type
+            into it (JSON: activity, waiting, waiting_for, waiting_since).
             The table fits $COLUMNS or the terminal's width: the least useful columns
             go first (SESSION, UPTIME, OWNER, PID, DEATHS, EP, BUSY), then NOTE is cut.
             --watch redraws the table whenever the ledger changes (and at least every
@@ -155,7 +157,7 @@ struct RuntimeList: MCRunCommand {
                 runtime.ticket, String(runtime.episode), runtime.status(liveness: liveness), alive,
                 runtime.pid.map(String.init) ?? "-",
                 runtime.state.isLive ? RuntimeView.duration(now - since) : "-",
-                runtime.state.isLive ? (runtime.busy ? "busy" : "idle") + (busyDetail ? "(\(runtime.busySource ?? "-"))" : "") : "-",
+                runtime.state.isLive ? RuntimeView.activity(runtime) + (busyDetail ? "(\(runtime.busySource ?? "-"))" : "") : "-",
                 runtime.owner ?? "-", String(ticket.deaths), flags.isEmpty ? "-" : flags.joined(separator: ","),
                 runtime.sessionName, row.relaunch.map { RuntimeView.relaunchText($0, now: now) } ?? "-",
             ])

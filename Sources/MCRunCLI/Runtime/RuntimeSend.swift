@@ -15,7 +15,9 @@ struct RuntimeSend: MCRunCommand {
             refused whole, exit 2 (paste_escape), nothing sent. If the agent is mid-turn: exit 4
             (agent_busy) unless --queue (kept in the ledger, delivered in order when the agent is
             next idle, shown by `mcrun show`) or --interrupt (presses the interrupt key, see
-            `mcrun config interrupt-key`, waits up to --wait for idle, then sends).
+            `mcrun config interrupt-key`, waits up to --wait for idle, then sends). An agent that
+            reported it waits for a person (a permission prompt) answers exit 4 (agent_waiting):
+            typed text would answer the prompt; --queue and --interrupt work as for a busy one.
             Exit 3 no live runtime; 5 killswitch, ticket_parked, liveness_unknown; 6 agent_dead or
             not_running (stopping).
 

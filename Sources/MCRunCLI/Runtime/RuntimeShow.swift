@@ -37,6 +37,13 @@ struct RuntimeShow: MCRunCommand {
             lines.append("  cwd: \(r.cwd)   owner: \(r.owner ?? "-")   session: \(r.sessionName) \(r.paneID ?? "")")
             if let pid = r.pid { lines.append("  agent pid \(pid), start time \(r.startTime ?? 0), boot \(r.bootID ?? "-")") }
             if let missing = r.paneLogMissing { lines.append("  no pane log: \(missing)") }
+            if let session = r.agentSessionID {
+                lines.append("  agent session: \(session)\(r.agentTranscriptPath.map { ", transcript \($0)" } ?? "")")
+            }
+            if r.state.isLive {
+                let waiting = r.waitingSince.map { " for a person (\(r.waitingFor ?? "input")) since \(Self.time($0)); send will not type into its prompt" } ?? ""
+                lines.append("  activity: \(RuntimeView.activity(r))\(waiting)\(r.busySource.map { " (by \($0))" } ?? "")")
+            }
             if r.state.isLive == false {
                 lines.append("  ended: \(r.endReason ?? "-") by \(r.endedBy ?? "-"); exit \(r.exitCode.map(String.init) ?? "-"), signal \(r.exitSignal.map(String.init) ?? "-"), leftovers killed \(r.leftoversKilled ?? 0)")
             }

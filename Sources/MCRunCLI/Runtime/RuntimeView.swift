@@ -19,6 +19,9 @@ enum RuntimeView {
             "exit_code": JSONValue(r.exitCode), "exit_signal": JSONValue(r.exitSignal),
             "leftovers_killed": JSONValue(r.leftoversKilled), "busy": .bool(r.busy), "busy_source": JSONValue(r.busySource),
             "verdict": JSONValue(r.verdict?.rawValue), "pane_log_missing": JSONValue(r.paneLogMissing),
+            "waiting": .bool(r.waitingSince != nil), "waiting_for": JSONValue(r.waitingFor), "waiting_since": JSONValue(r.waitingSince),
+            "activity": r.state.isLive ? .string(activity(r)) : .null,
+            "agent_session_id": JSONValue(r.agentSessionID), "agent_transcript_path": JSONValue(r.agentTranscriptPath),
         ]
         if let ticket {
             o["deaths"] = .int(Int64(ticket.deaths))
@@ -26,6 +29,12 @@ enum RuntimeView {
             o["parked"] = .bool(ticket.parked)
         }
         return .object(o)
+    }
+
+    /// What a live agent is doing: `waiting` for a person (it reported a permission prompt),
+    /// `busy` mid-turn, or `idle`.
+    static func activity(_ r: Runtime) -> String {
+        r.waitingSince != nil ? "waiting" : r.busy ? "busy" : "idle"
     }
 
     /// A relaunch owed to a ticket, as `ps` and `show` print it.

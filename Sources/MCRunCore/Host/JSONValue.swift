@@ -70,6 +70,7 @@ public enum JSONValue: Codable, Sendable, Equatable, ExpressibleByStringLiteral,
     public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
     public var intValue: Int64? { if case .int(let i) = self { return i } else { return nil } }
     public var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
+    public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
 }
 
 extension JSONValue {

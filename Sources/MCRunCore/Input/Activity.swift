@@ -14,6 +14,8 @@ public enum Activity {
         /// nil when nothing is known (no hook report, no pane to look at).
         public var source: Source?
         public var at: Double?
+        /// The agent reported that it waits for a person (a permission prompt); it is busy too.
+        public var waiting: Bool = false
     }
 
     /// The settings busy detection reads, once per command.
@@ -49,7 +51,7 @@ public enum Activity {
         screen: (() -> String?)? = nil
     ) -> Assessment {
         if hasHookReports(runtime) {
-            return Assessment(busy: runtime.busy, source: .hook, at: runtime.busyAt)
+            return Assessment(busy: runtime.busy, source: .hook, at: runtime.busyAt, waiting: runtime.waitingSince != nil)
         }
         var result = Assessment(busy: false, source: nil, at: nil)
         if let pane, !pane.dead, let activity = pane.activity {
@@ -75,30 +77,74 @@ public enum Activity {
         (try? Regex(pattern)) != nil
     }
 
+    /// What an agent can say about itself: a turn started (busy), ended (idle), or it waits
+    /// for a person (waiting: a permission prompt; typed text would answer it).
     public enum Report: String, Sendable, CaseIterable {
-        case busy, idle
+        case busy, idle, waiting
+    }
+
+    /// The agent's own session, as its hooks name it (Claude Code: `session_id` and
+    /// `transcript_path`), so that whoever harvests or resumes the episode can find it.
+    public struct AgentSession: Sendable, Equatable {
+        public var id: String
+        public var transcriptPath: String?
+
+        public init(id: String, transcriptPath: String?) {
+            self.id = id
+            self.transcriptPath = transcriptPath
+        }
     }
 
     /// Records what the agent said about itself, after checking its episode credentials in
     /// the same transaction. A rejected report changes nothing but leaves an event, since a
-    /// wrong nonce is either a bug or someone pretending to be the agent.
+    /// wrong nonce is either a bug or someone pretending to be the agent. Entering `waiting`
+    /// writes a `waiting` event (someone may have to approve something); the next busy or
+    /// idle report leaves it and writes `waiting_ended`. `detail` names what the agent waits
+    /// for (e.g. `permission_prompt`). A nil report records only the session. A session that
+    /// differs from the recorded one is stored with an `agent_session` event.
     public static func record(
-        _ report: Report, credentials: EpisodeCredentials, ledger: Ledger, actor: String
+        _ report: Report?, detail: String? = nil, session: AgentSession? = nil, credentials: EpisodeCredentials, ledger: Ledger, actor: String
     ) throws(MCRunError) -> Runtime {
         let outcome = try ledger.write { db -> Result<Runtime, EpisodeCredentials.Rejection> in
             let now = WallClock.now()
             switch try credentials.verify(db) {
             case .success(var runtime):
-                runtime.busy = report == .busy
+                if let session, session.id != runtime.agentSessionID || session.transcriptPath != runtime.agentTranscriptPath {
+                    runtime.agentSessionID = session.id
+                    runtime.agentTranscriptPath = session.transcriptPath
+                    try Ledger.setAgentSession(db, runtimeID: runtime.id!, sessionID: session.id, transcriptPath: session.transcriptPath)
+                    try Ledger.appendEvent(
+                        db, kind: "agent_session", runtime: runtime, actor: actor,
+                        data: ["session_id": .string(session.id), "transcript_path": JSONValue(session.transcriptPath)], now: now)
+                }
+                guard let report else { return .success(runtime) }
+                let waitedSince = runtime.waitingSince
+                runtime.busy = report != .idle
                 runtime.busySource = Source.hook.rawValue
                 runtime.busyAt = now
-                try Ledger.setActivity(db, runtimeID: runtime.id!, busy: runtime.busy, source: .hook, at: now)
+                if report == .waiting {
+                    runtime.waitingSince = waitedSince ?? now
+                    runtime.waitingFor = detail ?? runtime.waitingFor ?? "input"
+                } else {
+                    runtime.waitingSince = nil
+                    runtime.waitingFor = nil
+                }
+                try Ledger.setActivity(
+                    db, runtimeID: runtime.id!, busy: runtime.busy, source: .hook, at: now,
+                    waitingSince: runtime.waitingSince, waitingFor: runtime.waitingFor)
+                if report == .waiting, waitedSince == nil {
+                    try Ledger.appendEvent(db, kind: "waiting", runtime: runtime, actor: actor, reason: runtime.waitingFor, data: ["for": JSONValue(runtime.waitingFor)], now: now)
+                } else if report != .waiting, let waitedSince {
+                    try Ledger.appendEvent(
+                        db, kind: "waiting_ended", runtime: runtime, actor: actor, reason: report.rawValue,
+                        data: ["report": .string(report.rawValue), "waited_seconds": .double(now - waitedSince)], now: now)
+                }
                 return .success(runtime)
             case .failure(let rejection):
                 let runtime = try Ledger.runtime(db, ticket: credentials.ticket.rawValue, episode: credentials.episode)
                 try Ledger.appendEvent(
                     db, kind: "activity_rejected", ticket: credentials.ticket.rawValue, runtime: runtime, actor: actor,
-                    reason: rejection.rawValue, data: ["report": .string(report.rawValue), "episode": .int(Int64(credentials.episode))], now: now)
+                    reason: rejection.rawValue, data: ["report": JSONValue(report?.rawValue), "episode": .int(Int64(credentials.episode))], now: now)
                 return .failure(rejection)
             }
         }

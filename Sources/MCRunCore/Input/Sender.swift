@@ -5,7 +5,8 @@ import Glibc
 /// Types text into an agent's pane: one bracketed paste (tmux `load-buffer` from stdin and
 /// `paste-buffer -p -r`, so no shell and no key-name parsing ever sees the text), then
 /// Enter. A busy agent gets a 409 unless the message is queued (delivered in order when
-/// the agent is next idle) or the agent is interrupted first.
+/// the agent is next idle) or the agent is interrupted first; so does an agent waiting for
+/// a person (a permission prompt), with its own reason, since typed text would answer it.
 public struct Sender: Sendable {
     public let context: MCRunContext
 
@@ -157,6 +158,13 @@ public struct Sender: Sendable {
     }
 
     private func busy(_ runtime: Runtime, _ assessment: Activity.Assessment, queued: Bool) -> MCRunError {
+        if assessment.waiting, !queued {
+            let what = runtime.waitingFor.map { " (\($0))" } ?? ""
+            return MCRunError(
+                .busy, "agent_waiting",
+                "the agent of \(runtime.ticket) is waiting for a person\(what); typed text would answer its prompt, so nothing was sent; answer it in the agent's pane (mcrun attach \(runtime.ticket) --rw), use --queue to deliver when it is next idle, or --interrupt",
+                runtime: runtime)
+        }
         if runtime.state == .launching {
             return MCRunError(.busy, "agent_busy", "\(runtime.ticket) episode \(runtime.episode) is still launching; nothing was sent; retry, or use --queue", runtime: runtime)
         }

@@ -92,6 +92,12 @@ extension Ledger {
 
     static let outdated = "ledger_outdated"
 
+    /// Whether the state directory holds a ledger (a file with content), looked at without
+    /// opening it: for callers that must never create one.
+    public static func exists(in directory: StateDirectory) -> Bool {
+        fileSize(directory.ledgerPath) > 0
+    }
+
     /// Waits, at most `timeout` seconds, while a writer holds the migration lock (it does
     /// only while creating or migrating the ledger). A shared lock on the lock file, never
     /// a lock on the ledger.

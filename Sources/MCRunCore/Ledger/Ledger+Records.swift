@@ -145,6 +145,10 @@ extension Runtime: LedgerRecord {
         teardownOwed = row[Columns.teardownOwed] ?? false
         relaunchOf = row[Columns.relaunchOf]
         paneLogMissing = row[Columns.paneLogMissing]
+        waitingSince = row[Columns.waitingSince]
+        waitingFor = row[Columns.waitingFor]
+        agentSessionID = row[Columns.agentSessionID]
+        agentTranscriptPath = row[Columns.agentTranscriptPath]
     }
 
     func encode(to container: inout PersistenceContainer) throws {
@@ -190,6 +194,10 @@ extension Runtime: LedgerRecord {
         container[Columns.teardownOwed] = teardownOwed
         container[Columns.relaunchOf] = relaunchOf
         container[Columns.paneLogMissing] = paneLogMissing
+        container[Columns.waitingSince] = waitingSince
+        container[Columns.waitingFor] = waitingFor
+        container[Columns.agentSessionID] = agentSessionID
+        container[Columns.agentTranscriptPath] = agentTranscriptPath
     }
 
     mutating func didInsert(rowID: Int64) { id = rowID }

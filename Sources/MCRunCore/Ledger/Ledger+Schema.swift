@@ -239,6 +239,18 @@ extension Ledger {
                     CREATE INDEX events_by_kind ON events(kind);
                     """)
         }
+        m.registerMigration("v9-agents") { db in
+            // An agent waiting for a person (a permission prompt): text typed now would answer
+            // the prompt, so `send` holds back until the agent's next busy or idle report.
+            try db.execute(
+                sql: """
+                    ALTER TABLE runtimes ADD COLUMN waiting_since REAL;
+                    ALTER TABLE runtimes ADD COLUMN waiting_for TEXT;
+                    -- The agent's own session (Claude Code's session_id and transcript), from its hooks.
+                    ALTER TABLE runtimes ADD COLUMN agent_session_id TEXT;
+                    ALTER TABLE runtimes ADD COLUMN agent_transcript_path TEXT;
+                    """)
+        }
         return m
     }()
 }

@@ -42,11 +42,20 @@ extension Ledger {
         try db.execute(sql: "UPDATE send_queue SET state = 'failed', error = ? WHERE id = ?", arguments: [error, id])
     }
 
-    /// What an agent's hooks reported (busy or idle), on its running runtime.
-    static func setActivity(_ db: Database, runtimeID: Int64, busy: Bool, source: Activity.Source, at now: Double) throws {
+    /// What an agent's hooks reported (busy, idle or waiting), on its running runtime.
+    static func setActivity(
+        _ db: Database, runtimeID: Int64, busy: Bool, source: Activity.Source, at now: Double, waitingSince: Double? = nil, waitingFor: String? = nil
+    ) throws {
         try db.execute(
-            sql: "UPDATE runtimes SET busy = ?, busy_source = ?, busy_at = ? WHERE id = ? AND state = 'running'",
-            arguments: [busy, source.rawValue, now, runtimeID])
+            sql: "UPDATE runtimes SET busy = ?, busy_source = ?, busy_at = ?, waiting_since = ?, waiting_for = ? WHERE id = ? AND state = 'running'",
+            arguments: [busy, source.rawValue, now, waitingSince, waitingFor, runtimeID])
+    }
+
+    /// The agent's own session id and transcript, as its hooks named them.
+    static func setAgentSession(_ db: Database, runtimeID: Int64, sessionID: String, transcriptPath: String?) throws {
+        try db.execute(
+            sql: "UPDATE runtimes SET agent_session_id = ?, agent_transcript_path = ? WHERE id = ?",
+            arguments: [sessionID, transcriptPath, runtimeID])
     }
 
     /// An agent that reports through hooks is busy from the moment it has input.

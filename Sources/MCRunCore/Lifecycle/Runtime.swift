@@ -78,6 +78,14 @@ public struct Runtime: Codable, Sendable, Equatable {
     public var relaunchOf: Int64?
     /// Why the pane has no log (no pane-log hook found); nil when its log is attached.
     public var paneLogMissing: String?
+    /// Since when the agent has been waiting for a person (a permission prompt), by its own
+    /// report; nil when it is not. A waiting agent is also busy.
+    public var waitingSince: Double?
+    /// What it waits for, as the agent named it (e.g. `permission_prompt`).
+    public var waitingFor: String?
+    /// The agent's own session id and transcript file, as its hooks reported them.
+    public var agentSessionID: String?
+    public var agentTranscriptPath: String?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case id, ticket, episode, nonce, owner, state
@@ -94,6 +102,8 @@ public struct Runtime: Codable, Sendable, Equatable {
         case stopperPID = "stopper_pid", stopperStartTime = "stopper_start_time", stopDeadline = "stop_deadline"
         case teardownOwed = "teardown_owed", relaunchOf = "relaunch_of"
         case paneLogMissing = "pane_log_missing"
+        case waitingSince = "waiting_since", waitingFor = "waiting_for"
+        case agentSessionID = "agent_session_id", agentTranscriptPath = "agent_transcript_path"
     }
     public var ticketID: TicketID { TicketID(trusted: ticket) }
 

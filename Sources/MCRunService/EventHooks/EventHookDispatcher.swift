@@ -51,6 +51,7 @@ public final class EventHookDispatcher: Service, Sendable {
     /// policy or dropped by a stop or park among them.
     public static let notableKinds: Set<String> = [
         "death", "retry", "retry_refused", "retry_cancelled", "escalation", "park", "stop", "completion", "quarantine", "orphan",
+        "waiting",
     ]
 
     public let context: MCRunContext
