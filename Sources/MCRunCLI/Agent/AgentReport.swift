@@ -85,12 +85,12 @@ struct AgentReport: ParsableCommand {
     /// empty when stdin is a terminal or closed.
     static func readInput(limit: Int, milliseconds: Int) -> [UInt8]? {
         if isatty(0) != 0 { return [] }
-        let deadline = Monotonic.now() + Int64(milliseconds) * 1_000_000
+        let deadline = Instant.after(milliseconds: milliseconds)
         var bytes: [UInt8] = []
         var overflow = false
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
-            let left = Int((deadline - Monotonic.now()) / 1_000_000)
+            let left = deadline.remainingMilliseconds
             guard left > 0 else { return overflow ? nil : bytes }
             var fds = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
             let ready = poll(&fds, 1, Int32(left))

@@ -1,4 +1,4 @@
-package import GRDB
+import GRDB
 
 /// What an agent reports about its work: done, ready for review, or a question for a person.
 public enum SignalKind: String, Codable, Sendable, CaseIterable {
@@ -114,7 +114,7 @@ public enum CompletionSignals {
     /// Signals stored by a process that died before judging them: quarantined, since the
     /// nonce that would prove them is gone. Returns how many were judged.
     @discardableResult
-    package static func judgePending(_ db: Database, actor: String, except: Int64? = nil, olderThan age: Double = 5) throws -> Int {
+    static func judgePending(_ db: Database, actor: String, except: Int64? = nil, olderThan age: Double = 5) throws -> Int {
         let pending = try Ledger.unjudgedSignals(db, receivedBefore: WallClock.now() - age, except: except)
         for signal in pending { _ = try judge(db, signal, credentials: nil, actor: actor) }
         return pending.count

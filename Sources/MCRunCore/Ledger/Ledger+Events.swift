@@ -1,4 +1,4 @@
-package import GRDB
+import GRDB
 
 extension Ledger {
     /// Events after `cursor` in id order, at most `limit`: only `ticket`'s when given, only
@@ -8,7 +8,7 @@ extension Ledger {
         try read { db in try Ledger.events(db, after: cursor, ticket: ticket, kinds: kinds, limit: limit) }
     }
 
-    package static func events(_ db: Database, after cursor: Int64, ticket: String? = nil, kinds: [String] = [], limit: Int = 500) throws -> [Event] {
+    static func events(_ db: Database, after cursor: Int64, ticket: String? = nil, kinds: [String] = [], limit: Int = 500) throws -> [Event] {
         var conditions = ["id > ?"]
         var arguments: [any DatabaseValueConvertible] = [cursor]
         if let ticket {
@@ -27,7 +27,7 @@ extension Ledger {
     /// Every event goes through here; ticket-level changes (park, escalation, kill switch)
     /// call it directly inside their own transaction.
     @discardableResult
-    package static func appendEvent(
+    static func appendEvent(
         _ db: Database, kind: String, ticket: String? = nil, runtime: Runtime? = nil, from: RuntimeState? = nil,
         actor: String, reason: String? = nil, data: JSONValue = [:], now: Double = WallClock.now()
     ) throws -> Event {
@@ -42,11 +42,5 @@ extension Ledger {
     /// A ticket's latest `limit` events, newest first.
     static func latestEvents(_ db: Database, ticket: String, limit: Int) throws -> [Event] {
         try Event.fetchAll(db, sql: "SELECT * FROM events WHERE ticket = ? ORDER BY id DESC LIMIT ?", arguments: [ticket, max(0, limit)])
-    }
-}
-
-extension Event {
-    package static func fetchOne(_ db: Database, key id: Int64) throws -> Event? {
-        try Event.fetchOne(db, sql: "SELECT * FROM events WHERE id = ?", arguments: [id])
     }
 }

@@ -1,4 +1,4 @@
-package import GRDB
+import GRDB
 import Glibc
 
 /// The SQLite file that is the source of truth: runtimes, tickets, events, settings.
@@ -23,7 +23,7 @@ public final class Ledger: Sendable {
         self.path = path
     }
 
-    package func write<T>(_ body: (Database) throws -> T) throws(MCRunError) -> T {
+    func write<T>(_ body: (Database) throws -> T) throws(MCRunError) -> T {
         do {
             return try database.write(body)
         } catch let error as MCRunError {
@@ -33,7 +33,7 @@ public final class Ledger: Sendable {
         }
     }
 
-    package func read<T>(_ body: (Database) throws -> T) throws(MCRunError) -> T {
+    func read<T>(_ body: (Database) throws -> T) throws(MCRunError) -> T {
         do {
             return try database.read(body)
         } catch let error as MCRunError {
