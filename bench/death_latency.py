@@ -11,7 +11,7 @@ supervising the same kind of process (`sleep`), in one run:
 
 Also measures `mcrun serve` idle with --idle-runtimes agents: CPU over --idle-seconds and RSS.
 
-Usage: python3 bench/death_latency.py [--mcrun PATH] [--kills K] [--sizes 1,50,200]
+Usage: python3 bench/death_latency.py [--mcrun PATH] [--kills K] [--sizes 1,50,200] [--settle]
 Prints a Markdown report on stdout. Needs: pip install supervisor libtmux.
 """
 import argparse, json, os, random, threading, shutil, signal, sqlite3, subprocess, sys, tempfile, textwrap, time
@@ -50,7 +50,7 @@ def kill_env_marker(marker):
 
 
 # ---------------------------------------------------------------- mcrun
-def bench_mcrun(mcrun, size, kills, scratch):
+def bench_mcrun(mcrun, size, kills, scratch, settle=False):
     state = os.path.join(scratch, f"m{size}")
     hooks = os.path.join(scratch, f"mhooks{size}")
     os.makedirs(hooks)
@@ -82,6 +82,11 @@ def bench_mcrun(mcrun, size, kills, scratch):
             ledger.append(row[1] - t0)
             line = wait_for("death hook", lambda: (lambda ls: ls[n] if len(ls) > n else None)(open(stamp).read().split()) if os.path.exists(stamp) else None, 30)
             hooked.append(float(line) - t0)
+            if settle:
+                # A death on its own: the next kill waits until this one's teardown (leftover
+                # scan, session, pane log) is done, so it does not share the CPU with it.
+                wait_for("teardown", lambda: conn.execute(
+                    "select 1 from events where kind='teardown' and runtime_id=?", (rid,)).fetchone(), 30)
         return ledger, hooked
     finally:
         serve.send_signal(signal.SIGTERM)
@@ -212,6 +217,8 @@ def main():
     ap.add_argument("--idle-runtimes", type=int, default=200)
     ap.add_argument("--idle-seconds", type=float, default=60)
     ap.add_argument("--only", default="mcrun,supervisord,poller,idle")
+    ap.add_argument("--settle", action="store_true",
+                    help="mcrun: kill the next agent only once the previous death's teardown is done (deaths on their own, not back to back)")
     args = ap.parse_args()
     mcrun = os.path.abspath(args.mcrun)
     only = set(args.only.split(","))
@@ -220,9 +227,10 @@ def main():
     try:
         for size in [int(s) for s in args.sizes.split(",")]:
             if "mcrun" in only:
-                ledger, hooked = bench_mcrun(mcrun, size, args.kills, scratch)
-                rows.append((f"mcrun serve: death recorded in the ledger", size, ledger))
-                rows.append((f"mcrun serve: death hook started", size, hooked))
+                ledger, hooked = bench_mcrun(mcrun, size, args.kills, scratch, args.settle)
+                spacing = ", each after the last teardown" if args.settle else ""
+                rows.append((f"mcrun serve: death recorded in the ledger{spacing}", size, ledger))
+                rows.append((f"mcrun serve: death hook started{spacing}", size, hooked))
             if "supervisord" in only:
                 rows.append(("supervisord: exit event at its listener", size, bench_supervisord(size, args.kills, scratch)))
             if "poller" in only:

@@ -64,13 +64,15 @@ public struct Ending: Sendable {
     }
 
     /// Phase one for a batch: the exit statuses the kernel (or, for agents nobody held a
-    /// handle on, one tmux snapshot) has within a few milliseconds, then every end in one
-    /// transaction. No screen is read here: the teardown reads it before the session goes.
+    /// handle on, one tmux snapshot) already has, then every end in one transaction. Nothing
+    /// is waited for: until tmux has reaped the agent the kernel has no status to give, and
+    /// waiting for it would put tmux's scheduling into every death's latency. The teardown
+    /// reads what is missing, and the screen, before the session goes.
     /// The answers are in the same order as the subjects.
     public func record(_ subjects: [Subject]) throws(MCRunError) -> [Ended] {
         guard !subjects.isEmpty else { return [] }
         let handles = Dictionary(subjects.compactMap { s in s.handle.map { (s.runtime.id!, $0) } }, uniquingKeysWith: { a, _ in a })
-        let facts = context.endFacts(subjects.map(\.runtime), handles: handles, waitMilliseconds: 5, screens: false)
+        let facts = context.endFacts(subjects.map(\.runtime), handles: handles, waitMilliseconds: 0, screens: false)
         let actor = context.actor
         return try context.ledger.write { db in
             let policy = try DeathPolicy.load(db)
