@@ -21,11 +21,21 @@ struct LineEditor {
 
     /// Absolute line a saved cursor (ESC 7, CSI s) points at, and its column.
     private var saved: (line: Int, column: Int)?
-    /// Where absolute row addressing (CSI H, CSI d) lands: screen row
-    /// `screenRow` is absolute line `line`. The filter does not know the
-    /// screen's size, so the first absolute move after new lines scrolled in
-    /// pins the mapping, and later ones move relative to it.
-    private var anchor: (screenRow: Int, line: Int)?
+    /// The absolute line shown on screen row 1, where absolute row addressing
+    /// (CSI H, CSI d) and scroll regions are counted from. The filter does
+    /// not know the screen's size, so the first absolute move after new
+    /// lines scrolled in pins it, and later ones move relative to it.
+    private var screenTop: Int?
+    /// The scroll region (DECSTBM) in 1-based screen rows; `bottom` is nil
+    /// when it runs to the bottom of the screen, whose height is unknown.
+    private var region: (top: Int, bottom: Int?)?
+    /// The lowest the screen's height can be: the largest row an absolute
+    /// move or a scroll region named (0 while none did).
+    private var screenRows = 0
+    /// Absolute line 0 was screen row 1, as in a new pane, and the screen
+    /// has not been cleared since: until more lines than the screen holds
+    /// were written, none has scrolled away.
+    private var startedAtScreenTop = true
 
     /// The transcript written so far and not yet taken.
     var output: [UInt8] = []
@@ -107,8 +117,26 @@ struct LineEditor {
 
     /// IND (ESC D): down one line, same column.
     mutating func lineFeed() {
+        if let bottom = region?.bottom, let cursor = cursorScreenRow {
+            if cursor == bottom {
+                scrollUp(1)
+                return
+            }
+            // Above the region's bottom the screen cannot scroll: the pinned
+            // rows stay where they are.
+            if cursor < bottom {
+                if row == count - 1 { advance() } else { setRow(row + 1) }
+                return
+            }
+        }
         if row == count - 1 {
-            anchor = nil
+            if let cursor = cursorScreenRow, screenRows > 0, region?.bottom == nil || cursor > region!.bottom! {
+                // At the bottom row named so far the screen scrolls; above it,
+                // it cannot: either way the pinned rows stay known.
+                if cursor >= screenRows { screenTop! += 1 }
+            } else {
+                screenTop = nil
+            }
             advance()
         } else {
             setRow(row + 1)
@@ -128,9 +156,19 @@ struct LineEditor {
         column = stop
     }
 
-    /// CUU and RI. Lines already written and gone from the window are out of
+    /// CUU. Lines already written and gone from the window are out of
     /// reach: the cursor stops at the window's top.
     mutating func up(_ n: Int) { setRow(max(0, row - n)) }
+
+    /// RI (ESC M): up one line, or at the top of the scroll region (of the
+    /// screen, without one) a blank line opens there and the region moves down.
+    mutating func reverseIndex() {
+        if let cursor = cursorScreenRow, cursor == (region?.top ?? 1) {
+            scrollDown(1)
+        } else {
+            up(1)
+        }
+    }
 
     /// CUD. Moving below the last line makes new blank lines rather than
     /// stopping, so text written there is never merged into a line above it.
@@ -145,15 +183,30 @@ struct LineEditor {
 
     /// CUP, HVP, VPA: `screenRow` is 1-based.
     mutating func setRow(screen screenRow: Int) {
-        if let anchor {
-            moveTo(line: anchor.line + screenRow - anchor.screenRow)
+        screenRows = max(screenRows, screenRow)
+        if screenTop == nil && startedAtScreenTop && base + count <= screenRows {
+            // Every line written so far is still on the screen, from row 1.
+            screenTop = 0
+        }
+        if let screenTop {
+            moveTo(line: screenTop + screenRow - 1)
         } else {
             // Start a fresh line unless the cursor is on an empty one, so the
             // addressed text does not overwrite output that came before it.
             setRow(count - 1)
             if !lines[top + row].isBlank { down(1) }
-            anchor = (screenRow, base + row)
+            screenTop = base + row - (screenRow - 1)
         }
+    }
+
+    /// The cursor's 1-based screen row, when the screen is pinned.
+    private var cursorScreenRow: Int? {
+        screenTop.map { base + row - $0 + 1 }
+    }
+
+    /// Window index of a 1-based screen row (negative above the window).
+    private func index(ofScreenRow screenRow: Int, top screenTop: Int) -> Int {
+        screenTop + screenRow - 1 - base
     }
 
     mutating func saveCursor() { saved = (base + row, column) }
@@ -162,6 +215,133 @@ struct LineEditor {
         guard let saved else { return }
         setRow(min(max(saved.line - base, 0), count - 1))
         column = saved.column
+    }
+
+    // MARK: Scroll regions
+
+    /// DECSTBM. `bottom` 0 (or absent) means the bottom of the screen. As on
+    /// a terminal the cursor goes home, when the screen is pinned.
+    mutating func setScrollRegion(top: Int, bottom: Int) {
+        let first = max(top, 1)
+        if bottom > 0 && bottom <= first { return }  // invalid, ignored as tmux does
+        region = first == 1 && bottom == 0 ? nil : (first, bottom > 0 ? bottom : nil)
+        screenRows = max(screenRows, bottom)
+        if let screenTop {
+            moveTo(line: screenTop)
+            column = 0
+        }
+    }
+
+    /// RIS, DECSTR: the whole screen scrolls again, and nothing is pinned.
+    mutating func resetScreen() {
+        region = nil
+        screenTop = nil
+    }
+
+    /// SU, and a line feed at the bottom of the scroll region: the region's
+    /// top line leaves it into history (where tmux keeps it, whatever the
+    /// region), the rest moves up, a blank line opens at its bottom. The
+    /// line leaving is written now, after every line above the screen.
+    /// Without a pinned screen the text only moves up under the cursor.
+    mutating func scrollUp(_ n: Int) {
+        guard let pinned = screenTop else {
+            down(n)
+            return
+        }
+        let (first, last) = region.map { ($0.top, $0.bottom) } ?? (1, nil)
+        guard let cursor = cursorScreenRow else { return }
+        var screenTop = pinned
+        account(row)
+        for _ in 0..<min(n, options.pendingLines) {
+            let leaving = index(ofScreenRow: first, top: screenTop)
+            if leaving >= count { break }  // the region holds no line yet
+            if let last, index(ofScreenRow: last, top: screenTop) < 0 { break }  // the region is above the window
+            if leaving >= 0 {
+                let screenStart = index(ofScreenRow: 1, top: screenTop)
+                if screenStart > 0 {
+                    for index in 0..<min(screenStart, count) { emit(index, final: true) }
+                }
+                emit(leaving, final: true)
+                removeLines(leaving, 1)
+            } else {
+                // Its top line was written and left the window long ago:
+                // every line in the window moves up a row.
+                screenTop += 1
+            }
+            if let last, case let opening = index(ofScreenRow: last, top: screenTop), opening <= count {
+                lines.insert(makeLine(), at: top + opening)
+            }
+        }
+        self.screenTop = screenTop
+        placeCursor(onScreenRow: cursor)
+    }
+
+    /// SD, and RI at the top of the scroll region: a blank line opens at its
+    /// top and the region's bottom line falls off (written first if the
+    /// transcript does not have it). Without a pinned screen a blank line
+    /// opens at the cursor, so nothing is written over.
+    mutating func scrollDown(_ n: Int) {
+        guard let screenTop, let cursor = cursorScreenRow else {
+            account(row)
+            for _ in 0..<min(n, options.pendingLines) { lines.insert(makeLine(), at: top + row) }
+            enforceBudget()
+            return
+        }
+        let (first, last) = region.map { ($0.top, $0.bottom) } ?? (1, nil)
+        account(row)
+        for _ in 0..<min(n, options.pendingLines) {
+            let opening = max(index(ofScreenRow: first, top: screenTop), 0)
+            if opening >= count { break }
+            if let last {
+                let falling = index(ofScreenRow: last, top: screenTop)
+                if falling < opening { break }
+                if falling < count {
+                    emit(falling, final: true)
+                    removeLines(falling, 1)
+                }
+            }
+            lines.insert(makeLine(), at: top + opening)
+        }
+        placeCursor(onScreenRow: cursor)
+        enforceBudget()
+    }
+
+    /// IL inside the scroll region: lines pushed past its bottom fall off.
+    private mutating func insertLinesInRegion(_ n: Int, bottom: Int, screenTop: Int) {
+        let cursor = base + row - screenTop + 1
+        account(row)
+        for _ in 0..<min(n, bottom - cursor + 1) {
+            let falling = index(ofScreenRow: bottom, top: screenTop)
+            if falling < count {
+                emit(falling, final: true)
+                removeLines(falling, 1)
+            }
+            lines.insert(makeLine(), at: top + row)
+        }
+        column = 0
+    }
+
+    /// DL inside the scroll region: blank lines open at its bottom.
+    private mutating func deleteLinesInRegion(_ n: Int, bottom: Int, screenTop: Int) {
+        let cursor = base + row - screenTop + 1
+        let taken = min(n, bottom - cursor + 1, count - row)
+        let below = index(ofScreenRow: bottom, top: screenTop) + 1 < count
+        removeLines(row, taken)
+        if below {
+            let opening = index(ofScreenRow: bottom, top: screenTop) - taken + 1
+            for _ in 0..<taken { lines.insert(makeLine(), at: top + opening) }
+        }
+        if row >= count { lines.append(makeLine()) }
+        column = 0
+    }
+
+    /// After lines moved, the cursor stays on its screen row.
+    private mutating func placeCursor(onScreenRow screenRow: Int) {
+        guard let screenTop else { return }
+        let target = index(ofScreenRow: screenRow, top: screenTop)
+        while count <= target { lines.append(makeLine()) }
+        row = max(0, target)
+        enforceBudget()
     }
 
     private mutating func moveTo(line absolute: Int) {
@@ -205,7 +385,8 @@ struct LineEditor {
             // A cleared screen was seen: keep it, as tmux's scroll-on-clear
             // does, then go on from a clean window.
             commitAll()
-            anchor = nil
+            screenTop = nil
+            startedAtScreenTop = false
         default:
             break
         }
@@ -223,8 +404,16 @@ struct LineEditor {
         lines[top + row].insertBlanks(at: column, count: n, limit: options.maxLineColumns)
     }
 
-    /// IL: blank lines pushed in at the cursor.
+    /// IL: blank lines pushed in at the cursor. Outside a scroll region that
+    /// holds the cursor it does nothing, as on a terminal.
     mutating func insertLines(_ n: Int) {
+        if let region, let screenTop, let cursor = cursorScreenRow {
+            guard cursor >= region.top, cursor <= region.bottom ?? Int.max else { return }
+            if let bottom = region.bottom {
+                insertLinesInRegion(n, bottom: bottom, screenTop: screenTop)
+                return
+            }
+        }
         account(row)
         for _ in 0..<min(n, options.pendingLines) {
             lines.insert(makeLine(), at: top + row)
@@ -235,6 +424,13 @@ struct LineEditor {
 
     /// DL: lines taken out at the cursor; what was below moves up.
     mutating func deleteLines(_ n: Int) {
+        if let region, let screenTop, let cursor = cursorScreenRow {
+            guard cursor >= region.top, cursor <= region.bottom ?? Int.max else { return }
+            if let bottom = region.bottom {
+                deleteLinesInRegion(n, bottom: bottom, screenTop: screenTop)
+                return
+            }
+        }
         removeLines(row, min(n, count - row))
         if row >= count { lines.append(makeLine()) }
         column = 0

@@ -176,7 +176,7 @@ extension PaneLogFilter {
             case UInt8(ascii: "8"): editor.restoreCursor()
             case UInt8(ascii: "D"): editor.lineFeed()
             case UInt8(ascii: "E"): editor.newLine()
-            case UInt8(ascii: "M"): editor.up(1)
+            case UInt8(ascii: "M"): editor.reverseIndex()
             default: break  // keypad modes, single shifts, stray ST
             }
         }
@@ -239,8 +239,12 @@ extension PaneLogFilter {
             }
             return
         }
+        if privateMarker == 0 && intermediate == UInt8(ascii: "!") && final == UInt8(ascii: "p") && !alternateScreen {
+            editor.resetScreen()  // DECSTR, soft reset: the scroll region goes
+            return
+        }
         // Other private sequences and those with intermediates (cursor
-        // style, soft reset, key modifiers) do not change the text.
+        // style, key modifiers) do not change the text.
         guard privateMarker == 0, intermediate == 0, !alternateScreen else { return }
         let first = param0
         let n = max(first, 1)
@@ -269,9 +273,12 @@ extension PaneLogFilter {
         case UInt8(ascii: "@"): editor.insertBlanks(n)
         case UInt8(ascii: "L"): editor.insertLines(n)
         case UInt8(ascii: "M"): editor.deleteLines(n)
+        case UInt8(ascii: "S"): editor.scrollUp(n)
+        case UInt8(ascii: "T"): if paramCount == 1 { editor.scrollDown(n) }  // more is mouse highlighting
+        case UInt8(ascii: "r"): editor.setScrollRegion(top: first, bottom: paramCount > 1 ? param1 : 0)
         case UInt8(ascii: "s"): if paramCount == 1 && first == 0 { editor.saveCursor() }
         case UInt8(ascii: "u"): editor.restoreCursor()
-        default: break  // SGR, scroll regions, reports, window ops
+        default: break  // SGR, reports, window ops
         }
     }
 
@@ -305,6 +312,7 @@ extension PaneLogFilter {
     private mutating func resetTerminal() {
         leaveAlternateScreen()
         editor.eraseInDisplay(2)
+        editor.resetScreen()
         g0Graphics = false
         g1Graphics = false
         shifted = false

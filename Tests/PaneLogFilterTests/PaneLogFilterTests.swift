@@ -199,11 +199,16 @@ struct LineEditorTests {
         for frame in 1...20 {
             input += "\u{1B}[5;1Hframe \(frame) top\u{1B}[K\u{1B}[6;1Hframe \(frame) bottom\u{1B}[K"
         }
-        #expect(clean(input + "\r\n") == "intro\nframe 20 top\nframe 20 bottom\n")
+        // Rows 2 to 4 were blank on the screen, between the output and the frame.
+        #expect(clean(input + "\r\n") == "intro\n\n\n\nframe 20 top\nframe 20 bottom\n")
     }
 
     @Test func absolutePositioningDoesNotOverwriteEarlierOutput() {
-        #expect(clean("prompt> \u{1B}[3;1Hpainted\r\n") == "prompt>\npainted\n")
+        // Rows counted from the top of a new pane: row 3 is below the prompt.
+        #expect(clean("prompt> \u{1B}[3;1Hpainted\r\n") == "prompt>\n\npainted\n")
+        // Once more lines were written than that row, the screen may have
+        // scrolled: the row lands on the next empty line instead.
+        #expect(clean("one\r\ntwo\r\nthree\r\nfour> \u{1B}[2;1Hpainted\r\n") == "one\ntwo\nthree\nfour>\npainted\n")
     }
 
     @Test func saveAndRestoreCursor() {
