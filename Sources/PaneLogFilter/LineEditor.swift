@@ -277,8 +277,8 @@ struct LineEditor {
     }
 
     /// SD, and RI at the top of the scroll region: a blank line opens at its
-    /// top and the region's bottom line falls off (written first if the
-    /// transcript does not have it). Without a pinned screen a blank line
+    /// top and the region's bottom line falls off (see `writeFalling`).
+    /// Without a pinned screen a blank line
     /// opens at the cursor, so nothing is written over.
     mutating func scrollDown(_ n: Int) {
         guard let screenTop, let cursor = cursorScreenRow else {
@@ -296,7 +296,7 @@ struct LineEditor {
                 let falling = index(ofScreenRow: last, top: screenTop)
                 if falling < opening { break }
                 if falling < count {
-                    emit(falling, final: true)
+                    writeFalling(falling)
                     removeLines(falling, 1)
                 }
             }
@@ -313,7 +313,7 @@ struct LineEditor {
         for _ in 0..<min(n, bottom - cursor + 1) {
             let falling = index(ofScreenRow: bottom, top: screenTop)
             if falling < count {
-                emit(falling, final: true)
+                writeFalling(falling)
                 removeLines(falling, 1)
             }
             lines.insert(makeLine(), at: top + row)
@@ -333,6 +333,16 @@ struct LineEditor {
         }
         if row >= count { lines.append(makeLine()) }
         column = 0
+    }
+
+    /// A line pushed off the bottom of the scroll region leaves the screen
+    /// without entering history. Unless the transcript has it as it is (or it
+    /// is blank), it is written now, after the lines above it, so what is
+    /// out of place is still in the order it was shown.
+    private mutating func writeFalling(_ index: Int) {
+        let line = lines[top + index]
+        guard !line.isBlank, line.hash(upTo: line.contentEnd) != line.emittedHash else { return }
+        for above in 0...index { emit(above, final: true) }
     }
 
     /// After lines moved, the cursor stays on its screen row.

@@ -247,6 +247,72 @@ struct LineEditorTests {
 }
 
 @Suite("Alternate screen")
+/// Each input starts in a new 30-row pane with the rows pinned (row 30
+/// addressed, then home) and lines 1 to 4 on rows 1 to 4; what tmux would
+/// keep is in the comment.
+struct ScrollRegionTests {
+    static let pane = "\u{1B}[30;1H\u{1B}[H1\r\n2\r\n3\r\n4"
+
+    @Test func lineFeedAtTheRegionBottomSendsItsTopLineToHistory() {
+        // tmux: history 2; screen 1, 3, x, 4.
+        #expect(clean(Self.pane + "\u{1B}[2;3r\u{1B}[3;1H\r\nx\u{1B}[r\u{1B}[5;1H") == "2\n1\n3\nx\n4\n")
+    }
+
+    @Test func scrollUpInARegionAtTheTop() {
+        // tmux: history 1, 2; screen 3, -, -, 4.
+        #expect(clean(Self.pane + "\u{1B}[1;3r\u{1B}[2S\u{1B}[r\u{1B}[5;1H") == "1\n2\n3\n\n\n4\n")
+    }
+
+    @Test func reverseIndexAtTheRegionTopOpensALine() {
+        // tmux: screen 1, new, 2, 3; 4 fell off the region, the transcript keeps it.
+        #expect(clean(Self.pane + "\u{1B}[2;4r\u{1B}[2;1H\u{1B}Mnew\u{1B}[r\u{1B}[5;1H") == "1\n2\n3\n4\nnew\n")
+        // Elsewhere in the region it only moves up.
+        #expect(clean(Self.pane + "\u{1B}[2;4r\u{1B}[4;1H\u{1B}Mthree\u{1B}[r\u{1B}[5;1H") == "1\n2\nthree\n4\n")
+    }
+
+    @Test func scrollDownInARegion() {
+        // tmux: screen -, -, 1, 4; 2 and 3 fell off, kept in the order shown.
+        #expect(clean(Self.pane + "\u{1B}[1;3r\u{1B}[2T\u{1B}[r\u{1B}[5;1H") == "1\n2\n3\n\n\n4\n")
+    }
+
+    @Test func insertAndDeleteLinesStayInsideTheRegion() {
+        // tmux: screen 1, new, 2, 4 (3 pushed out of the region, kept).
+        #expect(clean(Self.pane + "\u{1B}[2;3r\u{1B}[2;1H\u{1B}[Lnew\u{1B}[r\u{1B}[5;1H") == "1\n2\n3\nnew\n4\n")
+        // tmux: screen 1, 3, -, 4.
+        #expect(clean(Self.pane + "\u{1B}[2;3r\u{1B}[2;1H\u{1B}[M\u{1B}[r\u{1B}[5;1H") == "1\n3\n\n4\n")
+        // Outside the region IL does nothing.
+        #expect(clean(Self.pane + "\u{1B}[1;3r\u{1B}[5;1H\u{1B}[Lnot\u{1B}[r\u{1B}[6;1H") == "1\n2\n3\n4\nnot\n")
+    }
+
+    @Test func codexInsertsHistoryAboveItsViewport() {
+        // The incident: 14 lines inserted through the region above a status
+        // line repainted in place, each batch followed by the repaint.
+        var input = Self.pane + "\u{1B}[30;1H• Working (0s)"
+        for number in 1...14 {
+            input += "\u{1B}[1;29r\u{1B}[29;1H\r\n\u{1B}[Kline \(number)\u{1B}[r\u{1B}[30;1H• Working (\(number)s)\u{1B}[K"
+        }
+        let lines = clean(input).split(separator: "\n")
+        #expect(lines == ["1", "2", "3", "4"] + (1...14).map { "line \($0)" } + ["• Working (14s)"])
+    }
+
+    @Test func withoutPinnedRowsScrollingNeverWritesOver() {
+        // More lines than any row named: the rows are not known. SU moves
+        // down under the text, SD opens lines at the cursor.
+        let lines = "a\r\nb\r\nc\r\nd\r\ne\r\n\u{1B}[2A"
+        #expect(clean(lines + "\u{1B}[2Sx\r\n") == "a\nb\nc\nd\ne\nx\n")
+        #expect(clean(lines + "\u{1B}[1Tx\r\n") == "a\nb\nc\nx\nd\ne\n")
+    }
+
+    @Test func resetsForgetTheRegion() {
+        for reset in ["\u{1B}[r", "\u{1B}[!p"] {
+            // After the reset a line feed on row 3 just moves down, to row 4.
+            #expect(clean(Self.pane + "\u{1B}[2;3r" + reset + "\u{1B}[3;1H\r\nx\r\n") == "1\n2\n3\nx\n", "\(reset)")
+        }
+        // A full reset also clears the screen: what was on it is kept.
+        #expect(clean(Self.pane + "\u{1B}[2;3r\u{1B}c\u{1B}[3;1H\r\nx\r\n") == "1\n2\n3\n4\n\nx\n")
+    }
+}
+
 struct AlternateScreenTests {
     @Test func fullScreenOutputIsReplacedByOneNote() {
         let input = "before\r\n\u{1B}[?1049h\u{1B}[H\u{1B}[2Jfull screen\r\n\u{1B}[10;1Hmore\u{1B}[?1049lafter\r\n"
