@@ -20,37 +20,14 @@ final class PaneLogHookTests {
 
     deinit {
         // Normally the test has ended the server already.
-        if let pid = try? spawn(["tmux", "-S", socket, "kill-server"]) { _ = reap(pid, blocking: true) }
+        server.kill()
         try? FileManager.default.removeItem(at: scratch)
     }
 
     static let hook = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("hooks/pane-log")
 
-    /// Runs a tmux command on the private server and returns its exit status.
-    @discardableResult
-    func tmux(_ arguments: [String]) async throws -> Int32 {
-        let pid = try spawn(["tmux", "-S", socket, "-f", "/dev/null"] + arguments)
-        var status: Int32?
-        let exited = await eventually(timeout: .seconds(10)) {
-            status = reap(pid, blocking: false)
-            return status != nil
-        }
-        guard exited, let status else {
-            kill(pid, SIGKILL)
-            _ = reap(pid, blocking: true)
-            throw TmuxDidNotAnswer(arguments: arguments)
-        }
-        return status
-    }
-
-    struct TmuxDidNotAnswer: Error, CustomStringConvertible {
-        let arguments: [String]
-        var description: String { "tmux \(arguments.first ?? "") did not return within 10 s" }
-    }
-
-    /// Single quotes for sh, for the one string tmux hands to `sh -c`.
-    func quoted(_ word: String) -> String { "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+    var server: TmuxServer { TmuxServer(socket: socket, conf: "/dev/null", scratch: scratch) }
 
     @Test func capturesAReadableTranscriptOfThePane() async throws {
         let permissions = try FileManager.default.attributesOfItem(atPath: Self.hook.path)[.posixPermissions] as? Int
@@ -59,17 +36,16 @@ final class PaneLogHookTests {
         let go = scratch.appendingPathComponent("go").path
         // The pane waits until the pipe is attached, then draws like an agent.
         let script = """
-            while [ ! -e \(quoted(go)) ]; do sleep 0.02; done
+            while [ ! -e \(shellQuoted(go)) ]; do sleep 0.02; done
             printf '\\033]0;agent\\007\\033[1;32mstarting\\033[0m\\n'
             for i in 1 2 3 4 5 6 7 8 9; do printf '\\r\\342\\240\\213 Working %s' $i; done
             printf '\\r\\033[2Kfinished\\n'
             sleep 10
             """
-        try #require(try await tmux(["new-session", "-d", "-s", "agent", "-x", "80", "-y", "24", "sh", "-c", script]) == 0,
-                     "tmux could not start a session")
+        try await server.run(["new-session", "-d", "-s", "agent", "-x", "80", "-y", "24", "sh", "-c", script])
         let binary = try PaneLogProcess.executable().path
-        let command = "MCRUN_PANE_LOG_BIN=\(quoted(binary)) exec \(quoted(Self.hook.path)) --max-bytes 1M \(quoted(log))"
-        try #require(try await tmux(["pipe-pane", "-o", "-t", "agent", command]) == 0, "pipe-pane failed")
+        let command = "MCRUN_PANE_LOG_BIN=\(shellQuoted(binary)) exec \(shellQuoted(Self.hook.path)) --max-bytes 1M \(shellQuoted(log))"
+        try await server.run(["pipe-pane", "-o", "-t", "agent", command])
         try #require(FileManager.default.createFile(atPath: go, contents: nil))
 
         let expected = "starting\nfinished\n"
@@ -80,19 +56,19 @@ final class PaneLogHookTests {
         #expect(seen, "the transcript should be \(String(reflecting: expected)), it is \(String(reflecting: actual))")
 
         // Ending the server closes the pipe: the pump sees EOF and exits.
-        #expect(try await tmux(["kill-server"]) == 0)
+        try await server.run(["kill-server"])
     }
 }
 
-/// Starts `argv` (looked up in PATH) with /dev/null for stdin, stdout and
-/// stderr and an empty signal mask.
-func spawn(_ argv: [String]) throws -> pid_t {
+/// Starts `argv` (looked up in PATH) with /dev/null for stdin and stderr,
+/// stdout written to `output` (created or truncated), and an empty signal mask.
+func spawn(_ argv: [String], output: String = "/dev/null") throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
-    for descriptor: Int32 in 0...2 {
-        posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY, 0)
-    }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }

@@ -115,7 +115,7 @@ private struct Builder {
     mutating func text(_ prefix: String) -> String {
         serial += 1
         var line = "\(prefix)\(serial)"
-        for _ in 0..<choices.below(8) { line += " " + choices.pick(Self.words) }
+        for _ in 0..<choices.below(7) { line += " " + choices.pick(Self.words) }
         return line
     }
 
@@ -314,8 +314,11 @@ private struct Builder {
                 plainLine(choices.pick(["", "  ", "Compiling ", "info: "]))
             case 2:
                 let label = text("Fetching ")
+                var widest = 0
                 for tick in 0..<(2 + choices.below(30)) {
-                    write("\r" + coloured(frames[(tick + serial) % frames.count] + " " + label) + " \(tick)s")
+                    let frame = frames[(tick + serial) % frames.count] + " " + label
+                    write("\r" + coloured(frame) + " \(tick)s")
+                    widest = max(widest, columnsTaken(frame) + " \(tick)s".count)
                     if choices.chance(20) { csi("K") }
                 }
                 switch choices.below(3) {
@@ -323,7 +326,7 @@ private struct Builder {
                     write("\r")
                     csi("2K")
                 case 1:
-                    write("\r" + String(repeating: " ", count: label.unicodeScalars.count * 2 + 12) + "\r")
+                    write("\r" + String(repeating: " ", count: widest) + "\r")
                 default:
                     let done = text("✓ fetched ")
                     write("\r" + done)
@@ -376,6 +379,11 @@ private struct Builder {
     }
 }
 
+/// Terminal columns of a generated line: its only wide characters are CJK.
+private func columnsTaken(_ line: String) -> Int {
+    line.unicodeScalars.reduce(0) { $0 + ((0x3000...0x9FFF).contains($1.value) ? 2 : 1) }
+}
+
 private func trimmed(_ line: String) -> String {
     var scalars = Array(line.unicodeScalars)
     while let last = scalars.last, last == " " { scalars.removeLast() }
@@ -391,6 +399,19 @@ func firstMissing(_ expected: [String], in lines: [String]) -> (index: Int, line
     for (index, line) in expected.enumerated() {
         guard let found = lines[position...].firstIndex(of: line) else { return (index, line) }
         position = found + 1
+    }
+    return nil
+}
+
+/// Whether a transcript written with idle flushes keeps `expected`: in
+/// order, except its last `live` lines (a block redrawn in place), which may
+/// have been written before other lines were inserted above them and not
+/// again, since they did not change: out of place, but not lost.
+func firstLost(_ expected: [String], live: Int, in lines: [String]) -> (index: Int, line: String)? {
+    let ordered = Array(expected.dropLast(live))
+    if let missing = firstMissing(ordered, in: lines) { return missing }
+    for (offset, line) in expected.suffix(live).enumerated() where !lines.contains(line) {
+        return (ordered.count + offset, line)
     }
     return nil
 }
