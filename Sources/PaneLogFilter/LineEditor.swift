@@ -130,10 +130,10 @@ struct LineEditor {
             }
         }
         if row == count - 1 {
-            if let cursor = cursorScreenRow, screenRows > 0, region?.bottom == nil || cursor > region!.bottom! {
+            if let screenTop, let cursor = cursorScreenRow, screenRows > 0 {
                 // At the bottom row named so far the screen scrolls; above it,
                 // it cannot: either way the pinned rows stay known.
-                if cursor >= screenRows { screenTop! += 1 }
+                if cursor >= screenRows { self.screenTop = screenTop + 1 }
             } else {
                 screenTop = nil
             }
@@ -244,12 +244,11 @@ struct LineEditor {
     /// line leaving is written now, after every line above the screen.
     /// Without a pinned screen the text only moves up under the cursor.
     mutating func scrollUp(_ n: Int) {
-        guard let pinned = screenTop else {
+        guard let pinned = screenTop, let cursor = cursorScreenRow else {
             down(n)
             return
         }
         let (first, last) = region.map { ($0.top, $0.bottom) } ?? (1, nil)
-        guard let cursor = cursorScreenRow else { return }
         var screenTop = pinned
         account(row)
         for _ in 0..<min(n, options.pendingLines) {
@@ -278,8 +277,8 @@ struct LineEditor {
 
     /// SD, and RI at the top of the scroll region: a blank line opens at its
     /// top and the region's bottom line falls off (see `writeFalling`).
-    /// Without a pinned screen a blank line
-    /// opens at the cursor, so nothing is written over.
+    /// Without a pinned screen a blank line opens at the cursor, so nothing
+    /// is written over.
     mutating func scrollDown(_ n: Int) {
         guard let screenTop, let cursor = cursorScreenRow else {
             account(row)
