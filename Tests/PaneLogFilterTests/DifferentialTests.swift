@@ -113,13 +113,13 @@ final class DifferentialTests {
     }
 
     static let generated: [(GeneratedStream.Renderer, UInt64)] = GeneratedStream.Renderer.allCases.flatMap { renderer in
-        [1, 2, 3].map { (renderer, $0) }
+        (1...5).map { (renderer, UInt64($0)) }
     }
 
     @Test("generated stream", arguments: generated)
     func generatedStream(renderer: GeneratedStream.Renderer, seed: UInt64) async throws {
         var choices = Choices(seed: seed)
-        let stream = GeneratedStream.make(renderer, choices: &choices, steps: 120)
+        let stream = GeneratedStream.make(renderer, choices: &choices, steps: 150)
         let name = "\(renderer.rawValue)-\(seed)"
         let played = try await play(stream.bytes, name: name)
         // The generator's own account of what a terminal keeps is what tmux
