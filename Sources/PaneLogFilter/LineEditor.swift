@@ -309,7 +309,7 @@ struct LineEditor {
     private mutating func insertLinesInRegion(_ n: Int, bottom: Int, screenTop: Int) {
         let cursor = base + row - screenTop + 1
         account(row)
-        for _ in 0..<min(n, bottom - cursor + 1) {
+        for _ in 0..<min(n, bottom - cursor + 1, options.pendingLines) {
             let falling = index(ofScreenRow: bottom, top: screenTop)
             if falling < count {
                 writeFalling(falling)
@@ -318,6 +318,7 @@ struct LineEditor {
             lines.insert(makeLine(), at: top + row)
         }
         column = 0
+        enforceBudget()
     }
 
     /// DL inside the scroll region: blank lines open at its bottom.

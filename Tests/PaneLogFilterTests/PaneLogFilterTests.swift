@@ -284,6 +284,15 @@ struct ScrollRegionTests {
         #expect(clean(Self.pane + "\u{1B}[1;3r\u{1B}[5;1H\u{1B}[Lnot\u{1B}[r\u{1B}[6;1H") == "1\n2\n3\n4\nnot\n")
     }
 
+    @Test func insertingLinesIntoAHugeRegionStaysWithinTheWindow() {
+        // A region far taller than the window: the lines pushed in are
+        // bounded by the window, as a terminal bounds them by its screen.
+        let input = "\u{1B}[8;1H\u{1B}[H1\r\n2\r\n3\r\n4\u{1B}[1;60000r\u{1B}[2;1H\u{1B}[60000L\u{1B}[r"
+        let output = clean(input, options: .init(pendingLines: 16))
+        #expect(Set(output.split(separator: "\n")) == ["1", "2", "3", "4"])
+        #expect(output.utf8.count < 100, "\(output.utf8.count) bytes: the window grew past its 16 lines")
+    }
+
     @Test func codexInsertsHistoryAboveItsViewport() {
         // The incident: 14 lines inserted through the region above a status
         // line repainted in place, each batch followed by the repaint.
