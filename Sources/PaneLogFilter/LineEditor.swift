@@ -270,6 +270,9 @@ struct LineEditor {
             if let last, case let opening = index(ofScreenRow: last, top: screenTop), opening <= count {
                 lines.insert(makeLine(), at: top + opening)
             }
+            // The cursor is placed again below; until then it must stay on a line.
+            if count == 0 { lines.append(makeLine()) }
+            row = min(row, count - 1)
         }
         self.screenTop = screenTop
         placeCursor(onScreenRow: cursor)

@@ -284,6 +284,14 @@ struct ScrollRegionTests {
         #expect(clean(Self.pane + "\u{1B}[1;3r\u{1B}[5;1H\u{1B}[Lnot\u{1B}[r\u{1B}[6;1H") == "1\n2\n3\n4\nnot\n")
     }
 
+    @Test func scrollingUpPastTheCursorLine() {
+        // Found by the fuzzer: the cursor's line scrolled out while more
+        // lines were still to go, and the next one trapped on its index.
+        #expect(clean("\u{1B}[3f\u{1B}[2S") == "\n\n\n\n")
+        // tmux: history a, b; screen c, -, " x" (the cursor stays on row 3).
+        #expect(clean("a\r\nb\u{1B}[3fc\u{1B}[2Sx\r\n") == "a\nb\nc\n\n x\n")
+    }
+
     @Test func insertingLinesIntoAHugeRegionStaysWithinTheWindow() {
         // A region far taller than the window: the lines pushed in are
         // bounded by the window, as a terminal bounds them by its screen.
