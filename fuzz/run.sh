@@ -22,5 +22,5 @@ fi
 seed="$here/corpus/agent-session"
 [ -e "$seed" ] || { printf '\000' > "$seed"; cat "$root/Tests/PaneLogFilterTests/Fixtures/agent-session.raw" >> "$seed"; }
 # The Swift runtime's own crash handler would race AddressSanitizer's report.
-SWIFT_BACKTRACE=enable=no exec "$build/pane-log-fuzz" -max_total_time="$seconds" -max_len=8192 -timeout=20 -rss_limit_mb=2048 \
+SWIFT_BACKTRACE=enable=no exec "$build/pane-log-fuzz" -max_total_time="$seconds" -max_len=8192 -timeout=60 -rss_limit_mb=2048 \
     -artifact_prefix="$here/crashes/" -print_final_stats=1 "$@" "$here/corpus"
