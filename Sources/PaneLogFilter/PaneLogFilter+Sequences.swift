@@ -72,7 +72,8 @@ extension PaneLogFilter {
                 utf8Value = utf8Value << 6 | UInt32(byte & 0x3F)
                 utf8Need -= 1
                 if utf8Need == 0 {
-                    let valid = utf8Value >= utf8Minimum && utf8Value <= 0x10FFFF
+                    let valid =
+                        utf8Value >= utf8Minimum && utf8Value <= 0x10FFFF
                         && !(0xD800...0xDFFF).contains(utf8Value)
                     printScalar(valid ? utf8Value : 0xFFFD)
                 }

@@ -30,7 +30,8 @@ struct AgentReportTests {
 
     /// What Claude Code writes on a hook's stdin, per event, plus input no agent should send.
     static func payloads(session: String = "5f1c9a2e-0000-4000-8000-000000000001") -> [(String, [UInt8])] {
-        let common = #""session_id":"\#(session)","transcript_path":"/home/u/.claude/projects/p/\#(session).jsonl","cwd":"/home/u/p","permission_mode":"default""#
+        let common =
+            #""session_id":"\#(session)","transcript_path":"/home/u/.claude/projects/p/\#(session).jsonl","cwd":"/home/u/p","permission_mode":"default""#
         let events = [
             #"{\#(common),"hook_event_name":"UserPromptSubmit","prompt":"fix the parser; exit 2"}"#,
             #"{\#(common),"hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"make test","description":"run tests"},"tool_use_id":"toolu_01"}"#,
@@ -45,7 +46,8 @@ struct AgentReportTests {
         out.append(("empty stdin", []))
         out.append(("not JSON", Array("exit 2\n".utf8)))
         out.append(("a JSON array", Array("[1,2]".utf8)))
-        let big = #"{\#(common),"hook_event_name":"PreToolUse","tool_name":"Write","tool_input":{"content":""# + String(repeating: "x", count: 3 << 20) + #""}}"#
+        let big =
+            #"{\#(common),"hook_event_name":"PreToolUse","tool_name":"Write","tool_input":{"content":""# + String(repeating: "x", count: 3 << 20) + #""}}"#
         out.append(("a 3 MB tool input", Array(big.utf8)))
         return out
     }
@@ -79,16 +81,20 @@ struct AgentReportTests {
         for command in commands {
             for (name, payload) in Self.payloads() {
                 let result = try Self.runHook(command, stdin: payload, environment: ["HOME": home, "XDG_STATE_HOME": home + "/state"])
-                #expect(result.status == 0 && result.signal == nil && !result.timedOut, "\(command) with \(name.prefix(60)): status \(result.status), stderr \(result.stderrText)")
+                #expect(
+                    result.status == 0 && result.signal == nil && !result.timedOut,
+                    "\(command) with \(name.prefix(60)): status \(result.status), stderr \(result.stderrText)")
                 #expect(result.stdout.isEmpty, "\(command) with \(name.prefix(60)) printed on stdout: \(result.stdoutText.prefix(200))")
             }
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: home).isEmpty, "a report outside a runtime created files")
         // Credentials of a runtime that does not exist, in a state directory that does not exist.
         for (name, payload) in Self.payloads().prefix(3) {
-            let result = try Self.runHook(commands[0], stdin: payload, environment: [
-                "MCRUN_TICKET": "GHOST-1", "MCRUN_EPISODE": "1", "MCRUN_NONCE": "0000", "MCRUN_STATE_DIR": s.path("nowhere"),
-            ])
+            let result = try Self.runHook(
+                commands[0], stdin: payload,
+                environment: [
+                    "MCRUN_TICKET": "GHOST-1", "MCRUN_EPISODE": "1", "MCRUN_NONCE": "0000", "MCRUN_STATE_DIR": s.path("nowhere"),
+                ])
             #expect(result.status == 0 && result.stdout.isEmpty, "\(name.prefix(40)): \(result.status) \(result.stdoutText)")
         }
         #expect(!FileManager.default.fileExists(atPath: s.path("nowhere")), "a report created a state directory")
@@ -118,7 +124,11 @@ struct AgentReportTests {
         // It holds it until its stdin closes.
         let marker = s.path("locked")
         let holder = try Subprocess.spawn(
-            ["python3", "-c", "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute('BEGIN IMMEDIATE')\nopen(sys.argv[2],'w').close()\nsys.stdin.read()", s.stateDir + "/ledger.sqlite", marker],
+            [
+                "python3", "-c",
+                "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1],isolation_level=None)\nc.execute('BEGIN IMMEDIATE')\nopen(sys.argv[2],'w').close()\nsys.stdin.read()",
+                s.stateDir + "/ledger.sqlite", marker,
+            ],
             environment: s.processEnvironment, workingDirectory: s.directory)
         try waitUntil("the lock holder took the ledger's write lock", timeout: 20) { FileManager.default.fileExists(atPath: marker) }
         for (name, payload) in Self.payloads().prefix(7) {
@@ -143,7 +153,9 @@ struct AgentReportTests {
         s.onCleanup { _ = try? Subprocess.run(["chattr", "-i", ledger]) }
         for (name, payload) in Self.payloads().prefix(7) {
             let result = try Self.runHook(command, stdin: payload, environment: env)
-            #expect(result.status == 0 && !result.timedOut && result.stdout.isEmpty, "\(name.prefix(50)) on an immutable ledger: status \(result.status), stdout \(result.stdoutText)")
+            #expect(
+                result.status == 0 && !result.timedOut && result.stdout.isEmpty,
+                "\(name.prefix(50)) on an immutable ledger: status \(result.status), stdout \(result.stdoutText)")
         }
         _ = try Subprocess.run(["chattr", "-i", ledger])
         // Its Stop and idle_prompt reports were not recorded: still busy.
@@ -176,7 +188,11 @@ struct AgentReportTests {
         let runtimeID = try #require(try s.context().ledger.runtime(ticket: "D1", episode: nil)?.id)
         let marker = s.path("held")
         let holder = try Subprocess.spawn(
-            ["python3", "-c", "import fcntl,os,sys\nos.makedirs(os.path.dirname(sys.argv[1]),exist_ok=True)\nf=open(sys.argv[1],'a')\nfcntl.flock(f,fcntl.LOCK_EX)\nopen(sys.argv[2],'w').close()\nsys.stdin.read()", "\(s.stateDir)/locks/send-\(runtimeID).lock", marker],
+            [
+                "python3", "-c",
+                "import fcntl,os,sys\nos.makedirs(os.path.dirname(sys.argv[1]),exist_ok=True)\nf=open(sys.argv[1],'a')\nfcntl.flock(f,fcntl.LOCK_EX)\nopen(sys.argv[2],'w').close()\nsys.stdin.read()",
+                "\(s.stateDir)/locks/send-\(runtimeID).lock", marker,
+            ],
             environment: s.processEnvironment, workingDirectory: s.directory)
         try waitUntil("the send lock is held", timeout: 20) { FileManager.default.fileExists(atPath: marker) }
         let started = Instant.now
@@ -248,9 +264,10 @@ struct AgentReportTests {
         try #require(started.status == 0, "start: \(started.stderrText)")
         let pane = try #require(json.at("runtime.pane")?.stringValue)
         try waitUntil("the stand-in agent is ready") { try s.tmux(["capture-pane", "-p", "-t", pane]).stdoutText.contains("ready") }
-        let payloads = Dictionary(uniqueKeysWithValues: Self.payloads().prefix(8).map { text, bytes in
-            (String(text.split(separator: "\"hook_event_name\":\"")[1].prefix { $0 != "\"" }) + (text.contains("idle_prompt") ? "-idle" : ""), bytes)
-        })
+        let payloads = Dictionary(
+            uniqueKeysWithValues: Self.payloads().prefix(8).map { text, bytes in
+                (String(text.split(separator: "\"hook_event_name\":\"")[1].prefix { $0 != "\"" }) + (text.contains("idle_prompt") ? "-idle" : ""), bytes)
+            })
 
         func step(_ name: String, _ event: String) throws {
             let payload = try #require(payloads[event], "no payload for \(event)")
@@ -261,7 +278,9 @@ struct AgentReportTests {
             let rc = try String(contentsOfFile: "\(dir)/\(name).rc", encoding: .utf8)
             #expect(rc == "0\n", "\(event) hook exited \(rc)")
             #expect(FileManager.default.contents(atPath: "\(dir)/\(name).out")?.isEmpty == true, "\(event) hook printed on stdout")
-            #expect(FileManager.default.contents(atPath: "\(dir)/\(name).err")?.isEmpty == true, "\(event) hook: \(String(decoding: FileManager.default.contents(atPath: "\(dir)/\(name).err") ?? Data(), as: UTF8.self))")
+            #expect(
+                FileManager.default.contents(atPath: "\(dir)/\(name).err")?.isEmpty == true,
+                "\(event) hook: \(String(decoding: FileManager.default.contents(atPath: "\(dir)/\(name).err") ?? Data(), as: UTF8.self))")
         }
         func activity() throws -> String? { try Self.activity(s, "W1")?.at("activity")?.stringValue }
         func events(_ kind: String) throws -> Int {

@@ -121,7 +121,10 @@ struct AgentSetupTests {
         let project = s.path("project")
         try FileManager.default.createDirectory(atPath: project + "/.claude", withIntermediateDirectories: true)
         let path = project + "/.claude/settings.json"
-        for bad in [#"{"hooks": {"Stop": [}"#, #"{"model": "opus",}"#, #"{"permissions": {"allow": ["Bash(x)",]}}"#, #"{"hooks": []}"#, #"{"hooks": {"Stop": {}}}"#, #"{"permissions": {"allow": "Bash"}}"#, "[1]"] {
+        for bad in [
+            #"{"hooks": {"Stop": [}"#, #"{"model": "opus",}"#, #"{"permissions": {"allow": ["Bash(x)",]}}"#, #"{"hooks": []}"#, #"{"hooks": {"Stop": {}}}"#,
+            #"{"permissions": {"allow": "Bash"}}"#, "[1]",
+        ] {
             #expect(FileManager.default.createFile(atPath: path, contents: Data(bad.utf8)))
             let inode = Self.inode(path)
             let (result, json) = try s.mcrunJSON(["agent", "setup", "claude-code", "--project", project])

@@ -51,7 +51,8 @@ struct AttachWatchTests {
 
         for (extra, readOnly) in [([String](), true), (["--rw"], false)] {
             let command = ([Scratch.mcrunPath, "attach", "A1"] + extra).map(PaneHooks.shellQuote).joined(separator: " ")
-            let client = try Subprocess.spawn(["/usr/bin/script", "-qec", command, "/dev/null"], environment: s.processEnvironment, workingDirectory: s.directory)
+            let client = try Subprocess.spawn(
+                ["/usr/bin/script", "-qec", command, "/dev/null"], environment: s.processEnvironment, workingDirectory: s.directory)
             var flags = ""
             try waitUntil("a tmux client attached to A1@1", timeout: 10) {
                 let listed = try s.tmux(["list-clients", "-F", "#{session_name} #{client_flags}"]).stdoutText
@@ -78,7 +79,12 @@ struct AttachWatchTests {
         let script = "exec \"$0\" ps --watch --interval 60s >\(PaneHooks.shellQuote(output)) 2>&1"
         let watcher = try Subprocess.spawn(["/bin/sh", "-c", script, Scratch.mcrunPath], environment: s.processEnvironment, workingDirectory: s.directory)
         var finished = false
-        defer { if !finished { kill(watcher.pid, SIGKILL); _ = watcher.collect(stdin: nil, timeoutMilliseconds: 5_000) } }
+        defer {
+            if !finished {
+                kill(watcher.pid, SIGKILL)
+                _ = watcher.collect(stdin: nil, timeoutMilliseconds: 5_000)
+            }
+        }
         func screen() -> String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
         try waitUntil("the first table", timeout: 10) { screen().contains("no runtimes") }
 
@@ -101,7 +107,12 @@ struct AttachWatchTests {
         let script = "exec \"$0\" ps --watch --json --interval 100ms >\(PaneHooks.shellQuote(output)) 2>&1"
         let watcher = try Subprocess.spawn(["/bin/sh", "-c", script, Scratch.mcrunPath], environment: s.processEnvironment, workingDirectory: s.directory)
         var finished = false
-        defer { if !finished { kill(watcher.pid, SIGKILL); _ = watcher.collect(stdin: nil, timeoutMilliseconds: 5_000) } }
+        defer {
+            if !finished {
+                kill(watcher.pid, SIGKILL)
+                _ = watcher.collect(stdin: nil, timeoutMilliseconds: 5_000)
+            }
+        }
         func lines() -> [Substring] { ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").split(separator: "\n") }
         // Nothing is written meanwhile: these refreshes come from --interval alone.
         try waitUntil("three refreshes", timeout: 10) { lines().count >= 3 }
@@ -141,4 +152,3 @@ struct AttachWatchTests {
         #expect(lines.contains { $0.hasPrefix("WIDE-TICKET-1") && $0.contains("running") })
     }
 }
-

@@ -20,7 +20,9 @@ import Testing
     @Test func usageErrorsExitTwo() throws {
         let s = try Scratch(name: "usage")
         defer { s.cleanup() }
-        for args in [["start"], ["start", "T1"], ["stop"], ["frobnicate"], ["stop", "T1", "--grace", "soon"], ["start", "T1", "--env", "NOEQUALS", "--", "true"]] {
+        for args in [
+            ["start"], ["start", "T1"], ["stop"], ["frobnicate"], ["stop", "T1", "--grace", "soon"], ["start", "T1", "--env", "NOEQUALS", "--", "true"],
+        ] {
             let result = try s.mcrun(args)
             #expect(result.status == 2, "mcrun \(args) exited \(result.status)")
             #expect(!result.stderrText.isEmpty)

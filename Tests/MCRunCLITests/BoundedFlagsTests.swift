@@ -81,7 +81,9 @@ struct BoundedFlagsTests {
         }
         for (args, flag) in cases {
             let result = try s.mcrun(args, timeoutMilliseconds: 20_000)
-            #expect(result.status == 2 && result.signal == nil, "mcrun \(args) exited \(result.status) signal \(result.signal.map(String.init) ?? "-"): \(result.stderrText)")
+            #expect(
+                result.status == 2 && result.signal == nil,
+                "mcrun \(args) exited \(result.status) signal \(result.signal.map(String.init) ?? "-"): \(result.stderrText)")
             let lines = result.stderrText.split(separator: "\n")
             #expect(lines.count == 1, "mcrun \(args) wrote \(lines.count) lines: \(result.stderrText)")
             // A setting's value is an argument: `config capacity -1` reads as an unknown option.

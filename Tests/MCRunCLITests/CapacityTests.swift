@@ -58,7 +58,9 @@ struct CapacityTests {
         #expect(try s.mcrun(["config", "capacity", "none"]).status == 0)
         let ledger = s.stateDir + "/ledger.sqlite"
         // A real sqlite3 process holds the write lock until its stdin closes.
-        let holder = try Subprocess.spawn(["sqlite3", "-cmd", ".timeout 5000", "-cmd", "BEGIN EXCLUSIVE", "-cmd", "INSERT INTO settings VALUES ('x','y',0)", ledger])
+        let holder = try Subprocess.spawn([
+            "sqlite3", "-cmd", ".timeout 5000", "-cmd", "BEGIN EXCLUSIVE", "-cmd", "INSERT INTO settings VALUES ('x','y',0)", ledger,
+        ])
         s.onCleanup {
             kill(holder.pid, SIGKILL)
             _ = holder.collect(stdin: nil, timeoutMilliseconds: 5_000)

@@ -227,7 +227,9 @@ import Testing
 
         let uninstall = try install(["--uninstall", "--destdir", stage, "--prefix", "/opt/mcrun"])
         #expect(uninstall.succeeded, "\(uninstall.stderrText)")
-        for path in ["opt/mcrun/bin/mcrun", "opt/mcrun/lib/mcrun", "opt/mcrun/share/man/man1/mcrun.1", "etc/systemd/system/mcrun.service", "etc/sysusers.d/mcrun.conf"] {
+        for path in [
+            "opt/mcrun/bin/mcrun", "opt/mcrun/lib/mcrun", "opt/mcrun/share/man/man1/mcrun.1", "etc/systemd/system/mcrun.service", "etc/sysusers.d/mcrun.conf",
+        ] {
             #expect(!exists(stage + "/" + path), "\(path) survived --uninstall")
         }
         #expect(exists(stage + "/etc/mcrun/mcrun.conf"), "the configuration went without --purge")

@@ -140,7 +140,9 @@ func runJSON(_ s: Scratch, _ args: [String]) throws -> (result: Subprocess.Resul
     let result = try s.mcrun(args)
     let lines = result.stdoutText.split(separator: "\n")
     guard lines.count == 1, let json = try? JSONDecoder().decode(JSONValue.self, from: Data(lines[0].utf8)) else {
-        throw ScratchError("mcrun \(args.joined(separator: " ")) did not print exactly one JSON object: stdout=\(result.stdoutText.debugDescription) stderr=\(result.stderrText.debugDescription)")
+        throw ScratchError(
+            "mcrun \(args.joined(separator: " ")) did not print exactly one JSON object: stdout=\(result.stdoutText.debugDescription) stderr=\(result.stderrText.debugDescription)"
+        )
     }
     return (result, json)
 }

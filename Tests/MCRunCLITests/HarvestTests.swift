@@ -20,7 +20,8 @@ struct HarvestTests {
         let s = try Scratch(name: "logs")
         defer { s.cleanup() }
         let go = s.path("go")
-        let agent = try s.script("agent.sh",
+        let agent = try s.script(
+            "agent.sh",
             """
             #!/bin/sh
             while [ ! -e '\(go)' ]; do sleep 0.02; done
@@ -97,7 +98,8 @@ struct HarvestTests {
     @Test func anAgentThatSignalsDoneThenExitsEndsCompleted() throws {
         let s = try Scratch(name: "done")
         defer { s.cleanup() }
-        let agent = try s.script("agent.sh",
+        let agent = try s.script(
+            "agent.sh",
             """
             #!/bin/sh
             echo 'building the thing'
@@ -133,7 +135,8 @@ struct HarvestTests {
     @Test func anAgentThatExitsWithoutASignalLeavesARecordWithItsExitStatusAndLastLines() throws {
         let s = try Scratch(name: "died")
         defer { s.cleanup() }
-        let agent = try s.script("agent.sh",
+        let agent = try s.script(
+            "agent.sh",
             """
             #!/bin/sh
             i=1

@@ -38,7 +38,9 @@ struct ReadsAreReadsTests {
         // A reader that waited for the lock would wait this long, then fail.
         s.environment["MCRUN_BUSY_TIMEOUT"] = "60"
         let ledger = s.stateDir + "/ledger.sqlite"
-        let holder = try Subprocess.spawn(["sqlite3", "-cmd", ".timeout 5000", "-cmd", "BEGIN IMMEDIATE", "-cmd", "INSERT INTO settings VALUES ('held','1',0)", ledger])
+        let holder = try Subprocess.spawn([
+            "sqlite3", "-cmd", ".timeout 5000", "-cmd", "BEGIN IMMEDIATE", "-cmd", "INSERT INTO settings VALUES ('held','1',0)", ledger,
+        ])
         s.onCleanup {
             kill(holder.pid, SIGKILL)
             _ = holder.collect(stdin: nil, timeoutMilliseconds: 5_000)
@@ -94,7 +96,9 @@ struct ReadsAreReadsTests {
         try Self.prepare(s)
         let ledger = s.stateDir + "/ledger.sqlite"
         func tables() throws -> String {
-            try Subprocess.run(["sqlite3", ledger, "SELECT group_concat(name) FROM sqlite_master WHERE name = 'refusals'; SELECT count(*) FROM grdb_migrations"]).stdoutText
+            try Subprocess.run([
+                "sqlite3", ledger, "SELECT group_concat(name) FROM sqlite_master WHERE name = 'refusals'; SELECT count(*) FROM grdb_migrations",
+            ]).stdoutText
         }
         let rollBack = try Subprocess.run(["sqlite3", ledger, "DROP TABLE refusals; DELETE FROM grdb_migrations WHERE identifier = 'v5-refusals'"])
         try #require(rollBack.succeeded, "\(rollBack.stderrText)")

@@ -88,9 +88,12 @@ struct SendBytesTests {
             seed ^= seed << 17
             return seed
         }
-        let pieces: [[UInt8]] = [[0x1b, 0x5b, 0x32, 0x30, 0x31, 0x7e], [0x1b, 0x5b, 0x32, 0x30, 0x30, 0x7e], [0x1b, 0x5b, 0x32], [0x30, 0x31, 0x7e], [0x9b], [0x0d], [0x03], [0x1b]]
+        let pieces: [[UInt8]] = [
+            [0x1b, 0x5b, 0x32, 0x30, 0x31, 0x7e], [0x1b, 0x5b, 0x32, 0x30, 0x30, 0x7e], [0x1b, 0x5b, 0x32], [0x30, 0x31, 0x7e], [0x9b], [0x0d], [0x03], [0x1b],
+        ]
         var expected: [UInt8] = []
-        var sent = 0, refused = 0
+        var sent = 0
+        var refused = 0
         let deadline = Instant.now + .seconds(25)
         while !deadline.hasPassed && sent + refused < 300 {
             var message: [UInt8] = []
@@ -104,10 +107,13 @@ struct SendBytesTests {
             }
             // Every other message as an argument (argv cannot hold NUL): python's execv passes bytes.
             let asArgument = (sent + refused) % 2 == 1 && !message.contains(0) && message != [UInt8(ascii: "-")]
-            let result = asArgument
+            let result =
+                asArgument
                 ? try Subprocess.run(
-                    ["python3", "-c", "import os, sys; os.execv(sys.argv[1], [sys.argv[1], 'send', 'Z1', '--no-enter', '--', bytes.fromhex(sys.argv[2])])",
-                     Scratch.mcrunPath, message.map { String(format: "%02x", $0) }.joined()],
+                    [
+                        "python3", "-c", "import os, sys; os.execv(sys.argv[1], [sys.argv[1], 'send', 'Z1', '--no-enter', '--', bytes.fromhex(sys.argv[2])])",
+                        Scratch.mcrunPath, message.map { String(format: "%02x", $0) }.joined(),
+                    ],
                     environment: s.processEnvironment, workingDirectory: s.directory, timeoutMilliseconds: 30_000)
                 : try s.mcrun(["send", "Z1", "--no-enter", "-"], stdin: message)
             let hasMarker = message.indices.contains { message[$0...].starts(with: [0x1b, 0x5b, 0x32, 0x30, 0x31, 0x7e]) }
@@ -122,7 +128,9 @@ struct SendBytesTests {
                     return
                 }
             } else {
-                #expect(result.status == 2 && (hasMarker || has8Bit), "seed \(initialSeed): exit \(result.status) for \(message) (argument: \(asArgument)): \(result.stderrText)")
+                #expect(
+                    result.status == 2 && (hasMarker || has8Bit),
+                    "seed \(initialSeed): exit \(result.status) for \(message) (argument: \(asArgument)): \(result.stderrText)")
                 refused += 1
             }
         }

@@ -53,7 +53,9 @@ struct SendTests {
         let s = try Scratch(name: "sendqueue")
         defer { s.cleanup() }
         let (agent, _) = try RecordingAgent.start(s, ticket: "Q1")
-        let m1 = Array("first".utf8), m2 = Array("second $(x)".utf8), m3 = Array("third\nline".utf8)
+        let m1 = Array("first".utf8)
+        let m2 = Array("second $(x)".utf8)
+        let m3 = Array("third\nline".utf8)
         #expect(try s.mcrun(["send", "Q1", "first"]).status == 0)
 
         let (busy, refusal) = try s.mcrunJSON(["send", "Q1", "second $(x)"])
@@ -171,7 +173,8 @@ struct SendQueueWithoutHooksTests {
             let (_, ps) = try s.mcrunJSON(["ps"])
             return ps.at("runtimes")?.arrayValue?.first?.at("busy")?.boolValue == false
         }
-        let m1 = Array("one".utf8), m2 = Array("two".utf8)
+        let m1 = Array("one".utf8)
+        let m2 = Array("two".utf8)
         // Just started, the pane has fresh output: busy by the pane, so the message waits.
         if try !paneIdle() {
             let (q1, j1) = try s.mcrunJSON(["send", "N1", "--queue", "one"])

@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
 import MCRunCLI
-@testable import MCRunCore
 import MCRunTestSupport
 import Testing
+
+@testable import MCRunCore
 
 /// The terminal record speaks the contract: exactly its fields, and next actions that are
 /// commands mcrun has.

@@ -1,10 +1,12 @@
-@testable import MCRunCore
 import Testing
+
+@testable import MCRunCore
 
 /// The one derivation of a terminal record, case by case.
 @Suite
 struct TerminalRecordTests {
-    func runtime(_ state: RuntimeState, code: Int? = nil, signal: Int? = nil, reason: String? = nil, verdict: SignalKind? = nil, leftovers: Int = 0) -> Runtime {
+    func runtime(_ state: RuntimeState, code: Int? = nil, signal: Int? = nil, reason: String? = nil, verdict: SignalKind? = nil, leftovers: Int = 0) -> Runtime
+    {
         Runtime(
             id: 7, ticket: "T", episode: 2, nonce: "n", owner: nil, state: state, sessionName: "T@2", sessionID: nil, paneID: nil,
             argv: ["agent"], cwd: "/", env: [:], bootID: nil, pid: nil, startTime: nil, launcherPID: nil, launcherStartTime: nil,

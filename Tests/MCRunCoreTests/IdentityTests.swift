@@ -1,6 +1,7 @@
 import Glibc
-@testable import MCRunCore
 import Testing
+
+@testable import MCRunCore
 
 @Suite struct IdentityTests {
     @Test func parsesStatAfterTheLastParenthesis() throws {
@@ -56,7 +57,8 @@ import Testing
     /// A process whose main thread has exited while another thread runs shows its leader
     /// as a zombie: it is alive (an exec from a non-main thread passes through this state).
     @Test func aZombieLeaderWithLiveThreadsIsAlive() throws {
-        let script = "import ctypes, threading, time, sys\n"
+        let script =
+            "import ctypes, threading, time, sys\n"
             + "threading.Thread(target=time.sleep, args=(30,)).start()\n"
             + "sys.stdout.write('ready\\n'); sys.stdout.flush()\n"
             + "ctypes.CDLL(None).pthread_exit(None)\n"

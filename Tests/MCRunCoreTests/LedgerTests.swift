@@ -1,7 +1,8 @@
 import Foundation
-@testable import MCRunCore
 import MCRunTestSupport
 import Testing
+
+@testable import MCRunCore
 
 @Suite struct LedgerTests {
     /// A row of `runtimes` as SQL, for staging what the launch path would never write.

@@ -150,10 +150,11 @@ struct DedicatedLoopTests {
             await work.run(joinBound: .seconds(30))
             returned.set()
         }
-        #expect(work.start("mcrun-test-piece") {
-            gate.pass()
-            finished.set()
-        })
+        #expect(
+            work.start("mcrun-test-piece") {
+                gate.pass()
+                finished.set()
+            })
         work.close()
         try await asyncHoldsFalse("run() returning while a piece runs", for: 0.5) { returned.isSet }
         #expect(work.running == ["mcrun-test-piece"])

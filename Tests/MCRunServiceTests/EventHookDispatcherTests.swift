@@ -1,9 +1,10 @@
 import Foundation
 import Logging
 import MCRunCore
-@testable import MCRunService
 import MCRunTestSupport
 import Testing
+
+@testable import MCRunService
 
 @Suite(.timeLimit(.minutes(2)))
 struct EventHookDispatcherTests {

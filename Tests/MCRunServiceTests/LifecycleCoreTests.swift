@@ -82,7 +82,9 @@ struct LifecycleCoreTests {
     @Test func theEndIsRecordedBeforeTheTeardownAndACrashInBetweenLosesNothing() throws {
         let s = try Scratch(name: "owed")
         defer { s.cleanup() }
-        let agent = try s.script("agent.sh", """
+        let agent = try s.script(
+            "agent.sh",
+            """
             #!/bin/sh
             echo "last words"
             setsid sh -c 'trap "" HUP; exec sleep 1000' &
@@ -126,7 +128,9 @@ struct LifecycleCoreTests {
         let hang = s.path("hang-new-session")
         let hung = s.path("hung.pid")
         // A tmux that hangs on new-session while `hang` exists: the relaunch stays in flight.
-        let tmux = try s.script("tmux", """
+        let tmux = try s.script(
+            "tmux",
+            """
             #!/bin/sh
             for a in "$@"; do
               if [ "$a" = new-session ] && [ -e '\(hang)' ]; then echo $$ > '\(hung)'; exec sleep 1000; fi
@@ -222,7 +226,9 @@ struct LifecycleCoreTests {
         defer { s.cleanup() }
         let gate = s.path("go")
         // A tmux whose new-session waits for the gate: the start stays launching meanwhile.
-        let tmux = try s.script("tmux", """
+        let tmux = try s.script(
+            "tmux",
+            """
             #!/bin/sh
             for a in "$@"; do
               if [ "$a" = new-session ]; then

@@ -35,13 +35,13 @@ final class ServeProcess: @unchecked Sendable {
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let argv = wrapper + [Scratch.mcrunPath, "serve", "--state-dir", scratch.stateDir] + arguments
-        let env = scratch.processEnvironment.filter { entry in !extra.keys.contains { entry.hasPrefix($0 + "=") } }
+        let env =
+            scratch.processEnvironment.filter { entry in !extra.keys.contains { entry.hasPrefix($0 + "=") } }
             + extra.map { "\($0.key)=\($0.value)" }
         let cArgv = argv.map { strdup($0) } + [nil]
         let cEnv = env.map { strdup($0) } + [nil]
         defer {
-            cArgv.forEach { free($0) }
-            cEnv.forEach { free($0) }
+            for pointer in cArgv + cEnv { free(pointer) }
         }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, argv[0], &actions, &attributes, cArgv, cEnv)

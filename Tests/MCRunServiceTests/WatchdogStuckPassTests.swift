@@ -71,7 +71,9 @@ struct WatchdogStuckPassTests {
         let agent = try s.startAgent("W2", ["sleep", "1000"])
         let serve = try await Self.startNotified(s, socket, environment: ["MCRUN_BUSY_TIMEOUT": "1"])
         let ledger = s.stateDir + "/ledger.sqlite"
-        let holder = try Subprocess.spawn(["sqlite3", "-cmd", ".timeout 5000", "-cmd", "BEGIN EXCLUSIVE", "-cmd", "INSERT INTO settings VALUES ('x','y',0)", ledger])
+        let holder = try Subprocess.spawn([
+            "sqlite3", "-cmd", ".timeout 5000", "-cmd", "BEGIN EXCLUSIVE", "-cmd", "INSERT INTO settings VALUES ('x','y',0)", ledger,
+        ])
         s.onCleanup {
             kill(holder.pid, SIGKILL)
             _ = holder.collect(stdin: nil, timeoutMilliseconds: 5_000)

@@ -1,6 +1,6 @@
 import Foundation
-public import MCRunCore
 import Glibc
+public import MCRunCore
 
 /// A private mcrun world for one test: its own state directory (so its own ledger and its
 /// own tmux server on a private socket), the real `mcrun` binary, and a cleanup that kills
@@ -83,7 +83,9 @@ public final class Scratch: @unchecked Sendable {
     /// Runs `mcrun ARGS` to completion.
     @discardableResult
     public func mcrun(_ args: [String], stdin: [UInt8]? = nil, timeoutMilliseconds: Int = 30_000, cwd: String? = nil) throws -> Subprocess.Result {
-        try Subprocess.run([Scratch.mcrunPath] + args, stdin: stdin, environment: processEnvironment, workingDirectory: cwd ?? directory, timeoutMilliseconds: timeoutMilliseconds)
+        try Subprocess.run(
+            [Scratch.mcrunPath] + args, stdin: stdin, environment: processEnvironment, workingDirectory: cwd ?? directory,
+            timeoutMilliseconds: timeoutMilliseconds)
     }
 
     /// Runs `mcrun ARGS --json` and parses the one object it must print.
@@ -94,7 +96,9 @@ public final class Scratch: @unchecked Sendable {
         let result = try mcrun(args, stdin: stdin, timeoutMilliseconds: timeoutMilliseconds)
         let lines = result.stdoutText.split(separator: "\n")
         guard lines.count == 1, let json = try? JSONDecoder().decode(JSONValue.self, from: Data(lines[0].utf8)) else {
-            throw ScratchError("mcrun \(args.joined(separator: " ")) --json did not print exactly one JSON object: stdout=\(result.stdoutText.debugDescription) stderr=\(result.stderrText.debugDescription)")
+            throw ScratchError(
+                "mcrun \(args.joined(separator: " ")) --json did not print exactly one JSON object: stdout=\(result.stdoutText.debugDescription) stderr=\(result.stderrText.debugDescription)"
+            )
         }
         return (result, json)
     }

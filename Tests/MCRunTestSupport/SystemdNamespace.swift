@@ -80,7 +80,8 @@ public final class SystemdNamespace: Sendable {
         if let reason = unavailableReason {
             throw HarnessError("cannot boot systemd in a namespace: \(reason)")
         }
-        for directory in overlaid where !directory.hasPrefix("/") || directory.contains(" ") || directory == "/"
+        for directory in overlaid
+        where !directory.hasPrefix("/") || directory.contains(" ") || directory == "/"
             || privateDirectories.contains(where: { directory == $0 || directory.hasPrefix($0 + "/") })
         {
             throw HarnessError("cannot overlay \(directory): not an absolute path outside the private directories")

@@ -64,7 +64,8 @@ final class DifferentialTests {
         let screen = (try? server.output(["capture-pane", "-p"])) ?? ""
         try #require(
             arrived,
-            "tmux did not finish reading \(name) within 60 s: pane title \(String(reflecting: title)), \(pipedBytes) bytes piped of \(stream.count), screen:\n\(screen)")
+            "tmux did not finish reading \(name) within 60 s: pane title \(String(reflecting: title)), \(pipedBytes) bytes piped of \(stream.count), screen:\n\(screen)"
+        )
         let capture = try server.output(["capture-pane", "-p", "-J", "-S", "-", "-E", "-"])
         var printed = Array(FileManager.default.contents(atPath: piped) ?? Data())
         let tail = Array("\u{1B}]2;\(done)\u{07}".utf8)

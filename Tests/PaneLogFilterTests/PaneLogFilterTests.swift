@@ -417,12 +417,14 @@ struct CommitTests {
 
     @Test func longLinesAreBrokenAtTheCap() {
         let options = PaneLogFilter.Options(maxLineColumns: 16)
-        #expect(clean(String(repeating: "x", count: 40) + "\r\n", options: options)
-            == String(repeating: "x", count: 16) + "\n" + String(repeating: "x", count: 16) + "\n"
-            + String(repeating: "x", count: 8) + "\n")
+        #expect(
+            clean(String(repeating: "x", count: 40) + "\r\n", options: options)
+                == String(repeating: "x", count: 16) + "\n" + String(repeating: "x", count: 16) + "\n"
+                + String(repeating: "x", count: 8) + "\n")
         // A wide character never straddles the break.
-        #expect(clean(String(repeating: "x", count: 15) + "日\r\n", options: options)
-            == String(repeating: "x", count: 15) + "\n日\n")
+        #expect(
+            clean(String(repeating: "x", count: 15) + "日\r\n", options: options)
+                == String(repeating: "x", count: 15) + "\n日\n")
     }
 
     @Test func defaultCapIs64KiBColumns() {
@@ -434,8 +436,9 @@ struct CommitTests {
     @Test func pendingWindowIsBounded() {
         var stepper = Stepper(options: .init(pendingLines: 8))
         for number in 1...20 { stepper.feed("line \(number)\r\n") }
-        #expect(stepper.written() == (1...13).map { "line \($0)\n" }.joined(),
-                "lines that scroll out of the window are written at once")
+        #expect(
+            stepper.written() == (1...13).map { "line \($0)\n" }.joined(),
+            "lines that scroll out of the window are written at once")
         // The cursor cannot reach back into written lines: it stops at the window's top.
         stepper.feed("\u{1B}[50AX")
         stepper.filter.finish()

@@ -79,8 +79,7 @@ func spawn(_ argv: [String], output: String = "/dev/null") throws -> pid_t {
     let arguments = argv.map { strdup($0) } + [nil]
     let environment = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
     defer {
-        arguments.forEach { free($0) }
-        environment.forEach { free($0) }
+        for pointer in arguments + environment { free(pointer) }
     }
     var pid: pid_t = 0
     let result = posix_spawnp(&pid, argv[0], &actions, &attributes, arguments, environment)

@@ -55,7 +55,10 @@ struct AgentActivity: MCRunCommand {
             delivered = try Sender(context: context).deliverNext(runtimeID: recorded.id!)
         }
         return Reply(
-            fields: ["ticket": .string(recorded.ticket), "episode": .int(Int64(recorded.episode)), "busy": .bool(report != .idle), "waiting": .bool(report == .waiting), "delivered_queue_id": JSONValue(delivered)],
+            fields: [
+                "ticket": .string(recorded.ticket), "episode": .int(Int64(recorded.episode)), "busy": .bool(report != .idle),
+                "waiting": .bool(report == .waiting), "delivered_queue_id": JSONValue(delivered),
+            ],
             human: "\(recorded.ticket) episode \(recorded.episode): \(report.rawValue)\(delivered.map { "; delivered queued message \($0)" } ?? "")")
     }
 }

@@ -71,7 +71,8 @@ struct AgentReport: ParsableCommand {
             var bounded = env
             bounded["MCRUN_BUSY_TIMEOUT"] = "\(min(Int(Ledger.defaultBusyTimeout(environment: env) * 1000), 2_000))ms"
             let context = try MCRunContext(stateDirectory: directory, environment: bounded, actor: env["MCRUN_ACTOR"] ?? "agent hook (\(hook.event ?? "?"))")
-            let recorded = try Activity.record(hook.report, detail: hook.detail, session: hook.session, credentials: credentials, ledger: context.ledger, actor: context.actor)
+            let recorded = try Activity.record(
+                hook.report, detail: hook.detail, session: hook.session, credentials: credentials, ledger: context.ledger, actor: context.actor)
             if hook.report == .idle {
                 try Sender(context: context).deliverNext(runtimeID: recorded.id!)
             }
@@ -119,7 +120,8 @@ enum AgentReportWatchdog {
         signal(SIGPIPE, SIG_IGN)
         for sig in [SIGALRM, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV] {
             signal(sig) { received in
-                let message: StaticString = received == SIGALRM
+                let message: StaticString =
+                    received == SIGALRM
                     ? "mcrun agent report: gave up at its deadline; the report may not be recorded\n"
                     : "mcrun agent report: crashed; the report may not be recorded\n"
                 _ = Glibc.write(2, message.utf8Start, message.utf8CodeUnitCount)

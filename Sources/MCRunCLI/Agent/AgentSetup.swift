@@ -56,9 +56,11 @@ struct AgentSetup: MCRunCommand {
         let changed = !merge.changes.isEmpty
         if changed && !dryRun { try write(merge.settings.prettyJSONText, to: path) }
         let header =
-            !changed ? "\(path): already set up, nothing changed"
-            : dryRun ? "\(path): dry run, nothing written; it would:"
-            : "\(path): \(existing == nil ? "created" : "updated"):"
+            !changed
+            ? "\(path): already set up, nothing changed"
+            : dryRun
+                ? "\(path): dry run, nothing written; it would:"
+                : "\(path): \(existing == nil ? "created" : "updated"):"
         let lines = [header] + merge.changes.map { "  " + $0 }
         return Reply(
             fields: ["path": .string(path), "changed": .bool(changed && !dryRun), "dry_run": .bool(dryRun), "changes": JSONValue(merge.changes)],

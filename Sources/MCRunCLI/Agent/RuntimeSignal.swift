@@ -74,7 +74,8 @@ struct RuntimeSignal: MCRunCommand {
             let reason = signal.reason ?? "quarantined"
             throw MCRunError(
                 .declined, reason,
-                "\(kind.rawValue) from \(credentials.ticket) episode \(credentials.episode) was quarantined (\(reason)) as signal \(signal.id ?? 0): \(Self.explain(reason))")
+                "\(kind.rawValue) from \(credentials.ticket) episode \(credentials.episode) was quarantined (\(reason)) as signal \(signal.id ?? 0): \(Self.explain(reason))"
+            )
         }
         return Reply(
             status: 202, fields: ["signal": signal.json, "accepted": true],

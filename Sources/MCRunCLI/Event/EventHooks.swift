@@ -27,13 +27,17 @@ struct DispatcherOptions: ParsableArguments {
     @Option(help: "Folder of event hooks (default: $MCRUN_EVENT_HOOKS_DIR, else STATE_DIR/event-hooks.d).")
     var hooksDir: String?
 
-    @Option(parsing: .unconditional, help: "Kill a hook (and its process group) still running after this long, and retry it, 1ms to 24h (default 30s).", transform: Bounded.duration(1...DurationText.day))
+    @Option(
+        parsing: .unconditional, help: "Kill a hook (and its process group) still running after this long, and retry it, 1ms to 24h (default 30s).",
+        transform: Bounded.duration(1...DurationText.day))
     var timeout: DurationArgument?
 
     @Option(parsing: .unconditional, help: "Attempts before a delivery is recorded as failed, 1 to 1000 (default 6).", transform: Bounded.integer(1...1000))
     var maxAttempts: Int?
 
-    @Option(parsing: .unconditional, help: "Backoff after the first failure, doubled after each further one, 0s to 24h (default 1s).", transform: Bounded.duration(0...DurationText.day))
+    @Option(
+        parsing: .unconditional, help: "Backoff after the first failure, doubled after each further one, 0s to 24h (default 1s).",
+        transform: Bounded.duration(0...DurationText.day))
     var backoff: DurationArgument?
 
     @Option(parsing: .unconditional, help: "Longest backoff, 0s to 24h (default 5m).", transform: Bounded.duration(0...DurationText.day))
@@ -94,7 +98,8 @@ struct EventHooksDeliver: AsyncParsableCommand {
                     o["code"] = 200
                     Output.printJSON(.object(o))
                 } else {
-                    Output.write("delivered \(s.delivered), retried \(s.retried), failed \(s.failed), pending \(pending) (hooks in \(configuration.directory))\n", to: 1)
+                    Output.write(
+                        "delivered \(s.delivered), retried \(s.retried), failed \(s.failed), pending \(pending) (hooks in \(configuration.directory))\n", to: 1)
                 }
                 return
             }

@@ -34,7 +34,8 @@ struct HostConfigCommand: MCRunCommand {
         var parsed: HostConfig.Key?
         if let key {
             guard let k = HostConfig.Key(rawValue: key) else {
-                throw .badInput("bad_key", "unknown setting \(key.debugDescription); use one of: \(HostConfig.Key.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw .badInput(
+                    "bad_key", "unknown setting \(key.debugDescription); use one of: \(HostConfig.Key.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             parsed = k
         }

@@ -63,7 +63,8 @@ struct HostDoctor: ParsableCommand {
             ])
         } else {
             var lines = checks.map { c in
-                "\(c.status.rawValue.uppercased().padding(toLength: 5, withPad: " ", startingAt: 0)) \(c.name): \(c.detail)" + (c.fix.map { "\n      fix: \($0)" } ?? "")
+                "\(c.status.rawValue.uppercased().padding(toLength: 5, withPad: " ", startingAt: 0)) \(c.name): \(c.detail)"
+                    + (c.fix.map { "\n      fix: \($0)" } ?? "")
             }
             lines.append("\n\(failed) failed, \(warned) warned, \(checks.count - failed - warned) ok")
             Output.write(lines.joined(separator: "\n") + "\n", to: 1)
@@ -98,19 +99,23 @@ struct HostDoctor: ParsableCommand {
         var checks = [
             number >= 3.2
                 ? Check(name: "tmux", status: .ok, detail: text)
-                : Check(name: "tmux", status: .warn, detail: "\(text): read-only attach that leaves the agent's pane size alone needs 3.2", fix: "install tmux 3.2 or later")
+                : Check(
+                    name: "tmux", status: .warn, detail: "\(text): read-only attach that leaves the agent's pane size alone needs 3.2",
+                    fix: "install tmux 3.2 or later")
         ]
         guard access(server.socketPath, F_OK) == 0 else {
-            checks.append(Check(
-                name: "tmux server", status: .warn, detail: "mcrun's tmux server is not running (\(server.socketPath))",
-                fix: "systemctl start mcrun-tmux.service, or mcrun serve / the first mcrun start starts it"))
+            checks.append(
+                Check(
+                    name: "tmux server", status: .warn, detail: "mcrun's tmux server is not running (\(server.socketPath))",
+                    fix: "systemctl start mcrun-tmux.service, or mcrun serve / the first mcrun start starts it"))
             return checks
         }
         let options = try? server.run([["show-options", "-g", "exit-empty"], ["show-options", "-gw", "remain-on-exit"]])
         guard let options, options.succeeded else {
-            checks.append(Check(
-                name: "tmux server", status: .warn, detail: "mcrun's tmux server does not answer on \(server.socketPath)",
-                fix: "systemctl restart mcrun-tmux.service, or remove the stale socket"))
+            checks.append(
+                Check(
+                    name: "tmux server", status: .warn, detail: "mcrun's tmux server does not answer on \(server.socketPath)",
+                    fix: "systemctl restart mcrun-tmux.service, or remove the stale socket"))
             return checks
         }
         let shown = Set(options.stdoutText.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) })
@@ -132,17 +137,24 @@ struct HostDoctor: ParsableCommand {
         var checks = [
             KernelSupport.pidfd
                 ? Check(name: "pidfd", status: .ok, detail: "pidfd_open works: deaths are noticed as they happen")
-                : Check(name: "pidfd", status: .warn, detail: "pidfd_open is refused: deaths are noticed by polling", fix: "Linux 5.3 or later, and no seccomp filter denying pidfd_open"),
+                : Check(
+                    name: "pidfd", status: .warn, detail: "pidfd_open is refused: deaths are noticed by polling",
+                    fix: "Linux 5.3 or later, and no seccomp filter denying pidfd_open"),
             KernelSupport.pidfdGetInfo
                 ? Check(name: "PIDFD_GET_INFO", status: .ok, detail: "exit statuses come from the kernel")
-                : Check(name: "PIDFD_GET_INFO", status: .warn, detail: "not supported: exit statuses are read from tmux's dead pane", fix: "Linux 6.15 or later"),
+                : Check(
+                    name: "PIDFD_GET_INFO", status: .warn, detail: "not supported: exit statuses are read from tmux's dead pane", fix: "Linux 6.15 or later"),
         ]
         guard access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0 else {
-            checks.append(Check(name: "cgroup v2", status: .warn, detail: "no unified cgroup hierarchy at /sys/fs/cgroup", fix: "boot with systemd.unified_cgroup_hierarchy=1"))
+            checks.append(
+                Check(
+                    name: "cgroup v2", status: .warn, detail: "no unified cgroup hierarchy at /sys/fs/cgroup",
+                    fix: "boot with systemd.unified_cgroup_hierarchy=1"))
             return checks
         }
         checks.append(Check(name: "cgroup v2", status: .ok, detail: "unified hierarchy mounted"))
-        let own = (String(data: FileManager.default.contents(atPath: "/proc/self/cgroup") ?? Data(), encoding: .utf8) ?? "")
+        let own =
+            (String(data: FileManager.default.contents(atPath: "/proc/self/cgroup") ?? Data(), encoding: .utf8) ?? "")
             .split(separator: "\n").first { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) } ?? "/"
         let control = "/sys/fs/cgroup" + (own == "/" ? "" : own) + "/cgroup.subtree_control"
         checks.append(
@@ -159,20 +171,24 @@ struct HostDoctor: ParsableCommand {
     static func hooks(_ env: [String: String]) -> [Check] {
         let executable = MCRunContext.executable(environment: env)
         guard let dir = PaneHooks.hooksDirectory(environment: env, executable: executable) else {
-            return [Check(
-                name: "pane-log hook", status: .fail, detail: "no hooks folder found: agents run without a pane log",
-                fix: "install mcrun's hooks to /usr/local/lib/mcrun/hooks with the install script, or set MCRUN_HOOKS_DIR")]
+            return [
+                Check(
+                    name: "pane-log hook", status: .fail, detail: "no hooks folder found: agents run without a pane log",
+                    fix: "install mcrun's hooks to /usr/local/lib/mcrun/hooks with the install script, or set MCRUN_HOOKS_DIR")
+            ]
         }
         var checks: [Check] = []
         let filter = PaneHooks.paneLogBinary(environment: env, executable: executable)
         if access(dir + "/pane-log", X_OK) != 0 {
-            checks.append(Check(
-                name: "pane-log hook", status: .fail, detail: "\(dir)/pane-log is missing or not executable: agents run without a pane log",
-                fix: "install mcrun's hooks folder there, or point MCRUN_HOOKS_DIR at it"))
+            checks.append(
+                Check(
+                    name: "pane-log hook", status: .fail, detail: "\(dir)/pane-log is missing or not executable: agents run without a pane log",
+                    fix: "install mcrun's hooks folder there, or point MCRUN_HOOKS_DIR at it"))
         } else if access(filter, X_OK) != 0 {
-            checks.append(Check(
-                name: "pane-log hook", status: .fail, detail: "\(filter) is missing: the pane-log hook has no filter to run",
-                fix: "install mcrun-pane-log beside mcrun, or set MCRUN_PANE_LOG_BIN"))
+            checks.append(
+                Check(
+                    name: "pane-log hook", status: .fail, detail: "\(filter) is missing: the pane-log hook has no filter to run",
+                    fix: "install mcrun-pane-log beside mcrun, or set MCRUN_PANE_LOG_BIN"))
         } else {
             checks.append(Check(name: "pane-log hook", status: .ok, detail: "\(dir)/pane-log with \(filter)"))
         }
@@ -198,28 +214,34 @@ struct HostDoctor: ParsableCommand {
     static func state(_ directory: StateDirectory) -> [Check] {
         var st = stat()
         guard stat(directory.path, &st) == 0 else {
-            return [Check(
-                name: "state directory", status: .warn, detail: "\(directory.path) does not exist yet",
-                fix: "the first mcrun command (or the service) creates it; check that this is the directory the service uses")]
+            return [
+                Check(
+                    name: "state directory", status: .warn, detail: "\(directory.path) does not exist yet",
+                    fix: "the first mcrun command (or the service) creates it; check that this is the directory the service uses")
+            ]
         }
         var checks: [Check] = []
         let mode = st.st_mode & 0o7777
         let owner = getpwuid(st.st_uid).flatMap { $0.pointee.pw_name.map { String(cString: $0) } } ?? "uid \(st.st_uid)"
         if st.st_uid != geteuid(), mode & 0o050 == 0o050, inGroup(st.st_gid) {
             let group = getgrgid(st.st_gid).flatMap { $0.pointee.gr_name.map { String(cString: $0) } } ?? "gid \(st.st_gid)"
-            checks.append(Check(
-                name: "state directory", status: .warn,
-                detail: "\(directory.path) belongs to \(owner); this user reads it through group \(group) and cannot change anything",
-                fix: "to start, stop or configure: sudo -u \(owner) mcrun ..."))
+            checks.append(
+                Check(
+                    name: "state directory", status: .warn,
+                    detail: "\(directory.path) belongs to \(owner); this user reads it through group \(group) and cannot change anything",
+                    fix: "to start, stop or configure: sudo -u \(owner) mcrun ..."))
         } else if st.st_uid != geteuid() && geteuid() != 0 {
             // Root acts as the owner (see StateDirectory.checkAccess); anyone else is refused.
-            checks.append(Check(
-                name: "state directory", status: .fail, detail: "\(directory.path) belongs to \(owner), not to this user",
-                fix: "run mcrun as \(owner): sudo -u \(owner) mcrun ..."))
+            checks.append(
+                Check(
+                    name: "state directory", status: .fail, detail: "\(directory.path) belongs to \(owner), not to this user",
+                    fix: "run mcrun as \(owner): sudo -u \(owner) mcrun ..."))
         } else if mode & 0o007 != 0 {
-            checks.append(Check(
-                name: "state directory", status: .fail, detail: "\(directory.path) has mode \(String(mode, radix: 8)): others can reach mcrun's tmux socket",
-                fix: "chmod 0700 \(directory.path) (0750 to let a group read)"))
+            checks.append(
+                Check(
+                    name: "state directory", status: .fail,
+                    detail: "\(directory.path) has mode \(String(mode, radix: 8)): others can reach mcrun's tmux socket",
+                    fix: "chmod 0700 \(directory.path) (0750 to let a group read)"))
         } else {
             checks.append(Check(name: "state directory", status: .ok, detail: "\(directory.path), owner \(owner), mode \(String(mode, radix: 8))"))
         }
@@ -229,25 +251,31 @@ struct HostDoctor: ParsableCommand {
             return checks
         }
         if ledgerStat.st_mode & 0o007 != 0 {
-            checks.append(Check(
-                name: "ledger mode", status: .fail, detail: "\(directory.ledgerPath) has mode \(String(ledgerStat.st_mode & 0o777, radix: 8)): others can read agents' environments",
-                fix: "chmod 0600 \(directory.ledgerPath)"))
+            checks.append(
+                Check(
+                    name: "ledger mode", status: .fail,
+                    detail: "\(directory.ledgerPath) has mode \(String(ledgerStat.st_mode & 0o777, radix: 8)): others can read agents' environments",
+                    fix: "chmod 0600 \(directory.ledgerPath)"))
         }
         guard access(directory.ledgerPath, R_OK) == 0 else {
-            checks.append(Check(
-                name: "ledger", status: .warn, detail: "\(directory.ledgerPath) is not readable by this user: its integrity is not checked",
-                fix: "run doctor as its owner: sudo -u \(owner) mcrun doctor"))
+            checks.append(
+                Check(
+                    name: "ledger", status: .warn, detail: "\(directory.ledgerPath) is not readable by this user: its integrity is not checked",
+                    fix: "run doctor as its owner: sudo -u \(owner) mcrun doctor"))
             return checks
         }
         let inspection = Ledger.inspect(path: directory.ledgerPath)
         if !inspection.integrity.ok {
-            checks.append(Check(
-                name: "ledger", status: .fail, detail: "quick_check: \(inspection.integrity.detail)",
-                fix: "stop mcrun serve, keep a copy of \(directory.ledgerPath)*, and recover it (sqlite3 ledger.sqlite .recover) or restore a backup"))
+            checks.append(
+                Check(
+                    name: "ledger", status: .fail, detail: "quick_check: \(inspection.integrity.detail)",
+                    fix: "stop mcrun serve, keep a copy of \(directory.ledgerPath)*, and recover it (sqlite3 ledger.sqlite .recover) or restore a backup"))
         } else if !inspection.pendingMigrations.isEmpty {
-            checks.append(Check(
-                name: "ledger", status: .warn, detail: "quick_check ok; migrations not yet applied: \(inspection.pendingMigrations.joined(separator: ", "))",
-                fix: "the next mcrun command or serve applies them"))
+            checks.append(
+                Check(
+                    name: "ledger", status: .warn,
+                    detail: "quick_check ok; migrations not yet applied: \(inspection.pendingMigrations.joined(separator: ", "))",
+                    fix: "the next mcrun command or serve applies them"))
         } else {
             checks.append(Check(name: "ledger", status: .ok, detail: "quick_check ok"))
         }
@@ -275,42 +303,54 @@ struct HostDoctor: ParsableCommand {
         }
         let heartbeat = access(directory.ledgerPath, F_OK) == 0 ? Ledger.inspect(path: directory.ledgerPath).heartbeat : nil
         guard let pid = ServeLock.holder(directory) else {
-            return [Check(
-                name: "serve", status: .warn, detail: "no mcrun serve supervises \(directory.path): deaths are noticed only when a command touches the ticket",
-                fix: "systemctl enable --now mcrun.service (or run: mcrun serve)")]
+            return [
+                Check(
+                    name: "serve", status: .warn,
+                    detail: "no mcrun serve supervises \(directory.path): deaths are noticed only when a command touches the ticket",
+                    fix: "systemctl enable --now mcrun.service (or run: mcrun serve)")
+            ]
         }
         if status == nil, let heartbeat {
             status = heartbeat.status + " (heartbeat \(Int(max(0, WallClock.now() - heartbeat.lastPassAt)))s old)"
         }
         let age = heartbeat.map { WallClock.now() - $0.lastPassAt }
         if let age, heartbeat?.pid == pid, age > 120 {
-            return [Check(
-                name: "serve", status: .warn, detail: "pid \(pid) runs but its last full pass was \(Int(age))s ago: \(status ?? "-")",
-                fix: "look at its log (journalctl -u mcrun); a stuck loop is restarted by the watchdog under systemd")]
+            return [
+                Check(
+                    name: "serve", status: .warn, detail: "pid \(pid) runs but its last full pass was \(Int(age))s ago: \(status ?? "-")",
+                    fix: "look at its log (journalctl -u mcrun); a stuck loop is restarted by the watchdog under systemd")
+            ]
         }
         return [Check(name: "serve", status: .ok, detail: "pid \(pid): \(status ?? "no status yet")")]
     }
 
     static let unitNames = ["mcrun.service", "mcrun-tmux.service"]
-    static let unitDirectories = ["/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"]
+    static let unitDirectories = [
+        "/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system",
+    ]
 
     static func units() -> [Check] {
         unitNames.map { unit in
             guard systemdRuns else {
                 guard let installed = unitDirectories.first(where: { access($0 + "/" + unit, F_OK) == 0 }) else {
-                    return Check(name: unit, status: .warn, detail: "not installed", fix: "sudo scripts/install.sh (from mcrun's source), then: systemctl enable --now \(unit)")
+                    return Check(
+                        name: unit, status: .warn, detail: "not installed",
+                        fix: "sudo scripts/install.sh (from mcrun's source), then: systemctl enable --now \(unit)")
                 }
                 return Check(name: unit, status: .ok, detail: "installed in \(installed); systemd does not run here")
             }
             // systemd's own view: where it loaded the unit from and whether it is enabled.
-            let shown = (try? Subprocess.run(["systemctl", "show", "-p", "LoadState,FragmentPath,UnitFileState", unit], timeoutMilliseconds: 5_000))?.stdoutText ?? ""
+            let shown =
+                (try? Subprocess.run(["systemctl", "show", "-p", "LoadState,FragmentPath,UnitFileState", unit], timeoutMilliseconds: 5_000))?.stdoutText ?? ""
             var properties: [String: String] = [:]
             for line in shown.split(separator: "\n") {
                 guard let eq = line.firstIndex(of: "=") else { continue }
                 properties[String(line[..<eq])] = String(line[line.index(after: eq)...])
             }
             guard properties["LoadState"] == "loaded", let path = properties["FragmentPath"] else {
-                return Check(name: unit, status: .warn, detail: "not installed", fix: "sudo scripts/install.sh (from mcrun's source), then: systemctl enable --now \(unit)")
+                return Check(
+                    name: unit, status: .warn, detail: "not installed",
+                    fix: "sudo scripts/install.sh (from mcrun's source), then: systemctl enable --now \(unit)")
             }
             let state = properties["UnitFileState"] ?? "unknown"
             return state.hasPrefix("enabled")

@@ -37,6 +37,7 @@ struct RuntimeAdopt: MCRunCommand {
     static func reply(_ runtime: Runtime) -> Reply {
         Reply(
             fields: ["runtime": RuntimeView.json(runtime), "adopted": true],
-            human: "adopted \(runtime.ticket) episode \(runtime.episode): pid \(runtime.pid ?? 0), session \(runtime.sessionName), owner \(runtime.owner ?? "-")")
+            human:
+                "adopted \(runtime.ticket) episode \(runtime.episode): pid \(runtime.pid ?? 0), session \(runtime.sessionName), owner \(runtime.owner ?? "-")")
     }
 }

@@ -48,7 +48,9 @@ struct RuntimeAttach: MCRunCommand {
                 human: argv.map(MCRun.shellWord).joined(separator: " "))
         }
         guard isatty(0) == 1 else {
-            throw .badInput("no_terminal", "mcrun attach needs a terminal on stdin; run it from an interactive shell (or see the command with: mcrun attach \(ticketID) --print)")
+            throw .badInput(
+                "no_terminal",
+                "mcrun attach needs a terminal on stdin; run it from an interactive shell (or see the command with: mcrun attach \(ticketID) --print)")
         }
         // tmux refuses to attach from inside another tmux client while $TMUX is set.
         let environment = MCRunContext.processEnvironment().filter { $0.key != "TMUX" && $0.key != "TMUX_PANE" }

@@ -26,10 +26,14 @@ struct RuntimeHarvest: MCRunCommand {
     @Option(parsing: .unconditional, help: "Episode (default: the latest).", transform: Bounded.integer(Bounded.episode))
     var episode: Int?
 
-    @Option(parsing: .unconditional, help: "Treat a live runtime without pane output for this long as silent (e.g. 30m), 1ms to 8760h; overrides the setting.", transform: Bounded.duration(Bounded.harvestTimeout))
+    @Option(
+        parsing: .unconditional, help: "Treat a live runtime without pane output for this long as silent (e.g. 30m), 1ms to 8760h; overrides the setting.",
+        transform: Bounded.duration(Bounded.harvestTimeout))
     var harvestTimeout: DurationArgument?
 
-    @Option(parsing: .unconditional, help: "Lines of transcript tail, 0 to 1000000 (default \(PaneLog.defaultTailLines)).", transform: Bounded.integer(Bounded.lines))
+    @Option(
+        parsing: .unconditional, help: "Lines of transcript tail, 0 to 1000000 (default \(PaneLog.defaultTailLines)).",
+        transform: Bounded.integer(Bounded.lines))
     var lines: Int = PaneLog.defaultTailLines
 
     func execute() throws(MCRunError) -> Reply {
@@ -69,10 +73,13 @@ struct RuntimeHarvest: MCRunCommand {
         }
         if let r = record {
             human.append("summary: \(r.summary)")
-            human.append("root cause: \(r.rootCause); stop condition: \(r.stopCondition.rawValue); safe retry: \(r.safeRetry ? "yes" : "no"); human input required: \(r.humanInputRequired ? "yes" : "no")")
+            human.append(
+                "root cause: \(r.rootCause); stop condition: \(r.stopCondition.rawValue); safe retry: \(r.safeRetry ? "yes" : "no"); human input required: \(r.humanInputRequired ? "yes" : "no")"
+            )
             human.append(contentsOf: r.nextActions.map { "next: \($0)" })
             let exit = r.artifacts.exitSignal.map { "signal \($0)" } ?? r.artifacts.exitCode.map { "code \($0)" } ?? "unknown"
-            human.append("artifacts: log \(r.artifacts.log ?? "-"), raw \(r.artifacts.rawLog ?? "-"), exit \(exit), leftovers killed \(r.artifacts.leftoversKilled)")
+            human.append(
+                "artifacts: log \(r.artifacts.log ?? "-"), raw \(r.artifacts.rawLog ?? "-"), exit \(exit), leftovers killed \(r.artifacts.leftoversKilled)")
         }
         if !tail.isEmpty {
             human.append("--- last \(tail.count) line\(tail.count == 1 ? "" : "s") ---")
@@ -85,7 +92,8 @@ struct RuntimeHarvest: MCRunCommand {
         return Reply(
             fields: [
                 "status": .string(status), "runtime": RuntimeView.json(runtime, ticket: ticketRow),
-                "verdict": signal.map { ["kind": .string($0.kind.rawValue), "payload": $0.payload, "signal_id": JSONValue($0.id), "at": .double($0.at)] } ?? .null,
+                "verdict": signal.map { ["kind": .string($0.kind.rawValue), "payload": $0.payload, "signal_id": JSONValue($0.id), "at": .double($0.at)] }
+                    ?? .null,
                 "record": recordJSON, "transcript_tail": JSONValue(tail),
             ],
             human: human.joined(separator: "\n"))

@@ -32,16 +32,23 @@ struct RuntimeList: MCRunCommand {
     @Flag(help: "Every ticket's latest episode, ended ones too.")
     var all = false
 
-    @Flag(help: "Also match the configured busy-pattern against the screen of each live runtime that hooks and pane activity call idle (one tmux call per such runtime).")
+    @Flag(
+        help:
+            "Also match the configured busy-pattern against the screen of each live runtime that hooks and pane activity call idle (one tmux call per such runtime)."
+    )
     var busyDetail = false
 
-    @Option(parsing: .unconditional, help: "Flag live runtimes without pane output for this long as silent, 1ms to 8760h (default: the harvest_timeout setting).", transform: Bounded.duration(Bounded.harvestTimeout))
+    @Option(
+        parsing: .unconditional, help: "Flag live runtimes without pane output for this long as silent, 1ms to 8760h (default: the harvest_timeout setting).",
+        transform: Bounded.duration(Bounded.harvestTimeout))
     var harvestTimeout: DurationArgument?
 
     @Flag(help: "Keep the table on screen, redrawn whenever the ledger changes.")
     var watch = false
 
-    @Option(parsing: .unconditional, help: "With --watch: redraw at least this often even when nothing was written, 100ms to 1h (default 2s).", transform: Bounded.duration(100...DurationText.hour))
+    @Option(
+        parsing: .unconditional, help: "With --watch: redraw at least this often even when nothing was written, 100ms to 1h (default 2s).",
+        transform: Bounded.duration(100...DurationText.hour))
     var interval: DurationArgument?
 
     func validate() throws {
@@ -81,7 +88,8 @@ struct RuntimeList: MCRunCommand {
             if global.json {
                 text = Output.stamped(.object(reply.fields.merging(["ok": true, "code": 200]) { _, new in new })).jsonText + "\n"
             } else {
-                let header = "mcrun ps --watch: \(RuntimeShow.time(WallClock.now())); redrawn on every change and every \(RuntimeView.duration(Double(period) / 1000)); Ctrl-C to stop"
+                let header =
+                    "mcrun ps --watch: \(RuntimeShow.time(WallClock.now())); redrawn on every change and every \(RuntimeView.duration(Double(period) / 1000)); Ctrl-C to stop"
                 text = header + "\n\n" + reply.human + "\n"
                 text = terminal ? "\u{1B}[H\u{1B}[2J" + text : text + "\n"
             }
@@ -109,9 +117,12 @@ struct RuntimeList: MCRunCommand {
             if runtime.state.isLive {
                 // The same function `send` acts on; the screen only when asked for.
                 let pane = snapshot?.pane(of: runtime)
-                let assessment = Activity.assess(runtime, pane: pane, settings: busySettings, now: now, screen: busyDetail ? {
-                    pane.flatMap { context.tmux.capture($0.paneID) }
-                } : nil)
+                let assessment = Activity.assess(
+                    runtime, pane: pane, settings: busySettings, now: now,
+                    screen: busyDetail
+                        ? {
+                            pane.flatMap { context.tmux.capture($0.paneID) }
+                        } : nil)
                 runtime.busy = assessment.busy
                 runtime.busySource = assessment.source?.rawValue
                 runtime.busyAt = assessment.at
@@ -145,7 +156,9 @@ struct RuntimeList: MCRunCommand {
             }
             // From the one snapshot and the log's mtime: no tmux call per runtime.
             let pane = snapshot?.pane(of: runtime)
-            if HarvestTimeout.silence(runtime, pane: pane, logPath: context.stateDirectory.paneLogPath(runtimeID: runtime.id!), limit: silenceLimit, now: now) != nil {
+            if HarvestTimeout.silence(runtime, pane: pane, logPath: context.stateDirectory.paneLogPath(runtimeID: runtime.id!), limit: silenceLimit, now: now)
+                != nil
+            {
                 flags.append("silent")
                 if case .object(var o)? = json.popLast() {
                     o["silent"] = true
@@ -167,7 +180,8 @@ struct RuntimeList: MCRunCommand {
         }
         var human = ""
         if !global.json {
-            human = table.isEmpty && orphans.isEmpty
+            human =
+                table.isEmpty && orphans.isEmpty
                 ? "no runtimes" + (all ? "" : " (see --all for ended ones)")
                 : RuntimeView.table(
                     ["TICKET", "EP", "STATE", "ALIVE", "PID", "UPTIME", "BUSY", "OWNER", "DEATHS", "FLAGS", "SESSION", "NOTE"], table,

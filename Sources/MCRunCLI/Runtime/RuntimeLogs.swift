@@ -51,7 +51,10 @@ struct RuntimeLogs: MCRunStreamingCommand {
                 emit(Array((shown + "\n").utf8))
                 return
             }
-            throw MCRunError(.notFound, "no_log", "no \(raw ? "raw " : "")pane log for \(runtime.ticket) episode \(runtime.episode) at \(path); the pane-log hook may not be installed\(raw ? " or was run without --raw" : "")")
+            throw MCRunError(
+                .notFound, "no_log",
+                "no \(raw ? "raw " : "")pane log for \(runtime.ticket) episode \(runtime.episode) at \(path); the pane-log hook may not be installed\(raw ? " or was run without --raw" : "")"
+            )
         }
         var reader = fd >= 0 ? LogReader(path: path, fd: fd) : nil
         if var r = reader {
@@ -129,7 +132,8 @@ struct RuntimeLogs: MCRunStreamingCommand {
     static func find(_ context: MCRunContext, ticket: TicketID, episode: Int?) throws(MCRunError) -> Runtime {
         let found = try context.ledger.runtime(ticket: ticket.rawValue, episode: episode)
         guard let found else {
-            throw MCRunError(.notFound, "no_runtime", "ticket \(ticket)\(episode.map { " has no episode \($0)" } ?? " has no runtime"); see: mcrun show \(ticket)")
+            throw MCRunError(
+                .notFound, "no_runtime", "ticket \(ticket)\(episode.map { " has no episode \($0)" } ?? " has no runtime"); see: mcrun show \(ticket)")
         }
         return found
     }

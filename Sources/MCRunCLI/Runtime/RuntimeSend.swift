@@ -45,7 +45,9 @@ struct RuntimeSend: MCRunCommand {
     @Flag(help: "If the agent is busy, press the interrupt key and wait for idle first.")
     var interrupt = false
 
-    @Option(parsing: .unconditional, help: "With --interrupt: how long to wait for the agent to become idle, 0s to 1h (default 10s).", transform: Bounded.duration(0...DurationText.hour))
+    @Option(
+        parsing: .unconditional, help: "With --interrupt: how long to wait for the agent to become idle, 0s to 1h (default 10s).",
+        transform: Bounded.duration(0...DurationText.hour))
     var wait = DurationArgument(milliseconds: 10_000)
 
     @Flag(help: "Paste without pressing Enter.")
@@ -64,7 +66,8 @@ struct RuntimeSend: MCRunCommand {
         let context = try global.context()
         let outcome = try Sender(context: context).send(ticket: ticketID, body: body, enter: !noEnter, mode: mode)
         let r = outcome.runtime
-        let human = outcome.delivered
+        let human =
+            outcome.delivered
             ? "sent \(body.count) bytes to \(r.ticket) episode \(r.episode)\(outcome.interrupted ? " after interrupting it" : "")"
             : "\(r.ticket) is busy; queued as message \(outcome.queuedID ?? 0) for its next idle moment"
         return Reply(
@@ -89,7 +92,10 @@ struct RuntimeSend: MCRunCommand {
             var buffer = [UInt8](repeating: 0, count: 65536)
             while true {
                 let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-                if n > 0 { bytes += buffer[0..<n]; continue }
+                if n > 0 {
+                    bytes += buffer[0..<n]
+                    continue
+                }
                 if n < 0 && errno == EINTR { continue }
                 if n < 0 { throw .badInput("bad_stdin", "cannot read the message from stdin: \(String(cString: strerror(errno)))") }
                 break

@@ -29,7 +29,9 @@ struct RuntimeShow: MCRunCommand {
         let (t, episodes, events, queue) = (history.ticket, history.episodes, history.events, history.queue)
         let current = episodes.first
         var lines: [String] = []
-        lines.append("ticket \(t.id): deaths \(t.deaths)\(t.parked ? ", PARKED (\(t.parkedReason ?? "-"))" : "")\(t.escalated ? ", ESCALATED (\(t.escalatedReason ?? "-"))" : "")")
+        lines.append(
+            "ticket \(t.id): deaths \(t.deaths)\(t.parked ? ", PARKED (\(t.parkedReason ?? "-"))" : "")\(t.escalated ? ", ESCALATED (\(t.escalatedReason ?? "-"))" : "")"
+        )
         if let r = current {
             let liveness = r.liveness()
             lines.append("runtime #\(r.id ?? 0) episode \(r.episode): \(r.status(liveness: liveness))\(liveness.map { " (agent \($0.rawValue))" } ?? "")")
@@ -41,11 +43,14 @@ struct RuntimeShow: MCRunCommand {
                 lines.append("  agent session: \(session)\(r.agentTranscriptPath.map { ", transcript \($0)" } ?? "")")
             }
             if r.state.isLive {
-                let waiting = r.waitingSince.map { " for a person (\(r.waitingFor ?? "input")) since \(Self.time($0)); send will not type into its prompt" } ?? ""
+                let waiting =
+                    r.waitingSince.map { " for a person (\(r.waitingFor ?? "input")) since \(Self.time($0)); send will not type into its prompt" } ?? ""
                 lines.append("  activity: \(RuntimeView.activity(r))\(waiting)\(r.busySource.map { " (by \($0))" } ?? "")")
             }
             if r.state.isLive == false {
-                lines.append("  ended: \(r.endReason ?? "-") by \(r.endedBy ?? "-"); exit \(r.exitCode.map(String.init) ?? "-"), signal \(r.exitSignal.map(String.init) ?? "-"), leftovers killed \(r.leftoversKilled ?? 0)")
+                lines.append(
+                    "  ended: \(r.endReason ?? "-") by \(r.endedBy ?? "-"); exit \(r.exitCode.map(String.init) ?? "-"), signal \(r.exitSignal.map(String.init) ?? "-"), leftovers killed \(r.leftoversKilled ?? 0)"
+                )
             }
         }
         if let relaunch = history.relaunch {
@@ -57,44 +62,58 @@ struct RuntimeShow: MCRunCommand {
         }
         if !queue.isEmpty {
             lines.append("")
-            lines.append(RuntimeView.table(
-                ["MSG", "STATE", "BYTES", "QUEUED", "DELIVERED", "ERROR"],
-                queue.map { m in
-                    [String(m.id), m.state, String(m.bytes), Self.time(m.createdAt), m.deliveredAt.map(Self.time) ?? "-", m.error ?? "-"]
-                }))
+            lines.append(
+                RuntimeView.table(
+                    ["MSG", "STATE", "BYTES", "QUEUED", "DELIVERED", "ERROR"],
+                    queue.map { m in
+                        [String(m.id), m.state, String(m.bytes), Self.time(m.createdAt), m.deliveredAt.map(Self.time) ?? "-", m.error ?? "-"]
+                    }))
         }
         lines.append("")
-        lines.append(RuntimeView.table(
-            ["EP", "STATE", "PID", "CREATED", "ENDED", "REASON"],
-            episodes.map { r in
-                [String(r.episode), r.state.rawValue, r.pid.map(String.init) ?? "-", Self.time(r.createdAt), r.endedAt.map(Self.time) ?? "-", r.endReason ?? "-"]
-            }))
+        lines.append(
+            RuntimeView.table(
+                ["EP", "STATE", "PID", "CREATED", "ENDED", "REASON"],
+                episodes.map { r in
+                    [
+                        String(r.episode), r.state.rawValue, r.pid.map(String.init) ?? "-", Self.time(r.createdAt), r.endedAt.map(Self.time) ?? "-",
+                        r.endReason ?? "-",
+                    ]
+                }))
         lines.append("")
-        lines.append(RuntimeView.table(
-            ["EVENT", "AT", "KIND", "EP", "FROM", "TO", "ACTOR", "REASON"],
-            events.map { e in
-                [String(e.id ?? 0), Self.time(e.at), e.kind, e.episode.map(String.init) ?? "-", e.fromState ?? "-", e.toState ?? "-", e.actor, e.reason ?? "-"]
-            }))
+        lines.append(
+            RuntimeView.table(
+                ["EVENT", "AT", "KIND", "EP", "FROM", "TO", "ACTOR", "REASON"],
+                events.map { e in
+                    [
+                        String(e.id ?? 0), Self.time(e.at), e.kind, e.episode.map(String.init) ?? "-", e.fromState ?? "-", e.toState ?? "-", e.actor,
+                        e.reason ?? "-",
+                    ]
+                }))
         return Reply(
             fields: [
-                "ticket": ["id": .string(t.id), "parked": .bool(t.parked), "parked_reason": JSONValue(t.parkedReason), "deaths": .int(Int64(t.deaths)), "escalated": .bool(t.escalated), "escalated_reason": JSONValue(t.escalatedReason)],
+                "ticket": [
+                    "id": .string(t.id), "parked": .bool(t.parked), "parked_reason": JSONValue(t.parkedReason), "deaths": .int(Int64(t.deaths)),
+                    "escalated": .bool(t.escalated), "escalated_reason": JSONValue(t.escalatedReason),
+                ],
                 "runtime": current.map { RuntimeView.json($0, ticket: t) } ?? .null,
                 "episodes": .array(episodes.map { RuntimeView.json($0) }),
                 "events": .array(events.map(EventView.json)),
                 "relaunch": history.relaunch.map(RuntimeView.relaunchJSON) ?? .null,
-                "refusals": .array(history.refusals.map { r in
-                    [
-                        "reason": .string(r.reason), "action": .string(r.action), "code": .int(Int64(r.code)),
-                        "count": .int(Int64(r.count)), "total": .int(Int64(r.total)), "window_started_at": .double(r.windowStartedAt),
-                        "last_at": .double(r.lastAt), "event_id": JSONValue(r.eventID),
-                    ]
-                }),
-                "queue": .array(queue.map { m in
-                    [
-                        "id": .int(m.id), "runtime_id": .int(m.runtimeID), "state": .string(m.state), "bytes": .int(Int64(m.bytes)),
-                        "created_at": .double(m.createdAt), "delivered_at": JSONValue(m.deliveredAt), "error": JSONValue(m.error),
-                    ]
-                }),
+                "refusals": .array(
+                    history.refusals.map { r in
+                        [
+                            "reason": .string(r.reason), "action": .string(r.action), "code": .int(Int64(r.code)),
+                            "count": .int(Int64(r.count)), "total": .int(Int64(r.total)), "window_started_at": .double(r.windowStartedAt),
+                            "last_at": .double(r.lastAt), "event_id": JSONValue(r.eventID),
+                        ]
+                    }),
+                "queue": .array(
+                    queue.map { m in
+                        [
+                            "id": .int(m.id), "runtime_id": .int(m.runtimeID), "state": .string(m.state), "bytes": .int(Int64(m.bytes)),
+                            "created_at": .double(m.createdAt), "delivered_at": JSONValue(m.deliveredAt), "error": JSONValue(m.error),
+                        ]
+                    }),
             ],
             human: lines.joined(separator: "\n"))
     }

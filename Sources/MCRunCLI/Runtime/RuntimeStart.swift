@@ -35,7 +35,10 @@ struct RuntimeStart: MCRunCommand {
     @Flag(help: "Start an escalated ticket without resetting it first (recorded on the launch event).")
     var force = false
 
-    @Option(parsing: .unconditional, help: "How long to wait for the agent's identity before the launch fails, 1ms to 1h (default 10s; a bare number is milliseconds).", transform: Bounded.duration(Bounded.launchTimeout, bare: .milliseconds))
+    @Option(
+        parsing: .unconditional,
+        help: "How long to wait for the agent's identity before the launch fails, 1ms to 1h (default 10s; a bare number is milliseconds).",
+        transform: Bounded.duration(Bounded.launchTimeout, bare: .milliseconds))
     var timeout = DurationArgument(milliseconds: 10_000)
 
     @Argument(parsing: .postTerminator, help: "The agent's command and arguments, after --.")
@@ -59,16 +62,18 @@ struct RuntimeStart: MCRunCommand {
         let context: MCRunContext
         do {
             context = try global.context()
-        } catch where error.code == .internalError {
+        } catch  where error.code == .internalError {
             // A ledger that cannot even be opened cannot count live runtimes: fail closed.
-            throw MCRunError(.refused, "capacity_unknown", "start refused: the number of live runtimes cannot be determined, the ledger cannot be opened; nothing was started", cause: error)
+            throw MCRunError(
+                .refused, "capacity_unknown",
+                "start refused: the number of live runtimes cannot be determined, the ledger cannot be opened; nothing was started", cause: error)
         }
         let request = LaunchRequest(
             ticket: ticketID, argv: command, cwd: directory, env: env, owner: owner, timeoutMilliseconds: timeout.milliseconds, force: force)
         let runtime: Runtime
         do {
             runtime = try Launcher(context: context).start(request)
-        } catch where error.code == .busy && adopt && error.reason == "busy" {
+        } catch  where error.code == .busy && adopt && error.reason == "busy" {
             return RuntimeAdopt.reply(try Adopter(context: context).adopt(.init(ticket: ticketID, owner: owner, force: force)))
         }
         if let missing = runtime.paneLogMissing {

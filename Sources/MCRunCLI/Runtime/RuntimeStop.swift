@@ -22,7 +22,9 @@ struct RuntimeStop: MCRunCommand {
     @Option(help: "Why it is stopped (recorded).")
     var reason: String = "requested"
 
-    @Option(parsing: .unconditional, help: "How long the agent gets to exit before SIGKILL, 0s to 24h (e.g. 10s, 500ms; default 10s).", transform: Bounded.duration(Bounded.grace))
+    @Option(
+        parsing: .unconditional, help: "How long the agent gets to exit before SIGKILL, 0s to 24h (e.g. 10s, 500ms; default 10s).",
+        transform: Bounded.duration(Bounded.grace))
     var grace = DurationArgument(milliseconds: 10_000)
 
     @Option(help: "Signal sent first: TERM, INT, HUP or QUIT.")
@@ -37,19 +39,26 @@ struct RuntimeStop: MCRunCommand {
         let options = Stopper.Options(reason: reason, graceMilliseconds: grace.milliseconds, signal: signal.number, interruptKey: interruptKey)
         let outcome = try Stopper(context: context).stop(ticket: ticketID, options: options)
         let r = outcome.runtime
-        let human = outcome.diedFirst
+        let human =
+            outcome.diedFirst
             ? "\(r.ticket) episode \(r.episode) had died before the stop (\(r.exitSignal.map { "killed by signal \($0)" } ?? r.exitCode.map { "exit code \($0)" } ?? "exit status unknown")); its death is now recorded"
             : outcome.alreadyEnded
-            ? "\(r.ticket) episode \(r.episode) had already ended (\(r.state.rawValue)); nothing changed"
-            : "stopped \(r.ticket) episode \(r.episode)\(r.exitSignal.map { ", agent killed by signal \($0)" } ?? r.exitCode.map { ", agent exited \($0)" } ?? ""); leftovers killed: \(r.leftoversKilled ?? 0)"
+                ? "\(r.ticket) episode \(r.episode) had already ended (\(r.state.rawValue)); nothing changed"
+                : "stopped \(r.ticket) episode \(r.episode)\(r.exitSignal.map { ", agent killed by signal \($0)" } ?? r.exitCode.map { ", agent exited \($0)" } ?? ""); leftovers killed: \(r.leftoversKilled ?? 0)"
         return Reply(
-            fields: ["runtime": RuntimeView.json(r), "already_ended": .bool(outcome.alreadyEnded), "died_first": .bool(outcome.diedFirst), "retry_cancelled": .bool(outcome.retryCancelled)],
+            fields: [
+                "runtime": RuntimeView.json(r), "already_ended": .bool(outcome.alreadyEnded), "died_first": .bool(outcome.diedFirst),
+                "retry_cancelled": .bool(outcome.retryCancelled),
+            ],
             human: human + (outcome.retryCancelled ? "; its pending relaunch was cancelled" : ""))
     }
 }
 
 enum StopSignal: String, ExpressibleByArgument, CaseIterable, Sendable {
-    case term = "TERM", int = "INT", hup = "HUP", quit = "QUIT"
+    case term = "TERM"
+    case int = "INT"
+    case hup = "HUP"
+    case quit = "QUIT"
 
     init?(argument: String) {
         let name = argument.uppercased()

@@ -25,16 +25,26 @@ struct ServiceServe: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(parsing: .unconditional, help: "Time between full reconcile passes, 50ms to 1h, default 15s (shortened to a quarter of the watchdog interval).", transform: Bounded.duration(Self.reconcileRange))
+    @Option(
+        parsing: .unconditional, help: "Time between full reconcile passes, 50ms to 1h, default 15s (shortened to a quarter of the watchdog interval).",
+        transform: Bounded.duration(Self.reconcileRange))
     var reconcileInterval: DurationArgument?
 
-    @Option(parsing: .unconditional, help: "Unexpected deaths of a ticket that are relaunched silently before it escalates, 0 to 1000 (stored as the host's max-silent-retries setting, which every command that records a death uses; default 1).", transform: Bounded.integer(Self.maxSilentRetriesRange))
+    @Option(
+        parsing: .unconditional,
+        help:
+            "Unexpected deaths of a ticket that are relaunched silently before it escalates, 0 to 1000 (stored as the host's max-silent-retries setting, which every command that records a death uses; default 1).",
+        transform: Bounded.integer(Self.maxSilentRetriesRange))
     var maxSilentRetries: Int?
 
-    @Option(parsing: .unconditional, help: "Delay before a silent relaunch, 0s to 24h (stored as the host's retry-delay setting; default 2s).", transform: Bounded.duration(Self.retryDelayRange))
+    @Option(
+        parsing: .unconditional, help: "Delay before a silent relaunch, 0s to 24h (stored as the host's retry-delay setting; default 2s).",
+        transform: Bounded.duration(Self.retryDelayRange))
     var retryDelay: DurationArgument?
 
-    @Option(parsing: .unconditional, help: "How long a relaunched agent gets to report its identity, 1ms to 1h (default 10s; a bare number is milliseconds).", transform: Bounded.duration(Bounded.launchTimeout, bare: .milliseconds))
+    @Option(
+        parsing: .unconditional, help: "How long a relaunched agent gets to report its identity, 1ms to 1h (default 10s; a bare number is milliseconds).",
+        transform: Bounded.duration(Bounded.launchTimeout, bare: .milliseconds))
     var launchTimeout: DurationArgument?
 
     @Option(help: "Event hooks folder (default: $MCRUN_EVENT_HOOKS_DIR, else hooks-dir in the configuration file, else STATE_DIR/event-hooks.d).")
@@ -79,7 +89,10 @@ struct ServiceServe: AsyncParsableCommand {
         return options
     }
 
-    @Option(help: "After each pass, write `mcrun metrics` to this file (atomically), e.g. for node_exporter's textfile collector: /var/lib/prometheus/node-exporter/mcrun.prom.")
+    @Option(
+        help:
+            "After each pass, write `mcrun metrics` to this file (atomically), e.g. for node_exporter's textfile collector: /var/lib/prometheus/node-exporter/mcrun.prom."
+    )
     var metricsTextfile: String?
 
     func run() async throws {
@@ -100,7 +113,8 @@ struct ServiceServe: AsyncParsableCommand {
             context = try global.context(actor: global.actor ?? "serve (pid \(getpid()))", configuration: files)
             // The death policy is the host's, kept in the ledger: the CLI records deaths with it too.
             if let count = options.maxSilentRetries {
-                _ = try HostConfig.set(.maxSilentRetries, String(count), ledger: context.ledger, actor: context.actor, source: maxSilentRetries == nil ? .file : .flag)
+                _ = try HostConfig.set(
+                    .maxSilentRetries, String(count), ledger: context.ledger, actor: context.actor, source: maxSilentRetries == nil ? .file : .flag)
             }
             if let delay = options.retryDelay {
                 _ = try HostConfig.set(.retryDelay, "\(delay)ms", ledger: context.ledger, actor: context.actor, source: retryDelay == nil ? .file : .flag)

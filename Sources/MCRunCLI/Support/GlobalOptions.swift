@@ -3,7 +3,11 @@ import MCRunCore
 
 /// Flags every command takes.
 public struct GlobalOptions: ParsableArguments, Sendable {
-    @Option(name: .long, help: "State directory (default: $MCRUN_STATE_DIR, else state-dir in ~/.config/mcrun/mcrun.conf or /etc/mcrun/mcrun.conf, else systemd's $STATE_DIRECTORY, $XDG_STATE_HOME/mcrun or ~/.local/state/mcrun).")
+    @Option(
+        name: .long,
+        help:
+            "State directory (default: $MCRUN_STATE_DIR, else state-dir in ~/.config/mcrun/mcrun.conf or /etc/mcrun/mcrun.conf, else systemd's $STATE_DIRECTORY, $XDG_STATE_HOME/mcrun or ~/.local/state/mcrun)."
+    )
     public var stateDir: String?
 
     @Flag(name: .long, help: "Print exactly one JSON object (JSON lines for streams) with ok, code and reason.")
@@ -12,7 +16,11 @@ public struct GlobalOptions: ParsableArguments, Sendable {
     @Option(name: .long, help: "Who is acting, recorded on every event (default: $MCRUN_ACTOR, else the user and pid).")
     public var actor: String?
 
-    @Flag(name: .long, help: "With a command that writes (e.g. config): start an empty ledger in a state directory whose ledger was lost. Runtimes, parked tickets, the kill switch and settings recorded in the lost one are gone; restore a backup instead if there is one.")
+    @Flag(
+        name: .long,
+        help:
+            "With a command that writes (e.g. config): start an empty ledger in a state directory whose ledger was lost. Runtimes, parked tickets, the kill switch and settings recorded in the lost one are gone; restore a backup instead if there is one."
+    )
     public var recreateLedger = false
 
     public init() {}

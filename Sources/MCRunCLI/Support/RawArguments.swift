@@ -20,7 +20,8 @@ enum RawArguments {
     static func original(of decoded: String) throws(MCRunError) -> [UInt8] {
         let candidates = Set(all.filter { String(decoding: $0, as: UTF8.self) == decoded })
         guard candidates.count <= 1 else {
-            throw .badInput("ambiguous_argument", "two arguments decode to the same text but differ in their bytes; pass the message on stdin with - or with --file")
+            throw .badInput(
+                "ambiguous_argument", "two arguments decode to the same text but differ in their bytes; pass the message on stdin with - or with --file")
         }
         return candidates.first ?? Array(decoded.utf8)
     }

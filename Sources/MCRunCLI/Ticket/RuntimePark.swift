@@ -24,7 +24,9 @@ struct RuntimePark: MCRunCommand {
     @Option(help: "Why it is parked (recorded on the ticket and the event).")
     var reason: String?
 
-    @Option(parsing: .unconditional, help: "How long the agent gets to exit before SIGKILL, 0s to 24h (e.g. 10s, 500ms; default 10s).", transform: Bounded.duration(Bounded.grace))
+    @Option(
+        parsing: .unconditional, help: "How long the agent gets to exit before SIGKILL, 0s to 24h (e.g. 10s, 500ms; default 10s).",
+        transform: Bounded.duration(Bounded.grace))
     var grace = DurationArgument(milliseconds: 10_000)
 
     @Option(help: "Signal sent first: TERM, INT, HUP or QUIT.")
@@ -40,7 +42,8 @@ struct RuntimePark: MCRunCommand {
         let outcome = try Parker(context: context).park(ticket: ticketID, reason: reason, options: options)
         var human = outcome.alreadyParked ? "\(ticketID) was already parked; nothing was running" : "parked \(ticketID)"
         if let r = outcome.stopped {
-            human += "; stopped episode \(r.episode)\(r.exitSignal.map { ", agent killed by signal \($0)" } ?? r.exitCode.map { ", agent exited \($0)" } ?? ""); leftovers killed: \(r.leftoversKilled ?? 0)"
+            human +=
+                "; stopped episode \(r.episode)\(r.exitSignal.map { ", agent killed by signal \($0)" } ?? r.exitCode.map { ", agent exited \($0)" } ?? ""); leftovers killed: \(r.leftoversKilled ?? 0)"
         } else if !outcome.alreadyParked {
             human += "; nothing was running"
         }

@@ -32,6 +32,8 @@ struct TicketReset: MCRunCommand {
                 "ticket": .string(ticketID.rawValue), "previous_deaths": .int(Int64(result.previousDeaths)),
                 "was_escalated": .bool(result.wasEscalated), "cancelled_retry": .bool(result.retryCancelled),
             ],
-            human: "reset \(ticketID): deaths \(result.previousDeaths) -> 0\(result.wasEscalated ? ", escalation cleared" : "")\(result.retryCancelled ? ", pending relaunch cancelled" : "")")
+            human:
+                "reset \(ticketID): deaths \(result.previousDeaths) -> 0\(result.wasEscalated ? ", escalation cleared" : "")\(result.retryCancelled ? ", pending relaunch cancelled" : "")"
+        )
     }
 }

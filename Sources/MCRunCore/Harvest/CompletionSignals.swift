@@ -29,8 +29,11 @@ public struct CompletionSignal: Codable, Sendable, Equatable {
     public var actor: String
 
     enum CodingKeys: String, CodingKey {
-        case id, at, ticket, episode, runtimeID = "runtime_id", kind, payload, state, reason
-        case decidedAt = "decided_at", actor
+        case id, at, ticket, episode
+        case runtimeID = "runtime_id"
+        case kind, payload, state, reason
+        case decidedAt = "decided_at"
+        case actor
     }
 
     public var json: JSONValue {

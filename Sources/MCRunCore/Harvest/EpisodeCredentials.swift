@@ -16,7 +16,9 @@ public struct EpisodeCredentials: Sendable, Equatable {
     /// From `MCRUN_TICKET`, `MCRUN_EPISODE`, `MCRUN_NONCE`.
     public static func fromEnvironment(_ env: [String: String]) throws(MCRunError) -> EpisodeCredentials {
         guard let t = env["MCRUN_TICKET"], let e = env["MCRUN_EPISODE"].flatMap(Int.init), let n = env["MCRUN_NONCE"] else {
-            throw .badInput("no_episode", "MCRUN_TICKET, MCRUN_EPISODE and MCRUN_NONCE are not set; run this inside an mcrun runtime or pass --ticket, --episode and --nonce")
+            throw .badInput(
+                "no_episode",
+                "MCRUN_TICKET, MCRUN_EPISODE and MCRUN_NONCE are not set; run this inside an mcrun runtime or pass --ticket, --episode and --nonce")
         }
         return EpisodeCredentials(ticket: try TicketID(validating: t), episode: e, nonce: n)
     }
@@ -47,7 +49,8 @@ public struct EpisodeCredentials: Sendable, Equatable {
     }
 
     static func secretsEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
+        let x = Array(a.utf8)
+        let y = Array(b.utf8)
         guard x.count == y.count else { return false }
         var diff: UInt8 = 0
         for i in 0..<x.count { diff |= x[i] ^ y[i] }

@@ -1,5 +1,5 @@
-import GRDB
 import Foundation
+import GRDB
 
 /// What a dispatcher needs to know about a runtime that ended without an accepted verdict
 /// (or went silent): what happened, why, whether running it again is safe, whether a
@@ -62,8 +62,11 @@ public struct TerminalRecord: Codable, Sendable, Equatable {
         }
 
         public enum CodingKeys: String, CodingKey {
-            case exitCode = "exit_code", exitSignal = "exit_signal", leftoversKilled = "leftovers_killed"
-            case log, rawLog = "raw_log"
+            case exitCode = "exit_code"
+            case exitSignal = "exit_signal"
+            case leftoversKilled = "leftovers_killed"
+            case log
+            case rawLog = "raw_log"
         }
 
         /// Every key is written, null or not, so a reader sees the same shape every time.
@@ -78,13 +81,20 @@ public struct TerminalRecord: Codable, Sendable, Equatable {
     }
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case status, summary, rootCause = "root_cause", safeRetry = "safe_retry", stopCondition = "stop_condition"
-        case humanInputRequired = "human_input_required", nextActions = "next_actions", artifacts
+        case status, summary
+        case rootCause = "root_cause"
+        case safeRetry = "safe_retry"
+        case stopCondition = "stop_condition"
+        case humanInputRequired = "human_input_required"
+        case nextActions = "next_actions"
+        case artifacts
     }
 
     /// Keys of records stored before the contract's names; read, never written.
     enum LegacyKeys: String, CodingKey {
-        case retrySafe = "retry_safe", humanInputNeeded = "human_input_needed", escalated
+        case retrySafe = "retry_safe"
+        case humanInputNeeded = "human_input_needed"
+        case escalated
     }
 
     public init(
@@ -111,7 +121,8 @@ public struct TerminalRecord: Codable, Sendable, Equatable {
         summary = try c.decode(String.self, forKey: .summary)
         rootCause = try c.decode(String.self, forKey: .rootCause)
         safeRetry = try c.decodeIfPresent(Bool.self, forKey: .safeRetry) ?? legacy.decode(Bool.self, forKey: .retrySafe)
-        humanInputRequired = try c.decodeIfPresent(Bool.self, forKey: .humanInputRequired)
+        humanInputRequired =
+            try c.decodeIfPresent(Bool.self, forKey: .humanInputRequired)
             ?? legacy.decode(Bool.self, forKey: .humanInputNeeded)
         artifacts = try c.decode(Artifacts.self, forKey: .artifacts)
         let actions = try c.decode([String].self, forKey: .nextActions)
@@ -189,7 +200,8 @@ public struct TerminalRecord: Codable, Sendable, Equatable {
             record.status = "silent"
             record.rootCause = "silent"
             record.stopCondition = .silent
-            record.summary = "episode \(runtime.episode) is alive but printed nothing for \(duration(silence.seconds)) (harvest timeout \(duration(silence.limit))); it may be waiting for input or hung"
+            record.summary =
+                "episode \(runtime.episode) is alive but printed nothing for \(duration(silence.seconds)) (harvest timeout \(duration(silence.limit))); it may be waiting for input or hung"
             record.safeRetry = false
             record.humanInputRequired = true
             record.nextActions = ["mcrun logs \(t)", "mcrun show \(t)", "mcrun stop \(t) --reason silent"]
@@ -213,14 +225,16 @@ public struct TerminalRecord: Codable, Sendable, Equatable {
                 record.status = "parked"
                 record.rootCause = "parked"
                 record.stopCondition = .parked
-                record.summary = "episode \(runtime.episode) was stopped\(who) when the ticket was parked\(ticket?.parkedReason.map { " (\($0))" } ?? why)\(leftoversNote); it stays down until unparked"
+                record.summary =
+                    "episode \(runtime.episode) was stopped\(who) when the ticket was parked\(ticket?.parkedReason.map { " (\($0))" } ?? why)\(leftoversNote); it stays down until unparked"
                 record.safeRetry = false
                 record.humanInputRequired = true
                 record.nextActions = ["mcrun unpark \(t)", "mcrun logs \(t)"]
             } else {
                 record.rootCause = "stop_requested"
                 record.stopCondition = .stoppedByOperator
-                record.summary = "episode \(runtime.episode) was stopped\(who)\(why); agent \(exit.text)\(leftoversNote); start it again if the work is still wanted"
+                record.summary =
+                    "episode \(runtime.episode) was stopped\(who)\(why); agent \(exit.text)\(leftoversNote); start it again if the work is still wanted"
                 record.safeRetry = true
                 record.humanInputRequired = false
                 record.nextActions = ["mcrun start \(t) -- COMMAND", "mcrun logs \(t)"]
@@ -247,7 +261,8 @@ public struct TerminalRecord: Codable, Sendable, Equatable {
             let permanent = permanentLaunchFailures.contains(reason)
             record.rootCause = "launch_" + reason
             record.stopCondition = .launchFailed
-            record.summary = "episode \(runtime.episode) never started: \(reason)" + (permanent ? "; fix the command or working directory before starting it again" : "")
+            record.summary =
+                "episode \(runtime.episode) never started: \(reason)" + (permanent ? "; fix the command or working directory before starting it again" : "")
             record.safeRetry = !permanent && !parked
             record.humanInputRequired = permanent
             record.nextActions = permanent ? ["mcrun show \(t)", "mcrun start \(t) -- COMMAND"] : ["mcrun start \(t) -- COMMAND"]

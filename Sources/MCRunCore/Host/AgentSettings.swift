@@ -84,7 +84,9 @@ public enum AgentSettings {
     }
 
     static func hasTrailingComma(_ text: String) -> Bool {
-        var inString = false, escaped = false, afterComma = false
+        var inString = false
+        var escaped = false
+        var afterComma = false
         for byte in text.utf8 {
             if inString {
                 if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }

@@ -35,7 +35,8 @@ public enum DurationText {
     /// 1h30m, 250ms or 10s".
     public static func expectation(_ range: ClosedRange<Int>, bare: BareUnit = .seconds) -> String {
         let unit = bare == .seconds ? "seconds" : "milliseconds"
-        return "a duration from \(describe(milliseconds: range.lowerBound)) to \(describe(milliseconds: range.upperBound)), such as 1h30m, 250ms or 10s (a bare number is \(unit))"
+        return
+            "a duration from \(describe(milliseconds: range.lowerBound)) to \(describe(milliseconds: range.upperBound)), such as 1h30m, 250ms or 10s (a bare number is \(unit))"
     }
 
     private static let units: [(suffix: [UInt8], scale: Int)] = [

@@ -60,7 +60,8 @@ public enum HostConfig {
         switch key {
         case .capacity:
             guard value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let n = Int(value), n <= maxCapacity else {
-                throw .badInput("bad_value", "capacity \(value.debugDescription) is not a whole number from 0 to \(maxCapacity); use: mcrun config capacity N|none")
+                throw .badInput(
+                    "bad_value", "capacity \(value.debugDescription) is not a whole number from 0 to \(maxCapacity); use: mcrun config capacity N|none")
             }
             return String(n)
         case .busyPattern:
@@ -113,7 +114,9 @@ public enum HostConfig {
             guard before != value else { return value }
             let now = WallClock.now()
             try Ledger.setSetting(db, key.setting, value, now: now)
-            try Ledger.appendEvent(db, kind: "config", actor: actor, data: ["key": .string(key.rawValue), "value": JSONValue(value), "previous": JSONValue(before), "source": .string(source.rawValue)], now: now)
+            try Ledger.appendEvent(
+                db, kind: "config", actor: actor,
+                data: ["key": .string(key.rawValue), "value": JSONValue(value), "previous": JSONValue(before), "source": .string(source.rawValue)], now: now)
             return value
         }
     }

@@ -16,7 +16,9 @@ public final class MCRunContext: Sendable {
     /// `recreateLedger` accepts that a used directory's ledger is lost and starts an empty one.
     /// Another user's directory is refused (exit 5, `wrong_user`) unless this is root, which
     /// acts as its owner (see `StateDirectory.checkAccess(reading:)`).
-    public convenience init(stateDirectory: StateDirectory, environment: [String: String], actor: String? = nil, recreateLedger: Bool = false) throws(MCRunError) {
+    public convenience init(stateDirectory: StateDirectory, environment: [String: String], actor: String? = nil, recreateLedger: Bool = false)
+        throws(MCRunError)
+    {
         try stateDirectory.checkAccess(reading: false)
         try stateDirectory.prepare()
         let ledger = try Ledger(directory: stateDirectory, busyTimeout: Ledger.defaultBusyTimeout(environment: environment), recreate: recreateLedger)
@@ -57,7 +59,8 @@ public final class MCRunContext: Sendable {
     }
 
     static func defaultActor(_ environment: [String: String]) -> String {
-        let user = environment["USER"] ?? environment["LOGNAME"] ?? getpwuid(getuid()).flatMap { $0.pointee.pw_name.map { String(cString: $0) } } ?? "uid \(getuid())"
+        let user =
+            environment["USER"] ?? environment["LOGNAME"] ?? getpwuid(getuid()).flatMap { $0.pointee.pw_name.map { String(cString: $0) } } ?? "uid \(getuid())"
         return "\(user) via cli (pid \(getpid()))"
     }
 

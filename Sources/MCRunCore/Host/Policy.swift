@@ -30,7 +30,9 @@ public enum Policy {
 
     public static func checkNotParked(_ ticket: Ticket, action: String) throws {
         if ticket.parked {
-            throw MCRunError(.refused, "ticket_parked", "\(action) refused: ticket \(ticket.id) is parked\(ticket.parkedReason.map { " (\($0))" } ?? ""); unpark it with: mcrun unpark \(ticket.id)")
+            throw MCRunError(
+                .refused, "ticket_parked",
+                "\(action) refused: ticket \(ticket.id) is parked\(ticket.parkedReason.map { " (\($0))" } ?? ""); unpark it with: mcrun unpark \(ticket.id)")
         }
     }
 
@@ -38,7 +40,10 @@ public enum Policy {
     /// second death meant a person must look before it runs again.
     public static func checkNotEscalated(_ ticket: Ticket, action: String, force: Bool) throws {
         if ticket.escalated && !force {
-            throw MCRunError(.refused, "escalated", "\(action) refused: ticket \(ticket.id) is escalated\(ticket.escalatedReason.map { " (\($0))" } ?? ""); look at it (mcrun harvest \(ticket.id)), then clear it with: mcrun reset \(ticket.id), or pass --force")
+            throw MCRunError(
+                .refused, "escalated",
+                "\(action) refused: ticket \(ticket.id) is escalated\(ticket.escalatedReason.map { " (\($0))" } ?? ""); look at it (mcrun harvest \(ticket.id)), then clear it with: mcrun reset \(ticket.id), or pass --force"
+            )
         }
     }
 
@@ -47,7 +52,9 @@ public enum Policy {
     static func checkCapacity(_ db: Database) throws {
         guard let raw = try Ledger.setting(db, .capacity) else { return }
         guard let limit = Int(raw) else {
-            throw MCRunError(.refused, "capacity_unknown", "start refused: the configured capacity \(raw.debugDescription) is not a number; fix it with: mcrun config capacity N")
+            throw MCRunError(
+                .refused, "capacity_unknown",
+                "start refused: the configured capacity \(raw.debugDescription) is not a number; fix it with: mcrun config capacity N")
         }
         let live = try Ledger.liveCount(db)
         if live >= limit {

@@ -1,5 +1,5 @@
-import Glibc
 import CLinux
+import Glibc
 
 /// Where one mcrun instance keeps everything: the ledger, its tmux socket, pane logs.
 /// Written only by its owner; readable by its group (0750), the operators who may read
@@ -46,7 +46,8 @@ public struct StateDirectory: Sendable {
         }
         // The socket's path must fit sockaddr_un.sun_path.
         if tmuxSocketPath.utf8.count >= 104 {
-            throw .badInput("state_dir_too_long", "state directory path is too long for a unix socket (\(tmuxSocketPath.utf8.count) bytes); choose a shorter --state-dir")
+            throw .badInput(
+                "state_dir_too_long", "state directory path is too long for a unix socket (\(tmuxSocketPath.utf8.count) bytes); choose a shorter --state-dir")
         }
     }
 
@@ -81,7 +82,8 @@ public struct StateDirectory: Sendable {
         let owner = Self.userName(info.st_uid)
         if me == 0 { return try Self.become(uid: info.st_uid, name: owner) }
         if reading, Glibc.access(path, R_OK | X_OK) == 0 { return }
-        let readers = info.st_mode & 0o050 == 0o050 ? "; members of group \(Self.groupName(info.st_gid)) may read it with ps, show, logs, events and harvest" : ""
+        let readers =
+            info.st_mode & 0o050 == 0o050 ? "; members of group \(Self.groupName(info.st_gid)) may read it with ps, show, logs, events and harvest" : ""
         throw MCRunError(
             .refused, "wrong_user",
             "state directory \(path) belongs to user \(owner); run as that user (sudo -u \(owner) mcrun ...) or as root\(readers)")

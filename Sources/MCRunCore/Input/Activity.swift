@@ -133,7 +133,8 @@ public enum Activity {
                     db, runtimeID: runtime.id!, busy: runtime.busy, source: .hook, at: now,
                     waitingSince: runtime.waitingSince, waitingFor: runtime.waitingFor)
                 if report == .waiting, waitedSince == nil {
-                    try Ledger.appendEvent(db, kind: "waiting", runtime: runtime, actor: actor, reason: runtime.waitingFor, data: ["for": JSONValue(runtime.waitingFor)], now: now)
+                    try Ledger.appendEvent(
+                        db, kind: "waiting", runtime: runtime, actor: actor, reason: runtime.waitingFor, data: ["for": JSONValue(runtime.waitingFor)], now: now)
                 } else if report != .waiting, let waitedSince {
                     try Ledger.appendEvent(
                         db, kind: "waiting_ended", runtime: runtime, actor: actor, reason: report.rawValue,
@@ -152,7 +153,9 @@ public enum Activity {
         case .success(let runtime):
             return runtime
         case .failure(let rejection):
-            throw MCRunError(.declined, rejection.rawValue, "activity report declined: \(rejectionText(rejection)) (ticket \(credentials.ticket) episode \(credentials.episode)); nothing was recorded")
+            throw MCRunError(
+                .declined, rejection.rawValue,
+                "activity report declined: \(rejectionText(rejection)) (ticket \(credentials.ticket) episode \(credentials.episode)); nothing was recorded")
         }
     }
 

@@ -22,7 +22,9 @@ public struct AgentHookInput: Sendable, Equatable {
         let event = json["hook_event_name"]?.stringValue
         var input = AgentHookInput(event: event, report: nil, detail: nil, session: nil)
         if let id = json["session_id"]?.stringValue, !id.isEmpty, id.utf8.count <= 200, !id.contains(where: \.isNewline) {
-            let path = json["transcript_path"]?.stringValue.flatMap { $0.hasPrefix("/") && $0.utf8.count <= 4096 && !$0.contains(where: \.isNewline) ? $0 : nil }
+            let path = json["transcript_path"]?.stringValue.flatMap {
+                $0.hasPrefix("/") && $0.utf8.count <= 4096 && !$0.contains(where: \.isNewline) ? $0 : nil
+            }
             input.session = Activity.AgentSession(id: id, transcriptPath: path)
         }
         switch event {

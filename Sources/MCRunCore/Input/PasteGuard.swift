@@ -37,6 +37,7 @@ public enum PasteGuard {
         guard let at = escapeOffset(in: body) else { return }
         throw .badInput(
             "paste_escape",
-            "the message contains the bracketed-paste end marker (ESC[201~) at byte \(at): the agent would take what follows as typed keystrokes; nothing was sent")
+            "the message contains the bracketed-paste end marker (ESC[201~) at byte \(at): the agent would take what follows as typed keystrokes; nothing was sent"
+        )
     }
 }

@@ -1,5 +1,5 @@
-import GRDB
 import Foundation
+import GRDB
 import Glibc
 
 /// Types text into an agent's pane: one bracketed paste (tmux `load-buffer` from stdin and
@@ -40,7 +40,10 @@ public struct Sender: Sendable {
         try PasteGuard.check(body)
         // A dead agent is recorded dead (counted once) instead of being typed at.
         if let died = try Ending(context: context).reapIfGone(ticket: ticket.rawValue), died.runtime.state == .dead {
-            throw MCRunError(.declined, "agent_dead", "send declined: the agent of \(ticket) episode \(died.runtime.episode) is dead (its death is now recorded); nothing was typed; see: mcrun harvest \(ticket)", runtime: died.runtime)
+            throw MCRunError(
+                .declined, "agent_dead",
+                "send declined: the agent of \(ticket) episode \(died.runtime.episode) is dead (its death is now recorded); nothing was typed; see: mcrun harvest \(ticket)",
+                runtime: died.runtime)
         }
         let (runtime, settings, interruptKey) = try context.ledger.read { db in
             try (Self.target(db, ticket: ticket), Activity.Settings.load(db), Ledger.setting(db, .interruptKey) ?? Self.defaultInterruptKey)
@@ -75,17 +78,23 @@ public struct Sender: Sendable {
                 do {
                     try context.tmux.sendKey(interruptKey, to: pane)
                 } catch {
-                    throw MCRunError(.internalError, "tmux_failed", "could not press \(interruptKey) in the pane of \(current.ticket): \(error)", runtime: current, cause: error)
+                    throw MCRunError(
+                        .internalError, "tmux_failed", "could not press \(interruptKey) in the pane of \(current.ticket): \(error)", runtime: current,
+                        cause: error)
                 }
                 interrupted = true
                 assessment = try waitForIdle(current, settings: settings, milliseconds: wait)
                 if assessment.busy {
-                    throw MCRunError(.busy, "agent_busy", "\(current.ticket) is still mid-turn \(wait) ms after \(interruptKey); nothing was sent; retry, or use --queue", runtime: current)
+                    throw MCRunError(
+                        .busy, "agent_busy", "\(current.ticket) is still mid-turn \(wait) ms after \(interruptKey); nothing was sent; retry, or use --queue",
+                        runtime: current)
                 }
                 current = try refreshed(current)
             }
         }
-        try deliver(current, body: body, enter: enter, queueID: nil, data: ["mode": .string(Self.name(mode)), "interrupted": .bool(interrupted), "busy_source": JSONValue(assessment.source?.rawValue)])
+        try deliver(
+            current, body: body, enter: enter, queueID: nil,
+            data: ["mode": .string(Self.name(mode)), "interrupted": .bool(interrupted), "busy_source": JSONValue(assessment.source?.rawValue)])
         return Outcome(runtime: try refreshed(current), delivered: true, queuedID: nil, flushedID: flushedID, assessment: assessment, interrupted: interrupted)
     }
 
@@ -128,12 +137,18 @@ public struct Sender: Sendable {
             switch runtime.liveness() {
             case .alive?: return
             case .unknown?, nil:
-                throw MCRunError(.refused, "liveness_unknown", "send refused: whether the agent of \(runtime.ticket) is alive cannot be determined; nothing was sent", runtime: runtime)
+                throw MCRunError(
+                    .refused, "liveness_unknown", "send refused: whether the agent of \(runtime.ticket) is alive cannot be determined; nothing was sent",
+                    runtime: runtime)
             case let other?:
-                throw MCRunError(.declined, "agent_dead", "send declined: the agent of \(runtime.ticket) episode \(runtime.episode) is gone (\(other.rawValue)); nothing was sent", runtime: runtime)
+                throw MCRunError(
+                    .declined, "agent_dead",
+                    "send declined: the agent of \(runtime.ticket) episode \(runtime.episode) is gone (\(other.rawValue)); nothing was sent", runtime: runtime)
             }
         default:
-            throw MCRunError(.declined, "not_running", "send declined: \(runtime.ticket) episode \(runtime.episode) is \(runtime.state.rawValue); nothing was sent", runtime: runtime)
+            throw MCRunError(
+                .declined, "not_running", "send declined: \(runtime.ticket) episode \(runtime.episode) is \(runtime.state.rawValue); nothing was sent",
+                runtime: runtime)
         }
     }
 
@@ -166,10 +181,13 @@ public struct Sender: Sendable {
                 runtime: runtime)
         }
         if runtime.state == .launching {
-            return MCRunError(.busy, "agent_busy", "\(runtime.ticket) episode \(runtime.episode) is still launching; nothing was sent; retry, or use --queue", runtime: runtime)
+            return MCRunError(
+                .busy, "agent_busy", "\(runtime.ticket) episode \(runtime.episode) is still launching; nothing was sent; retry, or use --queue",
+                runtime: runtime)
         }
         let why = queued ? "was just given the oldest queued message" : "is mid-turn (by \(assessment.source?.rawValue ?? "unknown"))"
-        return MCRunError(.busy, "agent_busy", "the agent of \(runtime.ticket) \(why); nothing was sent; use --queue to deliver when idle, or --interrupt", runtime: runtime)
+        return MCRunError(
+            .busy, "agent_busy", "the agent of \(runtime.ticket) \(why); nothing was sent; use --queue to deliver when idle, or --interrupt", runtime: runtime)
     }
 
     private func waitForIdle(_ runtime: Runtime, settings: Activity.Settings, milliseconds: Int) throws(MCRunError) -> Activity.Assessment {
@@ -195,7 +213,8 @@ public struct Sender: Sendable {
             _ = try Self.target(db, ticket: runtime.ticketID)
             let now = WallClock.now()
             let id = try Ledger.queueMessage(db, runtime: runtime, body: body, enter: enter, actor: actor, now: now)
-            try Ledger.appendEvent(db, kind: "send_queued", runtime: runtime, actor: actor, data: ["queue_id": .int(id), "bytes": .int(Int64(body.count))], now: now)
+            try Ledger.appendEvent(
+                db, kind: "send_queued", runtime: runtime, actor: actor, data: ["queue_id": .int(id), "bytes": .int(Int64(body.count))], now: now)
             return id
         }
     }
@@ -219,7 +238,8 @@ public struct Sender: Sendable {
         // may name another ticket's pane after a tmux restart.
         guard let pane = context.pane(of: runtime)?.paneID else {
             try markQueued(queueID, failed: "the runtime has no pane")
-            throw MCRunError(.internalError, "no_pane", "\(runtime.ticket) episode \(runtime.episode) has no tmux pane recorded; nothing was sent", runtime: runtime)
+            throw MCRunError(
+                .internalError, "no_pane", "\(runtime.ticket) episode \(runtime.episode) has no tmux pane recorded; nothing was sent", runtime: runtime)
         }
         do {
             // Checked on the way in too; a message queued by an earlier version is failed here.

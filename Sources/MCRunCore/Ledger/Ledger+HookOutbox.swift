@@ -35,8 +35,14 @@ extension Ledger {
         try read { db in
             var conditions: [String] = []
             var arguments: [any DatabaseValueConvertible] = []
-            if let state { conditions.append("d.state = ?"); arguments.append(state) }
-            if let eventID { conditions.append("d.event_id = ?"); arguments.append(eventID) }
+            if let state {
+                conditions.append("d.state = ?")
+                arguments.append(state)
+            }
+            if let eventID {
+                conditions.append("d.event_id = ?")
+                arguments.append(eventID)
+            }
             arguments.append(max(0, limit))
             let rows = try Row.fetchAll(
                 db,
@@ -187,7 +193,8 @@ extension Ledger {
             guard holder == owner else { return .retry }
             if end.succeeded {
                 try db.execute(
-                    sql: "UPDATE hook_deliveries SET state = 'delivered', delivered_at = ?, last_exit = 0, last_error = NULL, lease_until = NULL, lease_owner = NULL WHERE id = ?",
+                    sql:
+                        "UPDATE hook_deliveries SET state = 'delivered', delivered_at = ?, last_exit = 0, last_error = NULL, lease_until = NULL, lease_owner = NULL WHERE id = ?",
                     arguments: [now, claim.deliveryID])
                 return .delivered
             }

@@ -135,7 +135,8 @@ extension Ledger {
         guard try queue.read({ db in try migrator.hasCompletedMigrations(db) }) else {
             throw MCRunError(
                 .internalError, outdated,
-                "the ledger at \(path) was written by an earlier mcrun and needs migrating, which a read does not do; run any command that writes (e.g. mcrun config), or restart mcrun serve")
+                "the ledger at \(path) was written by an earlier mcrun and needs migrating, which a read does not do; run any command that writes (e.g. mcrun config), or restart mcrun serve"
+            )
         }
         return queue
     }
@@ -185,7 +186,8 @@ extension Ledger {
         let state = fileSize(path) == 0 ? "is empty" : "is missing"
         return MCRunError(
             .refused, "ledger_missing",
-            "the ledger \(path) \(state), but this state directory was in use (\(use)); nothing was done. Restore the file from a backup (with ledger.sqlite-wal if there is one), or accept the loss of runtimes, parked tickets, the kill switch and settings with: mcrun config --recreate-ledger")
+            "the ledger \(path) \(state), but this state directory was in use (\(use)); nothing was done. Restore the file from a backup (with ledger.sqlite-wal if there is one), or accept the loss of runtimes, parked tickets, the kill switch and settings with: mcrun config --recreate-ledger"
+        )
     }
 }
 

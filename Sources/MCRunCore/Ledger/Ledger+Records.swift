@@ -92,7 +92,8 @@ extension LedgerRecord {
     where T.RawValue == String {
         guard let raw: String = row[column] else { return nil }
         guard let value = T(rawValue: raw) else {
-            throw MCRunError(.internalError, "ledger_error", "\(databaseTableName).\(column.name) holds \(raw.debugDescription), which this mcrun does not know")
+            throw MCRunError(
+                .internalError, "ledger_error", "\(databaseTableName).\(column.name) holds \(raw.debugDescription), which this mcrun does not know")
         }
         return value
     }

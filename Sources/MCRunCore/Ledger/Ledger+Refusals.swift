@@ -19,7 +19,10 @@ public struct Refusal: Codable, Sendable, Equatable {
     public var eventID: Int64?
 
     enum CodingKeys: String, CodingKey {
-        case ticket, reason, action, code, windowStartedAt = "window_started_at", count, total, lastAt = "last_at"
+        case ticket, reason, action, code
+        case windowStartedAt = "window_started_at"
+        case count, total
+        case lastAt = "last_at"
         case eventID = "event_id"
     }
 }
@@ -45,7 +48,8 @@ extension Ledger {
         now: Double = WallClock.now()
     ) throws(MCRunError) -> (refusal: Refusal, event: Event?) {
         try write { db in
-            try Ledger.recordRefusal(db, ticket: ticket, action: action, reason: reason, code: code, runtimeID: runtimeID, window: window, actor: actor, now: now)
+            try Ledger.recordRefusal(
+                db, ticket: ticket, action: action, reason: reason, code: code, runtimeID: runtimeID, window: window, actor: actor, now: now)
         }
     }
 

@@ -26,8 +26,9 @@ extension Ledger {
 
     /// Takes the runtime's oldest pending message, marking it `delivering`.
     static func claimNextMessage(_ db: Database, runtimeID: Int64) throws -> (id: Int64, body: [UInt8], enter: Bool)? {
-        guard let row = try Row.fetchOne(
-            db, sql: "SELECT id, body, enter FROM send_queue WHERE runtime_id = ? AND state = 'pending' ORDER BY id LIMIT 1", arguments: [runtimeID])
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT id, body, enter FROM send_queue WHERE runtime_id = ? AND state = 'pending' ORDER BY id LIMIT 1", arguments: [runtimeID])
         else { return nil }
         let id: Int64 = row["id"]
         try db.execute(sql: "UPDATE send_queue SET state = 'delivering' WHERE id = ?", arguments: [id])

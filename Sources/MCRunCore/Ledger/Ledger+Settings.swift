@@ -18,7 +18,8 @@ extension Ledger {
     static func setSetting(_ db: Database, _ key: Setting, _ value: String?, now: Double = WallClock.now()) throws {
         if let value {
             try db.execute(
-                sql: "INSERT INTO settings(key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                sql:
+                    "INSERT INTO settings(key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                 arguments: [key.rawValue, value, now])
         } else {
             try db.execute(sql: "DELETE FROM settings WHERE key = ?", arguments: [key.rawValue])

@@ -63,10 +63,12 @@ extension Ledger {
     /// A session no runtime owns, recorded once per (session id, pane pid).
     public func recordOrphan(_ pane: TmuxServer.Pane, actor: String) throws(MCRunError) -> Bool {
         try write { db in
-            let already = try Int.fetchOne(
-                db,
-                sql: "SELECT count(*) FROM events WHERE kind = 'orphan' AND json_extract(data, '$.session_id') = ? AND json_extract(data, '$.pane_pid') = ?",
-                arguments: [pane.sessionID, Int(pane.panePID)]) ?? 0
+            let already =
+                try Int.fetchOne(
+                    db,
+                    sql:
+                        "SELECT count(*) FROM events WHERE kind = 'orphan' AND json_extract(data, '$.session_id') = ? AND json_extract(data, '$.pane_pid') = ?",
+                    arguments: [pane.sessionID, Int(pane.panePID)]) ?? 0
             guard already == 0 else { return false }
             try Ledger.appendEvent(
                 db, kind: "orphan", actor: actor, reason: "session_without_runtime",

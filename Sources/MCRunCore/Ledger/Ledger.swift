@@ -50,9 +50,13 @@ public final class Ledger: Sendable {
         if let db = error as? DatabaseError {
             switch db.resultCode {
             case .SQLITE_BUSY, .SQLITE_LOCKED:
-                return MCRunError(.internalError, "ledger_busy", "cannot \(what): the ledger stayed locked past the busy timeout; retry, or find the process holding it", cause: error)
+                return MCRunError(
+                    .internalError, "ledger_busy", "cannot \(what): the ledger stayed locked past the busy timeout; retry, or find the process holding it",
+                    cause: error)
             case .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_IOERR, .SQLITE_AUTH, .SQLITE_FULL:
-                return MCRunError(.internalError, "ledger_unavailable", "cannot \(what): \(db.message ?? "\(db.resultCode)"); check the file and its permissions", cause: error)
+                return MCRunError(
+                    .internalError, "ledger_unavailable", "cannot \(what): \(db.message ?? "\(db.resultCode)"); check the file and its permissions",
+                    cause: error)
             default:
                 break
             }

@@ -49,24 +49,39 @@ public struct Adopter: Sendable {
         case .running:
             break
         case .dead:
-            throw MCRunError(.declined, "agent_dead", "adopt declined: the agent of \(id) episode \(runtime.episode) is dead; nothing was revived; start a new episode with: mcrun start \(id) -- COMMAND", runtime: runtime)
+            throw MCRunError(
+                .declined, "agent_dead",
+                "adopt declined: the agent of \(id) episode \(runtime.episode) is dead; nothing was revived; start a new episode with: mcrun start \(id) -- COMMAND",
+                runtime: runtime)
         case .launching:
-            throw MCRunError(.declined, "not_adoptable", "adopt declined: \(id) episode \(runtime.episode) is still launching; retry once it is running", runtime: runtime)
+            throw MCRunError(
+                .declined, "not_adoptable", "adopt declined: \(id) episode \(runtime.episode) is still launching; retry once it is running", runtime: runtime)
         case .stopping, .stopped, .completed, .launchFailed:
-            throw MCRunError(.declined, "not_adoptable", "adopt declined: \(id) episode \(runtime.episode) is \(runtime.state.rawValue); a runtime is never moved backwards; start a new episode with: mcrun start \(id) -- COMMAND", runtime: runtime)
+            throw MCRunError(
+                .declined, "not_adoptable",
+                "adopt declined: \(id) episode \(runtime.episode) is \(runtime.state.rawValue); a runtime is never moved backwards; start a new episode with: mcrun start \(id) -- COMMAND",
+                runtime: runtime)
         }
         switch runtime.liveness() {
         case .alive?:
             break
         case .unknown?, nil:
-            throw MCRunError(.refused, "liveness_unknown", "adopt refused: whether the agent of \(id) is alive cannot be determined (/proc unreadable); nothing was changed", runtime: runtime)
+            throw MCRunError(
+                .refused, "liveness_unknown", "adopt refused: whether the agent of \(id) is alive cannot be determined (/proc unreadable); nothing was changed",
+                runtime: runtime)
         case let other?:
             // The death itself is the reaper's to record (it counts deaths and decides
             // relaunches); adopt only refuses to pretend the agent is there.
-            throw MCRunError(.declined, "agent_dead", "adopt declined: the agent of \(id) episode \(runtime.episode) is gone (\(other.rawValue)); nothing was revived; start a new episode with: mcrun start \(id) -- COMMAND", runtime: runtime)
+            throw MCRunError(
+                .declined, "agent_dead",
+                "adopt declined: the agent of \(id) episode \(runtime.episode) is gone (\(other.rawValue)); nothing was revived; start a new episode with: mcrun start \(id) -- COMMAND",
+                runtime: runtime)
         }
         if runtime.owner != request.owner && !request.force {
-            throw MCRunError(.declined, "owner_mismatch", "adopt declined: \(id) episode \(runtime.episode) belongs to \(runtime.owner.map { "owner \($0.debugDescription)" } ?? "no owner"), not \(request.owner.map { $0.debugDescription } ?? "an unnamed owner"); pass --owner with the right owner, or --force to take it over", runtime: runtime)
+            throw MCRunError(
+                .declined, "owner_mismatch",
+                "adopt declined: \(id) episode \(runtime.episode) belongs to \(runtime.owner.map { "owner \($0.debugDescription)" } ?? "no owner"), not \(request.owner.map { $0.debugDescription } ?? "an unnamed owner"); pass --owner with the right owner, or --force to take it over",
+                runtime: runtime)
         }
         let data: JSONValue = [
             "pid": JSONValue(runtime.pid.map { Int($0) }), "previous_owner": JSONValue(runtime.owner),

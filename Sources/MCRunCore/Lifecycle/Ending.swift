@@ -102,7 +102,8 @@ public struct Ending: Sendable {
         case .death(let liveness):
             // Only an agent known to be gone is a death: never record a live or unreadable one dead.
             guard liveness != .alive && liveness != .unknown else {
-                throw MCRunError(.refused, "agent_not_gone", "runtime \(runtimeID): the agent is \(liveness.rawValue), not gone; no death recorded, nothing torn down")
+                throw MCRunError(
+                    .refused, "agent_not_gone", "runtime \(runtimeID): the agent is \(liveness.rawValue), not gone; no death recorded, nothing torn down")
             }
             guard current.state == .running else { return Ended(runtime: current, applied: false) }
             transition = done ? .completed : .died
@@ -170,7 +171,8 @@ public struct Ending: Sendable {
                 db, kind: "retry_owed", runtime: runtime, actor: actor, reason: reason,
                 data: ["previous_runtime_id": .int(previous), "attempts": .int(Int64(attempts)), "due_at": .double(owed.dueAt)], now: now)
         } else {
-            let why = infrastructureLaunchFailures.contains(reason)
+            let why =
+                infrastructureLaunchFailures.contains(reason)
                 ? "the silent relaunch did not start after \(attempts) attempts (last: \(reason))"
                 : "the silent relaunch did not start: \(reason)"
             try TicketTransition.escalate(reason: why, runtime: runtime).apply(db, ticket: runtime.ticket, actor: actor, now: now)
@@ -269,4 +271,3 @@ extension Ending {
         }
     }
 }
-

@@ -1,6 +1,6 @@
+import CLinux
 import GRDB
 import Glibc
-import CLinux
 
 /// What `start` asks for.
 public struct LaunchRequest: Sendable {
@@ -66,7 +66,9 @@ public struct Launcher: Sendable {
             }
             try Ledger.appendEvent(
                 db, kind: "retry", runtime: admitted, actor: actor, reason: "silent_retry",
-                data: ["previous_runtime_id": .int(previous.id!), "previous_episode": .int(Int64(previous.episode)), "attempt": .int(Int64(retry.attempts + 1))])
+                data: [
+                    "previous_runtime_id": .int(previous.id!), "previous_episode": .int(Int64(previous.episode)), "attempt": .int(Int64(retry.attempts + 1)),
+                ])
         }
         return try launch(admitted, timeoutMilliseconds: timeoutMilliseconds)
     }
@@ -90,7 +92,10 @@ public struct Launcher: Sendable {
                 try Policy.checkNotEscalated(ticket, action: action, force: request.force)
                 if let live = try Ledger.liveRuntime(db, ticket: ticket.id) {
                     guard live.isAbandonedLaunch else {
-                        throw MCRunError(.busy, "busy", "ticket \(ticket.id) already has a live runtime (episode \(live.episode), \(live.state.rawValue)); adopt it with: mcrun adopt \(ticket.id)", runtime: live)
+                        throw MCRunError(
+                            .busy, "busy",
+                            "ticket \(ticket.id) already has a live runtime (episode \(live.episode), \(live.state.rawValue)); adopt it with: mcrun adopt \(ticket.id)",
+                            runtime: live)
                     }
                     abandoned = try Ending.record(
                         db, runtimeID: live.id!, cause: .launchFailed(reason: "launcher_gone", detail: [:]), facts: EndFacts(),
@@ -129,8 +134,10 @@ public struct Launcher: Sendable {
     private func failClosed<T>(_ body: () throws(MCRunError) -> T) throws(MCRunError) -> T {
         do {
             return try body()
-        } catch where error.code == .internalError {
-            throw MCRunError(.refused, "capacity_unknown", "start refused: the number of live runtimes cannot be determined (\(error.message)); nothing was started", cause: error)
+        } catch  where error.code == .internalError {
+            throw MCRunError(
+                .refused, "capacity_unknown", "start refused: the number of live runtimes cannot be determined (\(error.message)); nothing was started",
+                cause: error)
         }
     }
 
@@ -153,7 +160,8 @@ public struct Launcher: Sendable {
             created = try context.tmux.newSession(name: admitted.sessionName, cwd: admitted.cwd, command: shim, then: attach)
         } catch {
             let failed = try? ending.end(admitted, .launchFailed(reason: "tmux_failed", detail: ["error": .string("\(error)")]))
-            throw MCRunError(.internalError, "launch_failed", "could not create the tmux session for \(admitted.ticket): \(error)", runtime: failed?.runtime, cause: error)
+            throw MCRunError(
+                .internalError, "launch_failed", "could not create the tmux session for \(admitted.ticket): \(error)", runtime: failed?.runtime, cause: error)
         }
         try? context.ledger.recordSession(runtimeID: runtimeID, sessionID: created.sessionID, paneID: created.paneID, paneLogMissing: paneLogMissing)
         // Wait for the shim's compare-and-set. Short polls: the ledger is local and the
@@ -170,7 +178,10 @@ public struct Launcher: Sendable {
                 break
             case .running:
                 guard current.pid == created.panePID else {
-                    throw MCRunError(.internalError, "identity_mismatch", "the recorded agent PID \(current.pid ?? 0) of \(current.ticket) is not its pane's process \(created.panePID); see: mcrun show \(current.ticket)", runtime: current)
+                    throw MCRunError(
+                        .internalError, "identity_mismatch",
+                        "the recorded agent PID \(current.pid ?? 0) of \(current.ticket) is not its pane's process \(created.panePID); see: mcrun show \(current.ticket)",
+                        runtime: current)
                 }
                 return current
             case .stopped, .completed, .dead:
@@ -179,25 +190,39 @@ public struct Launcher: Sendable {
                 try? context.tmux.killSession(TmuxServer.exact(current.sessionName))
                 let ticket = try context.ledger.read { db in try Ledger.ticket(db, id: current.ticket) }
                 if let ticket, ticket.parked {
-                    throw MCRunError(.refused, "ticket_parked", "start refused: ticket \(current.ticket) was parked while its agent was starting; it did not run; unpark it with: mcrun unpark \(current.ticket)", runtime: current)
+                    throw MCRunError(
+                        .refused, "ticket_parked",
+                        "start refused: ticket \(current.ticket) was parked while its agent was starting; it did not run; unpark it with: mcrun unpark \(current.ticket)",
+                        runtime: current)
                 }
-                throw MCRunError(.busy, "stopped_during_launch", "ticket \(current.ticket) was stopped (\(current.endReason ?? "requested")) while its agent was starting; see: mcrun show \(current.ticket)", runtime: current)
+                throw MCRunError(
+                    .busy, "stopped_during_launch",
+                    "ticket \(current.ticket) was stopped (\(current.endReason ?? "requested")) while its agent was starting; see: mcrun show \(current.ticket)",
+                    runtime: current)
             case .launchFailed:
                 // Failed by the shim (bad directory, exec error): keep its words, clean up the session.
                 let screen = context.tmux.capture(created.paneID)
                 let ended = ending.tearDown(current, lastScreen: screen)
                 var shown = screen ?? ""
                 if shown.count > 400 { shown = String(shown.suffix(400)) }
-                throw MCRunError(.internalError, "launch_failed", "the agent for \(current.ticket) did not start (\(current.endReason ?? current.state.rawValue))\(shown.isEmpty ? "" : ": " + shown.replacingNewlines())", runtime: ended)
+                throw MCRunError(
+                    .internalError, "launch_failed",
+                    "the agent for \(current.ticket) did not start (\(current.endReason ?? current.state.rawValue))\(shown.isEmpty ? "" : ": " + shown.replacingNewlines())",
+                    runtime: ended)
             }
             let now = Instant.now
             if now >= deadline, current.state == .launching {
-                return try failUnlessStarted(current, reason: "launch_timeout", message: "the agent for \(current.ticket) did not report its identity within \(timeoutMilliseconds) ms")
+                return try failUnlessStarted(
+                    current, reason: "launch_timeout", message: "the agent for \(current.ticket) did not report its identity within \(timeoutMilliseconds) ms")
             }
             if now >= nextPaneCheck, current.state == .launching {
                 nextPaneCheck = now + .milliseconds(250)
                 if let pane = try? context.tmux.pane(created.paneID), pane.dead {
-                    return try failUnlessStarted(current, reason: "shim_exited", message: "the launch shim for \(current.ticket) exited before the agent started: \(context.tmux.capture(created.paneID)?.replacingNewlines() ?? "")")
+                    return try failUnlessStarted(
+                        current, reason: "shim_exited",
+                        message:
+                            "the launch shim for \(current.ticket) exited before the agent started: \(context.tmux.capture(created.paneID)?.replacingNewlines() ?? "")"
+                    )
                 }
             }
             usleep(pause)

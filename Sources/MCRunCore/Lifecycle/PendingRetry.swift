@@ -15,8 +15,13 @@ public struct PendingRetry: Codable, Sendable, Equatable {
     public var attempts: Int = 0
 
     enum CodingKeys: String, CodingKey {
-        case ticket, runtimeID = "runtime_id", dueAt = "due_at", createdAt = "created_at"
-        case heldReason = "held_reason", heldSince = "held_since", attempts
+        case ticket
+        case runtimeID = "runtime_id"
+        case dueAt = "due_at"
+        case createdAt = "created_at"
+        case heldReason = "held_reason"
+        case heldSince = "held_since"
+        case attempts
     }
 
     public init(ticket: String, runtimeID: Int64, dueAt: Double, createdAt: Double) {

@@ -89,21 +89,42 @@ public struct Runtime: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case id, ticket, episode, nonce, owner, state
-        case sessionName = "session_name", sessionID = "session_id", paneID = "pane_id"
+        case sessionName = "session_name"
+        case sessionID = "session_id"
+        case paneID = "pane_id"
         case argv, cwd, env
-        case bootID = "boot_id", pid, startTime = "start_time"
-        case launcherPID = "launcher_pid", launcherStartTime = "launcher_start_time"
-        case createdAt = "created_at", startedAt = "started_at", endedAt = "ended_at", updatedAt = "updated_at"
-        case endReason = "end_reason", endedBy = "ended_by", exitCode = "exit_code", exitSignal = "exit_signal"
-        case leftoversKilled = "leftovers_killed", lastScreen = "last_screen"
-        case busy, busySource = "busy_source", busyAt = "busy_at"
-        case verdict, verdictAt = "verdict_at"
-        case transcriptTail = "transcript_tail", terminalRecord = "terminal_record"
-        case stopperPID = "stopper_pid", stopperStartTime = "stopper_start_time", stopDeadline = "stop_deadline"
-        case teardownOwed = "teardown_owed", relaunchOf = "relaunch_of"
+        case bootID = "boot_id"
+        case pid
+        case startTime = "start_time"
+        case launcherPID = "launcher_pid"
+        case launcherStartTime = "launcher_start_time"
+        case createdAt = "created_at"
+        case startedAt = "started_at"
+        case endedAt = "ended_at"
+        case updatedAt = "updated_at"
+        case endReason = "end_reason"
+        case endedBy = "ended_by"
+        case exitCode = "exit_code"
+        case exitSignal = "exit_signal"
+        case leftoversKilled = "leftovers_killed"
+        case lastScreen = "last_screen"
+        case busy
+        case busySource = "busy_source"
+        case busyAt = "busy_at"
+        case verdict
+        case verdictAt = "verdict_at"
+        case transcriptTail = "transcript_tail"
+        case terminalRecord = "terminal_record"
+        case stopperPID = "stopper_pid"
+        case stopperStartTime = "stopper_start_time"
+        case stopDeadline = "stop_deadline"
+        case teardownOwed = "teardown_owed"
+        case relaunchOf = "relaunch_of"
         case paneLogMissing = "pane_log_missing"
-        case waitingSince = "waiting_since", waitingFor = "waiting_for"
-        case agentSessionID = "agent_session_id", agentTranscriptPath = "agent_transcript_path"
+        case waitingSince = "waiting_since"
+        case waitingFor = "waiting_for"
+        case agentSessionID = "agent_session_id"
+        case agentTranscriptPath = "agent_transcript_path"
     }
     public var ticketID: TicketID { TicketID(trusted: ticket) }
 
@@ -162,9 +183,14 @@ public struct Ticket: Codable, Sendable, Equatable {
     public var updatedAt: Double
 
     enum CodingKeys: String, CodingKey {
-        case id, parked, parkedReason = "parked_reason", parkedAt = "parked_at", deaths, escalated
-        case escalatedReason = "escalated_reason", escalatedAt = "escalated_at"
-        case createdAt = "created_at", updatedAt = "updated_at"
+        case id, parked
+        case parkedReason = "parked_reason"
+        case parkedAt = "parked_at"
+        case deaths, escalated
+        case escalatedReason = "escalated_reason"
+        case escalatedAt = "escalated_at"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
     }
 
     public init(id: String, now: Double) {
@@ -192,7 +218,11 @@ public struct Event: Codable, Sendable, Equatable {
     public var data: JSONValue
 
     enum CodingKeys: String, CodingKey {
-        case id, at, kind, ticket, runtimeID = "runtime_id", episode, fromState = "from_state", toState = "to_state"
+        case id, at, kind, ticket
+        case runtimeID = "runtime_id"
+        case episode
+        case fromState = "from_state"
+        case toState = "to_state"
         case actor, reason, data
     }
 }

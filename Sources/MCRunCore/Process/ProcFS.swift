@@ -100,7 +100,10 @@ extension FixedWidthInteger {
         var value: Self = 0
         var negative = false
         for (i, d) in digits.enumerated() {
-            if i == 0 && d == UInt8(ascii: "-") && Self.isSigned { negative = true; continue }
+            if i == 0 && d == UInt8(ascii: "-") && Self.isSigned {
+                negative = true
+                continue
+            }
             guard d >= 0x30 && d <= 0x39 else { return nil }
             let (m, o1) = value.multipliedReportingOverflow(by: 10)
             let (a, o2) = m.addingReportingOverflow(Self(d - 0x30))

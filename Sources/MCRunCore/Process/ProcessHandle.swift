@@ -1,5 +1,5 @@
-import Glibc
 import CLinux
+import Glibc
 
 /// A handle on one exact process. Signals go through a pidfd, so a PID that was recycled
 /// after we looked is never signalled; the pidfd also becomes readable when the process

@@ -1,5 +1,5 @@
-import Glibc
 import CLinux
+import Glibc
 
 /// Runs a program from an argv array: no shell ever sees an argument. Output is collected
 /// through pipes, input is written from memory, and a deadline kills a hung child.
@@ -218,6 +218,6 @@ public enum Subprocess {
 /// Calls `body` with a NULL-terminated C array of the strings, valid only during the call.
 public func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) throws -> R) rethrows -> R {
     let pointers = strings.map { strdup($0) }
-    defer { pointers.forEach { free($0) } }
+    defer { for pointer in pointers { free(pointer) } }
     return try (pointers + [nil]).withUnsafeBufferPointer { try body($0.baseAddress!) }
 }

@@ -1,6 +1,6 @@
+import CLinux
 import Foundation
 import Glibc
-import CLinux
 
 /// Where the executables tmux calls live, and the pipe-pane line that attaches a pane's
 /// log. tmux runs a pipe-pane command through `sh -c`, so the line is built only from

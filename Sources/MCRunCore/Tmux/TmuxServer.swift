@@ -102,10 +102,11 @@ public struct TmuxServer: Sendable {
     /// invocation, before the pane's first output is read.
     public func newSession(name: String, cwd: String, command: [String], then: [[String]] = []) throws -> Created {
         precondition(command.count >= 2, "a one-word pane command would be run through sh -c")
-        let create = [
-            "new-session", "-d", "-s", name, "-c", cwd, "-x", "200", "-y", "50",
-            "-P", "-F", "#{session_id}\t#{pane_id}\t#{pane_pid}", "--",
-        ] + command
+        let create =
+            [
+                "new-session", "-d", "-s", name, "-c", cwd, "-x", "200", "-y", "50",
+                "-P", "-F", "#{session_id}\t#{pane_id}\t#{pane_pid}", "--",
+            ] + command
         let out = try check(serverOptions + [create] + then)
         let fields = out.trimmingWhitespace().split(separator: "\t").map(String.init)
         guard fields.count == 3, let pid = Int32(fields[2]) else {
@@ -174,7 +175,8 @@ public struct TmuxServer: Sendable {
         public func pane(sessionName: String) -> Pane? { bySession[sessionName].map { panes[$0] } }
     }
 
-    static let paneFormat = "#{session_id}\t#{pane_id}\t#{pane_pid}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_dead_signal}\t#{window_activity}\t#{session_name}"
+    static let paneFormat =
+        "#{session_id}\t#{pane_id}\t#{pane_pid}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_dead_signal}\t#{window_activity}\t#{session_name}"
 
     /// Every pane on the server in one call, whatever the number of runtimes.
     public func snapshot() throws -> Snapshot {

@@ -28,7 +28,8 @@ public final class EventHookDispatcher: Service, Sendable {
         /// `--hooks-dir`, else `MCRUN_EVENT_HOOKS_DIR`, else `STATE_DIR/event-hooks.d`; limits
         /// from `MCRUN_HOOK_TIMEOUT`, `MCRUN_HOOK_MAX_ATTEMPTS`, `MCRUN_HOOK_BACKOFF` (ms).
         public static func resolve(explicit: String?, stateDirectory: StateDirectory, environment: [String: String]) -> Configuration {
-            let dir = explicit.flatMap { $0.isEmpty ? nil : StateDirectory.absolute($0) }
+            let dir =
+                explicit.flatMap { $0.isEmpty ? nil : StateDirectory.absolute($0) }
                 ?? environment["MCRUN_EVENT_HOOKS_DIR"].flatMap { $0.isEmpty ? nil : $0 }
                 ?? stateDirectory.path + "/event-hooks.d"
             var c = Configuration(directory: dir)
@@ -193,7 +194,10 @@ public final class EventHookDispatcher: Service, Sendable {
             if folderProblem.withLock({ $0.take() }) != nil { logger.info("the event hooks folder can be listed again") }
         } catch let unreadable {
             // The cursor stays put: these events are taken up once the folder can be read.
-            if folderProblem.withLock({ p in defer { p = unreadable.message }; return p != unreadable.message }) {
+            if folderProblem.withLock({ p in
+                defer { p = unreadable.message }
+                return p != unreadable.message
+            }) {
                 logger.error("\(unreadable.message)", metadata: ["reason": "\(unreadable.reason)"])
             }
             return 0
@@ -215,7 +219,9 @@ public final class EventHookDispatcher: Service, Sendable {
         if let t = event.toState { metadata["to"] = "\(t)" }
         if let r = event.reason { metadata["reason"] = "\(r)" }
         let level: Logger.Level = ["death", "escalation", "orphan", "hook_failed", "quarantine"].contains(event.kind) ? .warning : .info
-        logger.log(level: level, "\(event.kind) \(event.ticket ?? "-")\(event.episode.map { "@\($0)" } ?? "")\(event.reason.map { ": \($0)" } ?? "")", metadata: metadata)
+        logger.log(
+            level: level, "\(event.kind) \(event.ticket ?? "-")\(event.episode.map { "@\($0)" } ?? "")\(event.reason.map { ": \($0)" } ?? "")",
+            metadata: metadata)
     }
 
     /// Takes the oldest due delivery: pending, its backoff over, and not leased by a live

@@ -51,9 +51,9 @@ extension Supervisor {
                     metadata: ["ticket": "\(runtime.ticket)", "runtime_id": "\(runtime.id!)", "event": "pane_log_missing"])
             }
             return .launched(runtime)
-        } catch where error.reason == "retry_cancelled" {
+        } catch  where error.reason == "retry_cancelled" {
             return .finished
-        } catch where error.code == .internalError || error.code == .busy && error.reason == "stopped_during_launch" {
+        } catch  where error.code == .internalError || error.code == .busy && error.reason == "stopped_during_launch" {
             // Admitted, but the agent did not start: the ending path owed the relaunch again
             // or escalated the ticket, per the death policy.
             logger.error("the relaunch of \(retry.ticket) did not start: \(error.message)", metadata: metadata.merging(["event": "launch_failed"]) { $1 })
@@ -72,9 +72,12 @@ extension Supervisor {
     /// Either way `retry_refused` is recorded once per reason, not once per attempt.
     private func refused(_ retry: PendingRetry, previous: Runtime, error: MCRunError, metadata: Logger.Metadata) -> RelaunchResult {
         let keep = Self.passingRefusals.contains(error.reason)
-        let recorded = keep
-            ? try? PendingRetry.hold(ledger: context.ledger, ticket: retry.ticket, runtime: previous, reason: error.reason, message: error.message, actor: context.actor)
-            : try? PendingRetry.drop(ledger: context.ledger, ticket: retry.ticket, runtime: previous, reason: error.reason, message: error.message, actor: context.actor)
+        let recorded =
+            keep
+            ? try? PendingRetry.hold(
+                ledger: context.ledger, ticket: retry.ticket, runtime: previous, reason: error.reason, message: error.message, actor: context.actor)
+            : try? PendingRetry.drop(
+                ledger: context.ledger, ticket: retry.ticket, runtime: previous, reason: error.reason, message: error.message, actor: context.actor)
         if recorded == true {
             logger.warning(
                 "relaunch of \(retry.ticket) refused\(keep ? " for now; tried again after each pass" : ""): \(error.message)",

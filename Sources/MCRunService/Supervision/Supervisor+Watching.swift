@@ -57,7 +57,8 @@ extension Supervisor {
             for ended in try ending.record(subjects) where ended.applied {
                 log(ended)
                 if case .retry(let dueAt)? = ended.death?.decision {
-                    retries[ended.runtime.ticket] = PendingRetry(ticket: ended.runtime.ticket, runtimeID: ended.runtime.id!, dueAt: dueAt, createdAt: WallClock.now())
+                    retries[ended.runtime.ticket] = PendingRetry(
+                        ticket: ended.runtime.ticket, runtimeID: ended.runtime.id!, dueAt: dueAt, createdAt: WallClock.now())
                 }
                 scheduleTeardown(ended.runtime)
             }

@@ -1,7 +1,7 @@
+import Glibc
 public import Logging
 public import MCRunCore
 public import ServiceLifecycle
-import Glibc
 import Synchronization
 
 public struct SupervisorConfiguration: Sendable {
@@ -142,7 +142,8 @@ public final class Supervisor: Service, @unchecked Sendable {
                 group.addTask { [work, configuration] in await work.run(joinBound: .milliseconds(configuration.shutdownWaitMilliseconds)) }
                 await loop.run(watching: poller.descriptor) { [self] in step() }
                 let left = work.running
-                let finishing = left.isEmpty ? "" : "; finishing \(left.count) piece\(left.count == 1 ? "" : "s") of work under way: \(left.joined(separator: ", "))"
+                let finishing =
+                    left.isEmpty ? "" : "; finishing \(left.count) piece\(left.count == 1 ? "" : "s") of work under way: \(left.joined(separator: ", "))"
                 logger.info("supervision loop stopped; agents keep running\(finishing)", metadata: ["event": "serve_stop"])
                 work.close()
             }

@@ -133,7 +133,7 @@ public final class ChildWork: Sendable {
                 "\(left.count) piece\(left.count == 1 ? "" : "s") of work still running \(bound.seconds)s into the shutdown, not waited for: \(left.joined(separator: ", ")); the next serve finishes what the ledger marks owed",
                 metadata: ["event": "shutdown_bound"])
         }
-        waiters.forEach { $0.resume() }
+        for waiter in waiters { waiter.resume() }
         idle?.resume()
     }
 }
