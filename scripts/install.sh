@@ -14,7 +14,7 @@
 #   PREFIX/share/man/man1/mcrun.1      if the tree has share/man/man1/mcrun.1
 #   PREFIX/share/bash-completion/completions/mcrun, PREFIX/share/zsh/site-functions/_mcrun,
 #   PREFIX/share/fish/vendor_completions.d/mcrun.fish
-#                                      if the tree has share/completions/mcrun.{bash,zsh,fish}
+#                                      if the tree has share/completions/{mcrun.bash,_mcrun,mcrun.fish}
 #   SYSCONFDIR/systemd/system/mcrun.service, mcrun-tmux.service (ExecStart= pointing at PREFIX)
 #   SYSCONFDIR/sysusers.d/mcrun.conf, SYSCONFDIR/tmpfiles.d/mcrun.conf
 #   SYSCONFDIR/mcrun/mcrun.conf        never overwritten
@@ -146,7 +146,7 @@ done < <(find hooks -type f -print0 | sort -z)
 # The man page and completions, when the tree has them.
 [ -f share/man/man1/mcrun.1 ] && put 0644 share/man/man1/mcrun.1 "$prefix/share/man/man1/mcrun.1"
 [ -f share/completions/mcrun.bash ] && put 0644 share/completions/mcrun.bash "$prefix/share/bash-completion/completions/mcrun"
-[ -f share/completions/mcrun.zsh ] && put 0644 share/completions/mcrun.zsh "$prefix/share/zsh/site-functions/_mcrun"
+[ -f share/completions/_mcrun ] && put 0644 share/completions/_mcrun "$prefix/share/zsh/site-functions/_mcrun"
 [ -f share/completions/mcrun.fish ] && put 0644 share/completions/mcrun.fish "$prefix/share/fish/vendor_completions.d/mcrun.fish"
 
 # The units, with ExecStart= pointing at this prefix's binary.

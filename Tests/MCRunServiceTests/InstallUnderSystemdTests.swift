@@ -8,10 +8,31 @@ extension SystemdNamespace {
     /// The host directories an install writes to, overlaid so that it changes the namespace only.
     static let installOverlays = ["/etc", "/usr/local", "/home"]
 
+    /// Where `stagePackage` puts the package inside the namespace.
+    static let stagedPackage = "/run/mcrun-package"
+
+    /// The package's install inputs and the binaries under test (in `bin/`), copied into the
+    /// namespace's /run, so a checkout under a directory that is private inside (/tmp, /var)
+    /// is installed the same way. Returns the copy's path as seen inside.
+    @discardableResult
+    func stagePackage() throws -> String {
+        let target = hostPath(Self.stagedPackage)
+        let files = FileManager.default
+        guard !files.fileExists(atPath: target) else { return Self.stagedPackage }
+        try files.createDirectory(atPath: target + "/bin", withIntermediateDirectories: true)
+        for item in ["scripts", "hooks", "units", "dist", "share"] where files.fileExists(atPath: Scratch.packageRoot + "/" + item) {
+            try files.copyItem(atPath: Scratch.packageRoot + "/" + item, toPath: target + "/" + item)
+        }
+        for name in ["mcrun", "mcrun-pane-log"] {
+            try files.copyItem(atPath: Scratch.binDirectory + "/" + name, toPath: target + "/bin/" + name)
+        }
+        return Self.stagedPackage
+    }
+
     /// Creates the `mcrun` user and group from the shipped sysusers.d entry, inside the
     /// namespace (its `/etc` must be overlaid).
     func createServiceUser() async throws {
-        let created = try await run(["systemd-sysusers", Scratch.packageRoot + "/dist/sysusers.conf"])
+        let created = try await run(["systemd-sysusers", try stagePackage() + "/dist/sysusers.conf"])
         guard created.succeeded else { throw HarnessError("\(created)") }
     }
 }
@@ -46,15 +67,14 @@ struct InstallUnderSystemdTests {
     }
 
     private func install(_ ns: SystemdNamespace) async throws {
-        let install = try await ns.run(
-            ["bash", Scratch.packageRoot + "/scripts/install.sh", "--binaries", Scratch.binDirectory], timeout: .seconds(60))
+        let package = try ns.stagePackage()
+        let install = try await ns.run(["bash", package + "/scripts/install.sh", "--binaries", package + "/bin"], timeout: .seconds(60))
         #expect(install.succeeded, "\(install)")
     }
 
     /// dist/mcrun-tmux-sandbox.conf, the documented example, as a drop-in: the agents still
     /// start and log, write their home, and cannot write the rest of the system.
     @Test func theExampleSandboxForTheAgentsKeepsThemWorking() async throws {
-        try #require(SystemdNamespace.isVisibleInside(hostPath: Scratch.packageRoot))
         try await SystemdNamespace.withBooted(overlaid: SystemdNamespace.installOverlays) { ns in
             try await install(ns)
             let sandbox = try String(contentsOfFile: Scratch.packageRoot + "/dist/mcrun-tmux-sandbox.conf", encoding: .utf8)
@@ -86,9 +106,6 @@ struct InstallUnderSystemdTests {
         let hostPasswd = try String(contentsOfFile: "/etc/passwd", encoding: .utf8)
         let hostFiles = ["/etc/mcrun/mcrun.conf", "/etc/systemd/system/mcrun.service", "/usr/local/bin/mcrun"]
         let hostHad = hostFiles.map { FileManager.default.fileExists(atPath: $0) }
-        try #require(
-            SystemdNamespace.isVisibleInside(hostPath: Scratch.packageRoot),
-            "the package at \(Scratch.packageRoot) must be visible inside the namespace (not under /tmp or /var)")
 
         try await SystemdNamespace.withBooted(overlaid: SystemdNamespace.installOverlays) { ns in
             // The install path, with the binaries under test instead of a release build.
@@ -192,7 +209,8 @@ struct InstallUnderSystemdTests {
 
             // Uninstall removes what was installed and keeps the configuration and the state.
             try await ns.systemctl("stop", "mcrun.service", "mcrun-tmux.service")
-            let uninstall = try await ns.run(["bash", Scratch.packageRoot + "/scripts/install.sh", "--uninstall"], timeout: .seconds(60))
+            let uninstall = try await ns.run(
+                ["bash", SystemdNamespace.stagedPackage + "/scripts/install.sh", "--uninstall"], timeout: .seconds(60))
             #expect(uninstall.succeeded, "\(uninstall)")
             for path in ["/usr/local/bin/mcrun", "/usr/local/lib/mcrun", "/etc/systemd/system/mcrun.service", "/etc/sysusers.d/mcrun.conf"] {
                 #expect(!FileManager.default.fileExists(atPath: ns.hostPath(path)), "\(path) survived the uninstall")
