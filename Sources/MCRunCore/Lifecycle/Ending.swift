@@ -59,7 +59,7 @@ public struct Ending: Sendable {
     @discardableResult
     public func end(_ runtime: Runtime, _ cause: Cause, handle: ProcessHandle? = nil) throws(MCRunError) -> Ended {
         var ended = try record([Subject(runtime, cause, handle: handle)])[0]
-        if ended.applied { ended.runtime = tearDown(ended.runtime) }
+        if ended.applied { ended.runtime = tearDown(ended.runtime, handle: handle) }
         return ended
     }
 
@@ -190,9 +190,10 @@ public struct Ending: Sendable {
 
     /// Phase two: leftovers, session, transcript; then the mark is cleared with a `teardown`
     /// event. A runtime recorded dead whose agent is alive after all is left for the
-    /// service's healing, never hung up. Returns the runtime as it now is.
+    /// service's healing, never hung up. `handle`, the one the record had, gives the kernel's
+    /// exit status once tmux has reaped the agent. Returns the runtime as it now is.
     @discardableResult
-    public func tearDown(_ runtime: Runtime, lastScreen: String? = nil, excluding: Set<Int32> = []) -> Runtime {
+    public func tearDown(_ runtime: Runtime, handle: ProcessHandle? = nil, lastScreen: String? = nil, excluding: Set<Int32> = []) -> Runtime {
         guard runtime.teardownOwed, let id = runtime.id else { return runtime }
         if runtime.state == .dead, runtime.identity?.liveness() == .alive { return runtime }
         let actor = context.actor
@@ -200,14 +201,18 @@ public struct Ending: Sendable {
         if statusMissing || runtime.lastScreen == nil {
             // What the record did not wait for (an exit status tmux had not learnt yet, the
             // last screen) is read and kept before the session, and with it both, goes.
-            let facts = context.endFacts([runtime], handles: [:], waitMilliseconds: statusMissing ? 300 : 0, screens: true)[id] ?? EndFacts()
+            let handles = handle.map { [id: $0] } ?? [:]
+            let facts = context.endFacts([runtime], handles: handles, waitMilliseconds: statusMissing ? 300 : 0, screens: true)[id] ?? EndFacts()
             if facts.hasStatus || facts.lastScreen != nil {
-                _ = try? context.ledger.write { db in
+                let kept: Void? = try? context.ledger.write { db in
                     guard var current = try Ledger.runtime(db, id: id), current.teardownOwed else { return }
                     if !current.hasExitStatus { facts.apply(to: &current) } else if current.lastScreen == nil { current.lastScreen = facts.lastScreen }
                     current.terminalRecord = TerminalRecord.derive(current, ticket: try Ledger.ticket(db, id: current.ticket))
                     try Ledger.updateRuntime(db, current)
                 }
+                // Not kept, the session stays: the mark does too, and the next teardown
+                // reads them again instead of losing them with the pane.
+                guard kept != nil else { return runtime }
             }
         }
         let report = context.clearAway(runtime, excluding: excluding)

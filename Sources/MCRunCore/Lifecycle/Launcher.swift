@@ -43,7 +43,7 @@ public struct Launcher: Sendable {
         }
         // A dead runtime still recorded live is reaped first, so the ticket is not wedged
         // behind it and its death is counted (once) before a new episode begins.
-        try failClosed { () throws(MCRunError) in try Ending(context: context).reapIfGone(ticket: request.ticket.rawValue) }
+        _ = try failClosed { () throws(MCRunError) in try Ending(context: context).reapIfGone(ticket: request.ticket.rawValue) }
         let admitted = try admit(request)
         let runtime = try launch(admitted, timeoutMilliseconds: request.timeoutMilliseconds)
         ServiceNudge.send(context.stateDirectory)

@@ -53,6 +53,9 @@ extension Supervisor {
         for (runtime, liveness) in gone {
             subjects.append(Ending.Subject(runtime, .death(liveness), handle: unwatch(runtime.id!), noticedAt: noticedAt))
         }
+        // Kept for the teardown: the kernel's exit status comes through the pidfd once tmux
+        // has reaped the agent, which may be after the record.
+        let handles = Dictionary(subjects.compactMap { s in s.handle.map { (s.runtime.id!, $0) } }, uniquingKeysWith: { a, _ in a })
         do {
             for ended in try ending.record(subjects) where ended.applied {
                 log(ended)
@@ -60,7 +63,7 @@ extension Supervisor {
                     retries[ended.runtime.ticket] = PendingRetry(
                         ticket: ended.runtime.ticket, runtimeID: ended.runtime.id!, dueAt: dueAt, createdAt: WallClock.now())
                 }
-                scheduleTeardown(ended.runtime)
+                scheduleTeardown(ended.runtime, handle: handles[ended.runtime.id!])
             }
         } catch {
             unrecorded.formUnion(ids)
@@ -76,9 +79,9 @@ extension Supervisor {
 
     /// Leftovers, session and transcript of an ended runtime, off the loop thread: queued,
     /// and started as a slot frees.
-    func scheduleTeardown(_ runtime: Runtime) {
+    func scheduleTeardown(_ runtime: Runtime, handle: ProcessHandle? = nil) {
         guard let id = runtime.id, runtime.teardownOwed, tearingDown.insert(id).inserted else { return }
-        teardownQueue.append(runtime)
+        teardownQueue.append((runtime, handle))
         startQueuedTeardowns()
     }
 
@@ -86,10 +89,10 @@ extension Supervisor {
         let running = tearingDown.count - teardownQueue.count
         let slots = loop.isStopping ? 0 : max(0, Self.teardownLimit - running)
         guard slots > 0, !teardownQueue.isEmpty else { return }
-        for runtime in teardownQueue.prefix(slots) {
+        for (runtime, handle) in teardownQueue.prefix(slots) {
             let id = runtime.id!
             let started = work.start("mcrun-teardown-\(id)", niceness: Self.teardownNiceness) { [self] in
-                ending.tearDown(runtime)
+                ending.tearDown(runtime, handle: handle)
                 post(.teardownDone(runtimeID: id))
             }
             if !started { tearingDown.remove(id) }

@@ -104,7 +104,7 @@ public final class Supervisor: Service, @unchecked Sendable {
     var finishing: Set<Int64> = []
     /// Teardowns queued or under way, by runtime; those waiting for a slot are in `teardownQueue`.
     var tearingDown: Set<Int64> = []
-    var teardownQueue: [Runtime] = []
+    var teardownQueue: [(runtime: Runtime, handle: ProcessHandle?)] = []
     /// Runtimes whose agent is known gone but whose end the ledger did not take yet.
     var unrecorded: Set<Int64> = [] {
         didSet { unrecordedCount.store(unrecorded.count, ordering: .releasing) }
