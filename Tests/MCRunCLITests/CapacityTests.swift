@@ -56,19 +56,7 @@ struct CapacityTests {
         s.environment["MCRUN_BUSY_TIMEOUT"] = "1"
         // A command that writes creates the ledger (a read creates nothing).
         #expect(try s.mcrun(["config", "capacity", "none"]).status == 0)
-        let ledger = s.stateDir + "/ledger.sqlite"
-        // A real sqlite3 process holds the write lock until its stdin closes.
-        let holder = try Subprocess.spawn([
-            "sqlite3", "-cmd", ".timeout 5000", "-cmd", "BEGIN EXCLUSIVE", "-cmd", "INSERT INTO settings VALUES ('x','y',0)", ledger,
-        ])
-        s.onCleanup {
-            kill(holder.pid, SIGKILL)
-            _ = holder.collect(stdin: nil, timeoutMilliseconds: 5_000)
-        }
-        try waitUntil("sqlite3 holds the lock") {
-            let probe = try Subprocess.run(["sqlite3", "-cmd", ".timeout 0", ledger, "BEGIN IMMEDIATE; ROLLBACK;"])
-            return !probe.succeeded
-        }
+        _ = try s.holdLedgerLock(exclusive: true)
         try expectCapacityUnknown(s, within: 1 + 3)
     }
 

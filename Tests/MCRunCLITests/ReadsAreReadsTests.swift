@@ -37,20 +37,9 @@ struct ReadsAreReadsTests {
         try Self.prepare(s)
         // A reader that waited for the lock would wait this long, then fail.
         s.environment["MCRUN_BUSY_TIMEOUT"] = "60"
-        let ledger = s.stateDir + "/ledger.sqlite"
-        let holder = try Subprocess.spawn([
-            "sqlite3", "-cmd", ".timeout 5000", "-cmd", "BEGIN IMMEDIATE", "-cmd", "INSERT INTO settings VALUES ('held','1',0)", ledger,
-        ])
-        s.onCleanup {
-            kill(holder.pid, SIGKILL)
-            _ = holder.collect(stdin: nil, timeoutMilliseconds: 5_000)
-        }
-        func locked() throws -> Bool {
-            !(try Subprocess.run(["sqlite3", "-cmd", ".timeout 0", ledger, "BEGIN IMMEDIATE; ROLLBACK;"]).succeeded)
-        }
-        try waitUntil("sqlite3 holds the write lock") { try locked() }
+        _ = try s.holdLedgerLock()
         try Self.expectReadsAnswer(s, within: 20, "write lock held")
-        #expect(try locked(), "the writer lost its lock: the reads did not run beside it")
+        #expect(try s.ledgerIsLocked(), "the writer lost its lock: the reads did not run beside it")
         #expect(!(try s.mcrun(["ps", "--all"]).stdoutText.contains("held")))
     }
 

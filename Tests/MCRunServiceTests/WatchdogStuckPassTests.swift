@@ -70,17 +70,7 @@ struct WatchdogStuckPassTests {
         defer { socket.close() }
         let agent = try s.startAgent("W2", ["sleep", "1000"])
         let serve = try await Self.startNotified(s, socket, environment: ["MCRUN_BUSY_TIMEOUT": "1"])
-        let ledger = s.stateDir + "/ledger.sqlite"
-        let holder = try Subprocess.spawn([
-            "sqlite3", "-cmd", ".timeout 5000", "-cmd", "BEGIN EXCLUSIVE", "-cmd", "INSERT INTO settings VALUES ('x','y',0)", ledger,
-        ])
-        s.onCleanup {
-            kill(holder.pid, SIGKILL)
-            _ = holder.collect(stdin: nil, timeoutMilliseconds: 5_000)
-        }
-        try waitUntil("sqlite3 holds the write lock") {
-            !(try Subprocess.run(["sqlite3", "-cmd", ".timeout 0", ledger, "BEGIN IMMEDIATE; ROLLBACK;"]).succeeded)
-        }
+        let lock = try s.holdLedgerLock(exclusive: true)
         kill(agent, SIGKILL)
         try waitUntil("serve to fail to record the death; log:\n\(serve.log)", timeout: 10) {
             serve.log.contains("cannot record a death")
@@ -92,8 +82,7 @@ struct WatchdogStuckPassTests {
             Self.pings(socket) > after
         }
 
-        kill(holder.pid, SIGKILL)
-        _ = holder.collect(stdin: nil, timeoutMilliseconds: 5_000)
+        lock.release()
         try waitUntil("the death recorded once the lock is gone", timeout: 20) { try s.runtimes("W2").first?.state == .dead }
         #expect(try s.events("death", ticket: "W2").count == 1)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 public import MCRunCore
 
 extension Scratch {
@@ -39,4 +40,36 @@ extension Scratch {
 public func sqlLiteral(_ text: String?) -> String {
     guard let text else { return "NULL" }
     return "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
+}
+
+/// The ledger's write lock, held by a real sqlite3 process in an open transaction.
+public struct LedgerLock: Sendable {
+    let holder: Subprocess.Child
+
+    /// Ends the holder; the transaction rolls back. Safe to call more than once.
+    public func release() {
+        kill(holder.pid, SIGKILL)
+        _ = holder.collect(stdin: nil, timeoutMilliseconds: 5_000)
+    }
+}
+
+extension Scratch {
+    /// Has another process take this scratch's ledger write lock (`exclusive`: readers
+    /// too, outside WAL's snapshots) and hold it until `release()` or cleanup. Returns once
+    /// the lock is held.
+    public func holdLedgerLock(exclusive: Bool = false) throws -> LedgerLock {
+        let holder = try Subprocess.spawn([
+            "sqlite3", "-cmd", ".timeout 5000", "-cmd", exclusive ? "BEGIN EXCLUSIVE" : "BEGIN IMMEDIATE",
+            "-cmd", "INSERT INTO settings VALUES ('held-by-test','1',0)", stateDir + "/ledger.sqlite",
+        ])
+        let lock = LedgerLock(holder: holder)
+        onCleanup { lock.release() }
+        try waitUntil("sqlite3 holds the ledger's write lock") { try ledgerIsLocked() }
+        return lock
+    }
+
+    /// Whether another process holds the ledger's write lock now.
+    public func ledgerIsLocked() throws -> Bool {
+        !(try Subprocess.run(["sqlite3", "-cmd", ".timeout 0", stateDir + "/ledger.sqlite", "BEGIN IMMEDIATE; ROLLBACK;"]).succeeded)
+    }
 }
