@@ -76,15 +76,7 @@ struct AttachWatchTests {
         try #require(try s.mcrun(["config", "capacity", "100"]).status == 0, "a write creates the state directory and its ledger")
         let output = s.path("watch.out")
         // A redraw period far beyond the test's waits: only a wake on the ledger's change can show A1.
-        let script = "exec \"$0\" ps --watch --interval 60s >\(PaneHooks.shellQuote(output)) 2>&1"
-        let watcher = try Subprocess.spawn(["/bin/sh", "-c", script, Scratch.mcrunPath], environment: s.processEnvironment, workingDirectory: s.directory)
-        var finished = false
-        defer {
-            if !finished {
-                kill(watcher.pid, SIGKILL)
-                _ = watcher.collect(stdin: nil, timeoutMilliseconds: 5_000)
-            }
-        }
+        let watcher = try Watcher(s, ["--interval", "60s"], output: output)
         func screen() -> String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
         try waitUntil("the first table", timeout: 10) { screen().contains("no runtimes") }
 
@@ -93,9 +85,7 @@ struct AttachWatchTests {
             screen().split(separator: "\n").contains { $0.hasPrefix("A1 ") && $0.contains("running") }
         }
 
-        kill(watcher.pid, SIGTERM)
-        let ended = watcher.collect(stdin: nil, timeoutMilliseconds: 10_000)
-        finished = true
+        let ended = watcher.stop(SIGTERM)
         #expect(ended.status == 0 && ended.signal == nil && !ended.timedOut, "status \(ended.status): \(screen())")
     }
 
@@ -104,21 +94,11 @@ struct AttachWatchTests {
         defer { s.cleanup() }
         try #require(try s.mcrun(["start", "A1", "--", "sleep", "1000"]).status == 0)
         let output = s.path("watch.json")
-        let script = "exec \"$0\" ps --watch --json --interval 100ms >\(PaneHooks.shellQuote(output)) 2>&1"
-        let watcher = try Subprocess.spawn(["/bin/sh", "-c", script, Scratch.mcrunPath], environment: s.processEnvironment, workingDirectory: s.directory)
-        var finished = false
-        defer {
-            if !finished {
-                kill(watcher.pid, SIGKILL)
-                _ = watcher.collect(stdin: nil, timeoutMilliseconds: 5_000)
-            }
-        }
+        let watcher = try Watcher(s, ["--json", "--interval", "100ms"], output: output)
         func lines() -> [Substring] { ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").split(separator: "\n") }
         // Nothing is written meanwhile: these refreshes come from --interval alone.
         try waitUntil("three refreshes", timeout: 10) { lines().count >= 3 }
-        kill(watcher.pid, SIGINT)
-        let ended = watcher.collect(stdin: nil, timeoutMilliseconds: 10_000)
-        finished = true
+        let ended = watcher.stop(SIGINT)
         #expect(ended.status == 0 && ended.signal == nil && !ended.timedOut)
         for line in lines() {
             let json = try #require(JSONValue.parse(String(line)), "not JSON: \(line)")
@@ -150,5 +130,26 @@ struct AttachWatchTests {
         #expect(lines.first?.hasPrefix("TICKET") == true && lines.first?.contains("STATE") == true && lines.first?.contains("ALIVE") == true)
         #expect(!narrow.stdoutText.contains("SESSION") && !narrow.stdoutText.contains("a-rather-long-owner-name"))
         #expect(lines.contains { $0.hasPrefix("WIDE-TICKET-1") && $0.contains("running") })
+    }
+}
+
+/// `mcrun ps --watch FLAGS` writing to `output`, killed at cleanup unless stopped first.
+private final class Watcher {
+    let child: Subprocess.Child
+    private var stopped = false
+
+    init(_ s: Scratch, _ flags: [String], output: String) throws {
+        let script = "exec \"$0\" ps --watch \(flags.joined(separator: " ")) >\(PaneHooks.shellQuote(output)) 2>&1"
+        child = try Subprocess.spawn(["/bin/sh", "-c", script, Scratch.mcrunPath], environment: s.processEnvironment, workingDirectory: s.directory)
+        s.onCleanup { [self] in
+            if !stopped { _ = stop(SIGKILL) }
+        }
+    }
+
+    /// Sends `signal` and collects how the watcher ended.
+    func stop(_ signal: Int32) -> Subprocess.Result {
+        stopped = true
+        kill(child.pid, signal)
+        return child.collect(stdin: nil, timeoutMilliseconds: 10_000)
     }
 }

@@ -9,9 +9,7 @@ import Testing
 @Suite(
     .serialized,
     .timeLimit(.minutes(3)),
-    .enabled(
-        if: SystemdNamespace.shouldRun,
-        Comment(rawValue: "needs root and a real systemd in a namespace: \(SystemdNamespace.unavailableReason ?? "")")))
+    .needsSystemdNamespace)
 struct DoctorUnderSystemdTests {
     static let package = URL(fileURLWithPath: Scratch.packageRoot)
 

@@ -45,9 +45,7 @@ extension SystemdNamespace {
 @Suite(
     .serialized,
     .timeLimit(.minutes(5)),
-    .enabled(
-        if: SystemdNamespace.shouldRun,
-        Comment(rawValue: "needs root and a real systemd in a namespace: \(SystemdNamespace.unavailableReason ?? "")")))
+    .needsSystemdNamespace)
 struct InstallUnderSystemdTests {
     static let socket = "/var/lib/mcrun/tmux/sock"
     static let mcrun = "/usr/local/bin/mcrun"

@@ -9,9 +9,7 @@ import Testing
 @Suite(
     .serialized,
     .timeLimit(.minutes(5)),
-    .enabled(
-        if: SystemdNamespace.shouldRun,
-        Comment(rawValue: "needs a real systemd in a namespace: \(SystemdNamespace.unavailableReason ?? "")")))
+    .needsSystemdNamespace)
 struct JournalDeliveryTests {
     @Test func journaldStoresTheMessagePriorityAndOneFieldPerMetadataKey() async throws {
         try await SystemdNamespace.withBooted { ns in

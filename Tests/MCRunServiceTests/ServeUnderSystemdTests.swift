@@ -10,9 +10,7 @@ import Testing
 @Suite(
     .serialized,
     .timeLimit(.minutes(5)),
-    .enabled(
-        if: SystemdNamespace.shouldRun,
-        Comment(rawValue: "SKIPPED LOUDLY: needs root and a real systemd in a namespace: \(SystemdNamespace.unavailableReason ?? "")")))
+    .needsSystemdNamespace)
 struct ServeUnderSystemdTests {
     static let units = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -7,9 +7,7 @@ import Testing
 @Suite(
     .serialized,
     .timeLimit(.minutes(5)),
-    .enabled(
-        if: SystemdNamespace.shouldRun,
-        Comment(rawValue: "needs a real systemd in a namespace: \(SystemdNamespace.unavailableReason ?? "")")))
+    .needsSystemdNamespace)
 struct UnitFileTests {
     static let units = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
