@@ -17,6 +17,7 @@ struct BoundedFlagsTests {
         (["stop", "T1", "--grace", "VALUE"], "--grace"),
         (["park", "T1", "--grace", "VALUE"], "--grace"),
         (["send", "T1", "hi", "--interrupt", "--wait", "VALUE"], "--wait"),
+        (["send", "T1", "hi", "--receipt", "VALUE"], "--receipt"),
         (["start", "T2", "--timeout", "VALUE", "--", "sleep", "1000"], "--timeout"),
         (["serve", "--reconcile-interval", "VALUE"], "--reconcile-interval"),
         (["serve", "--retry-delay", "VALUE"], "--retry-delay"),

@@ -69,7 +69,7 @@ struct SendTests {
         #expect(j2.at("code")?.intValue == 202)
         #expect(try s.mcrun(["send", "Q1", "--queue", "-"], stdin: m3).status == 0)
         let (_, show) = try s.mcrunJSON(["show", "Q1"])
-        #expect(show.at("queue")?.arrayValue?.compactMap { $0.at("state")?.stringValue } == ["pending", "pending"])
+        #expect(show.at("queue")?.arrayValue?.compactMap { $0.at("state")?.stringValue } == ["pasted", "pending", "pending"])
         #expect(try s.mcrun(["show", "Q1"]).stdoutText.contains("pending"))
         #expect(agent.recorded == pasted(m1))
 
@@ -83,7 +83,9 @@ struct SendTests {
         try agent.waitForRecording(pasted(m1) + pasted(m2) + pasted(m3))
         #expect(agent.recorded == pasted(m1) + pasted(m2) + pasted(m3))
         let (_, after) = try s.mcrunJSON(["show", "Q1"])
-        #expect(after.at("queue")?.arrayValue?.compactMap { $0.at("state")?.stringValue } == ["delivered", "delivered"])
+        // Every send is listed: the direct one and the two queued, all in the pane.
+        #expect(after.at("queue")?.arrayValue?.compactMap { $0.at("state")?.stringValue } == ["pasted", "pasted", "pasted"])
+        #expect(after.at("queue")?.arrayValue?.compactMap { $0.at("mode")?.stringValue } == ["now", "queue", "queue"])
     }
 
     @Test func interruptThenSend() throws {

@@ -333,7 +333,7 @@ _mcrun_send() {
     repeating_flags=()
     non_repeating_flags=(--json --recreate-ledger --queue --interrupt --no-enter --version -h --help)
     repeating_options=()
-    non_repeating_options=(--state-dir --actor --file --wait)
+    non_repeating_options=(--state-dir --actor --file --wait --receipt)
     __mcrun_offer_flags_options 2
 
     # Offer option value completions
@@ -348,6 +348,9 @@ _mcrun_send() {
         return
         ;;
     '--wait')
+        return
+        ;;
+    '--receipt')
         return
         ;;
     esac

@@ -16,7 +16,8 @@ struct AgentReport: ParsableCommand {
             For agent configurations (see hooks/claude-code/settings.json, or `mcrun agent setup`).
             Reads the JSON the agent's hook system writes on stdin (Claude Code: hook_event_name,
             session_id, ...) and records what it says: UserPromptSubmit, PreToolUse, PostToolUse ->
-            busy; Stop -> idle; PermissionRequest and Notification permission_prompt or
+            busy; UserPromptSubmit's prompt also confirms the receipt of the message send pasted with
+            the same text; Stop -> idle; PermissionRequest and Notification permission_prompt or
             elicitation_dialog -> waiting (send refuses to type into the prompt); Notification
             idle_prompt -> idle; anything else changes nothing. The agent's session_id and
             transcript_path are recorded on the runtime (shown by `show`; an agent_session event
@@ -73,12 +74,20 @@ struct AgentReport: ParsableCommand {
             let context = try MCRunContext(stateDirectory: directory, environment: bounded, actor: env["MCRUN_ACTOR"] ?? "agent hook (\(hook.event ?? "?"))")
             let recorded = try Activity.record(
                 hook.report, detail: hook.detail, session: hook.session, credentials: credentials, ledger: context.ledger, actor: context.actor)
+            if let prompt = hook.prompt {
+                try Self.confirmReceipt(prompt, credentials: credentials, context: context)
+            }
             if hook.report == .idle {
                 try Sender(context: context).deliverNext(runtimeID: recorded.id!)
             }
         } catch {
             log.write("\(what) not recorded: \(error.description.replacingOccurrences(of: "\n", with: " ")) [\(error.reason)]", ticket: ticket)
         }
+    }
+
+    /// The receipt of a prompt: the message `send` pasted with the same text is `confirmed`.
+    static func confirmReceipt(_ prompt: String, credentials: EpisodeCredentials, context: MCRunContext) throws(MCRunError) {
+        _ = try DeliveryReceipt.record(prompt: prompt, credentials: credentials, ledger: context.ledger, actor: context.actor)
     }
 
     /// Reads stdin to its end, at most `milliseconds` in all: nil when it was larger than

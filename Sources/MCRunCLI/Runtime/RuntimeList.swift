@@ -137,6 +137,7 @@ struct RuntimeList: MCRunCommand {
                 o["program"] = JSONValue(program)
                 o["launched"] = JSONValue(launched)
                 o["relaunch"] = row.relaunch.map(RuntimeView.relaunchJSON) ?? .null
+                o["last_send"] = row.lastSend.map(RuntimeView.messageJSON) ?? .null
                 view = .object(o)
             }
             json.append(view)

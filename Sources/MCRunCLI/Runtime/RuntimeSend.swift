@@ -21,11 +21,21 @@ struct RuntimeSend: MCRunCommand {
             Exit 3 no live runtime; 5 killswitch, ticket_parked, liveness_unknown; 6 agent_dead or
             not_running (stopping).
 
+            Every send gets an id (send_id), printed with the reply and in its events. A delivered
+            message is `pasted`; an agent whose prompt hook reports what it received (Claude
+            Code's UserPromptSubmit through `mcrun agent report`) turns it `confirmed`; --receipt
+            waits up to D for that and still exits 0 without it (the JSON state says which).
+            Once a message is in the pane, send exits 0: if the ledger cannot be written after
+            the paste, it says so on stderr and in JSON ("recorded": false) and the delivery is
+            recorded later, never to be sent again. A message whose sender died mid-paste is
+            `uncertain` and never typed twice.
+
             EXAMPLES:
               mcrun send T-42 'run the tests again'
               mcrun send T-42 --queue --file prompt.md
               git diff | mcrun send T-42 -
               mcrun send T-42 --interrupt --wait 10s "stop, read this first"
+              mcrun send T-42 --receipt 5s --json 'next step'
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -50,6 +60,11 @@ struct RuntimeSend: MCRunCommand {
         transform: Bounded.duration(0...DurationText.hour))
     var wait = DurationArgument(milliseconds: 10_000)
 
+    @Option(
+        parsing: .unconditional, help: "After the paste, wait up to this long for the agent's receipt (its prompt hook), 0s to 1h.",
+        transform: Bounded.duration(0...DurationText.hour))
+    var receipt: DurationArgument?
+
     @Flag(help: "Paste without pressing Enter.")
     var noEnter = false
 
@@ -64,18 +79,32 @@ struct RuntimeSend: MCRunCommand {
         guard !body.isEmpty else { throw .badInput("empty_message", "the message is empty; nothing to send") }
         let mode: Sender.Mode = queue ? .queue : interrupt ? .interrupt(waitMilliseconds: wait.milliseconds) : .now
         let context = try global.context()
-        let outcome = try Sender(context: context).send(ticket: ticketID, body: body, enter: !noEnter, mode: mode)
+        let sender = Sender(context: context)
+        let outcome = try sender.send(ticket: ticketID, body: body, enter: !noEnter, mode: mode)
         let r = outcome.runtime
-        let human =
+        var state = outcome.state
+        if outcome.delivered, let receipt, let id = outcome.sendID {
+            // The message is in the pane: a ledger that cannot be read now changes nothing of that.
+            state = (try? sender.waitForReceipt(sendID: id, milliseconds: receipt.milliseconds)) ?? state
+        }
+        if !outcome.recorded {
+            Output.write(
+                "mcrun: warning: message \(outcome.sendID ?? 0) was delivered to \(r.ticket) but not yet recorded (\((outcome.recordError ?? "").replacingOccurrences(of: "\n", with: " "))); it will be recorded by the next send or by serve; do not send it again\n",
+                to: 2)
+        }
+        let id = outcome.sendID.map { "message \($0)" } ?? "the message"
+        var human =
             outcome.delivered
-            ? "sent \(body.count) bytes to \(r.ticket) episode \(r.episode)\(outcome.interrupted ? " after interrupting it" : "")"
-            : "\(r.ticket) is busy; queued as message \(outcome.queuedID ?? 0) for its next idle moment"
+            ? "sent \(body.count) bytes to \(r.ticket) episode \(r.episode) as \(id)\(outcome.interrupted ? " after interrupting it" : ""): \(state)"
+            : "\(r.ticket) is busy; queued as \(id) for its next idle moment"
+        if outcome.delivered, let receipt, state != "confirmed" { human += " (no receipt within \(receipt))" }
         return Reply(
             status: outcome.delivered ? 200 : 202,
             fields: [
                 "runtime": RuntimeView.json(r), "delivered": .bool(outcome.delivered), "queued_id": JSONValue(outcome.queuedID),
                 "flushed_queue_id": JSONValue(outcome.flushedID), "interrupted": .bool(outcome.interrupted), "bytes": .int(Int64(body.count)),
-                "busy_source": JSONValue(outcome.assessment.source?.rawValue),
+                "busy_source": JSONValue(outcome.assessment.source?.rawValue), "send_id": JSONValue(outcome.sendID), "state": .string(state),
+                "recorded": .bool(outcome.recorded), "record_error": JSONValue(outcome.recordError),
             ],
             human: human)
     }

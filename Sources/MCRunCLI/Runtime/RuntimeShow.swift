@@ -64,9 +64,12 @@ struct RuntimeShow: MCRunCommand {
             lines.append("")
             lines.append(
                 RuntimeView.table(
-                    ["MSG", "STATE", "BYTES", "QUEUED", "DELIVERED", "ERROR"],
+                    ["MSG", "MODE", "STATE", "BYTES", "SENT", "PASTED", "CONFIRMED", "ERROR"],
                     queue.map { m in
-                        [String(m.id), m.state, String(m.bytes), Self.time(m.createdAt), m.deliveredAt.map(Self.time) ?? "-", m.error ?? "-"]
+                        [
+                            String(m.id), m.mode, m.state, String(m.bytes), Self.time(m.createdAt), m.deliveredAt.map(Self.time) ?? "-",
+                            m.confirmedAt.map(Self.time) ?? "-", m.error ?? "-",
+                        ]
                     }))
         }
         lines.append("")
@@ -107,13 +110,8 @@ struct RuntimeShow: MCRunCommand {
                             "last_at": .double(r.lastAt), "event_id": JSONValue(r.eventID),
                         ]
                     }),
-                "queue": .array(
-                    queue.map { m in
-                        [
-                            "id": .int(m.id), "runtime_id": .int(m.runtimeID), "state": .string(m.state), "bytes": .int(Int64(m.bytes)),
-                            "created_at": .double(m.createdAt), "delivered_at": JSONValue(m.deliveredAt), "error": JSONValue(m.error),
-                        ]
-                    }),
+                "queue": .array(queue.map(RuntimeView.messageJSON)),
+                "last_send": queue.last.map(RuntimeView.messageJSON) ?? .null,
             ],
             human: lines.joined(separator: "\n"))
     }

@@ -31,6 +31,15 @@ enum RuntimeView {
         return .object(o)
     }
 
+    /// One message (a send, direct or queued), without its text.
+    static func messageJSON(_ m: QueuedMessage) -> JSONValue {
+        [
+            "id": .int(m.id), "runtime_id": .int(m.runtimeID), "state": .string(m.state), "mode": .string(m.mode), "bytes": .int(Int64(m.bytes)),
+            "created_at": .double(m.createdAt), "delivered_at": JSONValue(m.deliveredAt), "confirmed_at": JSONValue(m.confirmedAt),
+            "error": JSONValue(m.error),
+        ]
+    }
+
     /// What a live agent is doing: `waiting` for a person (it reported a permission prompt),
     /// `busy` mid-turn, or `idle`.
     static func activity(_ r: Runtime) -> String {

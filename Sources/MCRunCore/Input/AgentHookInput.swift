@@ -13,6 +13,9 @@ public struct AgentHookInput: Sendable, Equatable {
     /// The agent's own session (`session_id`, `transcript_path`), when the input names one
     /// that fits: an id of at most 200 bytes, an absolute path of at most 4096.
     public var session: Activity.AgentSession?
+    /// The prompt the agent received (Claude Code `UserPromptSubmit`'s `prompt`): the
+    /// receipt of a message `send` pasted (see `DeliveryReceipt`).
+    public var prompt: String?
 
     /// Reads the hook's input. Turn starts and tool calls are busy, the end of a turn is
     /// idle. A permission dialog, or a dialog asking the person for input, is waiting.
@@ -20,7 +23,7 @@ public struct AgentHookInput: Sendable, Equatable {
     /// it sits at its prompt, which is what `send` types into: idle, not waiting.
     public static func classify(_ json: JSONValue) -> AgentHookInput {
         let event = json["hook_event_name"]?.stringValue
-        var input = AgentHookInput(event: event, report: nil, detail: nil, session: nil)
+        var input = AgentHookInput(event: event, report: nil, detail: nil, session: nil, prompt: nil)
         if let id = json["session_id"]?.stringValue, !id.isEmpty, id.utf8.count <= 200, !id.contains(where: \.isNewline) {
             let path = json["transcript_path"]?.stringValue.flatMap {
                 $0.hasPrefix("/") && $0.utf8.count <= 4096 && !$0.contains(where: \.isNewline) ? $0 : nil
@@ -28,7 +31,10 @@ public struct AgentHookInput: Sendable, Equatable {
             input.session = Activity.AgentSession(id: id, transcriptPath: path)
         }
         switch event {
-        case "UserPromptSubmit", "PreToolUse", "PostToolUse", "PostToolUseFailure":
+        case "UserPromptSubmit":
+            input.report = .busy
+            input.prompt = json["prompt"]?.stringValue
+        case "PreToolUse", "PostToolUse", "PostToolUseFailure":
             input.report = .busy
         case "Stop":
             input.report = .idle

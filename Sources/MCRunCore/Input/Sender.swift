@@ -30,6 +30,23 @@ public struct Sender: Sendable {
         public var flushedID: Int64?
         public var assessment: Activity.Assessment
         public var interrupted: Bool
+        /// The message's id: every send has one; a queued message keeps its queue id.
+        public var sendID: Int64?
+        /// `pasted` (in the pane), or `pending` (queued).
+        public var state: String
+        /// False when the message is in the pane but the ledger could not be written after the
+        /// paste: a note in `sends/` has it recorded `pasted` later (by the next send to the
+        /// runtime, or `serve`); it is never typed again.
+        public var recorded: Bool = true
+        /// Why it could not be recorded.
+        public var recordError: String?
+    }
+
+    /// How far one paste got.
+    struct Delivery {
+        var id: Int64
+        var recorded: Bool
+        var error: String?
     }
 
     /// The default interrupt key: Escape ends the turn in Claude Code and Codex without
@@ -50,6 +67,7 @@ public struct Sender: Sendable {
         }
         let lock = try SendLock(context: context, runtimeID: runtime.id!)
         defer { lock.release() }
+        try settleLeftovers(runtimeID: runtime.id!)
 
         var current = try refreshed(runtime)
         var assessment = assess(current, settings: settings, withScreen: true)
@@ -59,7 +77,7 @@ public struct Sender: Sendable {
         // An interrupt is urgent and skips the queue.
         let flushes = mode == .now || mode == .queue
         if flushes, current.state == .running, !assessment.busy, try pendingCount(runtimeID: current.id!) > 0 {
-            flushedID = try deliverHead(current, assessment: assessment)
+            flushedID = try deliverHead(current, assessment: assessment)?.id
             if flushedID != nil {
                 current = try refreshed(current)
                 assessment = Activity.Assessment(busy: true, source: assessment.source, at: WallClock.now())
@@ -72,7 +90,9 @@ public struct Sender: Sendable {
                 throw busy(current, assessment, queued: flushedID != nil)
             case .queue:
                 let id = try enqueue(current, body: body, enter: enter)
-                return Outcome(runtime: current, delivered: false, queuedID: id, flushedID: flushedID, assessment: assessment, interrupted: false)
+                return Outcome(
+                    runtime: current, delivered: false, queuedID: id, flushedID: flushedID, assessment: assessment, interrupted: false, sendID: id,
+                    state: "pending")
             case .interrupt(let wait):
                 guard current.state == .running, let pane = context.pane(of: current)?.paneID else { throw busy(current, assessment, queued: false) }
                 do {
@@ -92,10 +112,83 @@ public struct Sender: Sendable {
                 current = try refreshed(current)
             }
         }
-        try deliver(
-            current, body: body, enter: enter, queueID: nil,
+        let delivery = try deliver(
+            current, body: body, enter: enter, queueID: nil, mode: Self.name(mode),
             data: ["mode": .string(Self.name(mode)), "interrupted": .bool(interrupted), "busy_source": JSONValue(assessment.source?.rawValue)])
-        return Outcome(runtime: try refreshed(current), delivered: true, queuedID: nil, flushedID: flushedID, assessment: assessment, interrupted: interrupted)
+        // The message is in the pane: nothing after this may report it undelivered.
+        let after = delivery.recorded ? (try? refreshed(current)) ?? current : current
+        return Outcome(
+            runtime: after, delivered: true, queuedID: nil, flushedID: flushedID, assessment: assessment, interrupted: interrupted,
+            sendID: delivery.id, state: "pasted", recorded: delivery.recorded, recordError: delivery.error)
+    }
+
+    /// Waits up to `milliseconds` for the agent's receipt of a delivered message (see
+    /// `DeliveryReceipt`); returns the message's state then: `confirmed`, or still `pasted`
+    /// (no receipt yet, or an agent without a prompt hook).
+    public func waitForReceipt(sendID: Int64, milliseconds: Int) throws(MCRunError) -> String {
+        let deadline = Instant.after(milliseconds: milliseconds)
+        while true {
+            let state = try context.ledger.read { db in try Ledger.messageState(db, id: sendID) } ?? "unknown"
+            if state == "confirmed" || deadline.hasPassed { return state == "delivering" ? "pasted" : state }
+            usleep(20_000)
+        }
+    }
+
+    /// Settles what an earlier sender to the runtime left `delivering`; the caller holds the
+    /// runtime's send lock, so that sender is gone. One it noted as pasted (the ledger could
+    /// not be written after its paste) is recorded `pasted` now. Any other died mid-paste:
+    /// its tmux client, if still running, is killed first, so it cannot paste later and out
+    /// of order, and the message is `uncertain`, never typed again.
+    func settleLeftovers(runtimeID: Int64) throws(MCRunError) {
+        let stuck = try context.ledger.read { db in try Ledger.deliveringMessages(db, runtimeID: runtimeID) }
+        guard !stuck.isEmpty else { return }
+        let notes = SendNotes(context.stateDirectory)
+        let pasted = stuck.compactMap { id in notes.pastedAt(id).map { (id, $0) } }
+        let lost = stuck.filter { notes.pastedAt($0) == nil }
+        let killed = lost.isEmpty ? 0 : SendClients.killOrphans(marker: SendClients.marker(context, runtimeID: runtimeID))
+        let actor = context.actor
+        try context.ledger.write { db in
+            let runtime = try Ledger.runtime(db, id: runtimeID)
+            let now = WallClock.now()
+            for (id, at) in pasted {
+                try Ledger.markMessagePasted(db, id: id, at: at)
+                try Ledger.appendEvent(
+                    db, kind: "send", runtime: runtime, actor: actor, reason: "recorded_late",
+                    data: ["send_id": .int(id), "state": "pasted", "pasted_at": .double(at), "recorded_late": true], now: now)
+            }
+            for id in lost where try Ledger.markMessageUncertain(db, id: id, error: "its sender died during the paste") {
+                try Ledger.appendEvent(
+                    db, kind: "send_uncertain", runtime: runtime, actor: actor, reason: "sender_died",
+                    data: ["send_id": .int(id), "tmux_clients_killed": .int(Int64(killed))], now: now)
+            }
+        }
+        for (id, _) in pasted { notes.remove(id) }
+    }
+
+    /// Records every message noted as pasted whose sender could not write the ledger (see
+    /// `SendNotes`); `serve` calls this on each pass of its send-queue drain. Returns how
+    /// many were recorded.
+    @discardableResult
+    public func recordNotedPastes() throws(MCRunError) -> Int {
+        let notes = SendNotes(context.stateDirectory)
+        let ids = notes.all()
+        guard !ids.isEmpty else { return 0 }
+        let actor = context.actor
+        let recorded = try context.ledger.write { db -> Int in
+            var count = 0
+            let now = WallClock.now()
+            for id in ids {
+                guard let (runtimeID, state) = try Ledger.message(db, id: id), state == "delivering", let at = notes.pastedAt(id) else { continue }
+                try Ledger.markMessagePasted(db, id: id, at: at)
+                try Ledger.appendEvent(
+                    db, kind: "send", runtime: try Ledger.runtime(db, id: runtimeID), actor: actor, reason: "recorded_late",
+                    data: ["send_id": .int(id), "state": "pasted", "pasted_at": .double(at), "recorded_late": true], now: now)
+                count += 1
+            }
+            return count
+        }
+        for id in ids { notes.remove(id) }
+        return recorded
     }
 
     /// Delivers the oldest queued message of a runtime whose agent is idle. The activity
@@ -107,12 +200,13 @@ public struct Sender: Sendable {
         guard try pendingCount(runtimeID: runtimeID) > 0 else { return nil }
         let lock = try SendLock(context: context, runtimeID: runtimeID)
         defer { lock.release() }
+        try settleLeftovers(runtimeID: runtimeID)
         guard let runtime = try context.ledger.read({ db in try Ledger.runtime(db, id: runtimeID) }), runtime.state == .running else { return nil }
         let stopped = try context.ledger.read { db in try Ledger.setting(db, .killswitch) != nil }
         if stopped { return nil }
         let assessment = assess(runtime, settings: settings, withScreen: true)
         guard !assessment.busy, runtime.liveness() == .alive else { return nil }
-        return try deliverHead(runtime, assessment: assessment)
+        return try deliverHead(runtime, assessment: assessment)?.id
     }
 
     // MARK: - Steps
@@ -220,19 +314,22 @@ public struct Sender: Sendable {
     }
 
     /// Claims the oldest pending message (marking it `delivering` first, so a crash in the
-    /// middle shows as `uncertain`, never as delivered), pastes it, then records it.
-    private func deliverHead(_ runtime: Runtime, assessment: Activity.Assessment) throws(MCRunError) -> Int64? {
+    /// middle shows as `uncertain`, never as delivered), pastes it, then records it. The
+    /// caller settled what an earlier sender left `delivering`.
+    private func deliverHead(_ runtime: Runtime, assessment: Activity.Assessment) throws(MCRunError) -> Delivery? {
         let claimed = try context.ledger.write { db -> (Int64, [UInt8], Bool)? in
-            // Only a sender that died mid-paste leaves `delivering` behind (we hold the lock).
-            try Ledger.markInterruptedDeliveriesUncertain(db, runtimeID: runtime.id!)
-            return try Ledger.claimNextMessage(db, runtimeID: runtime.id!).map { ($0.id, $0.body, $0.enter) }
+            try Ledger.claimNextMessage(db, runtimeID: runtime.id!).map { ($0.id, $0.body, $0.enter) }
         }
         guard let (id, body, enter) = claimed else { return nil }
-        try deliver(runtime, body: body, enter: enter, queueID: id, data: ["mode": "queued", "busy_source": JSONValue(assessment.source?.rawValue)])
-        return id
+        return try deliver(
+            runtime, body: body, enter: enter, queueID: id, mode: "queue", data: ["mode": "queued", "busy_source": JSONValue(assessment.source?.rawValue)])
     }
 
-    private func deliver(_ runtime: Runtime, body: [UInt8], enter: Bool, queueID: Int64?, data: JSONValue) throws(MCRunError) {
+    /// Pastes one message. Before the paste the message is recorded `delivering` (a direct
+    /// send gets its row and id here), after it `pasted`. Once tmux has pasted it, the
+    /// message is delivered whatever happens next: a ledger that cannot be written then
+    /// leaves a note (`SendNotes`) and the delivery is returned not recorded.
+    private func deliver(_ runtime: Runtime, body: [UInt8], enter: Bool, queueID: Int64?, mode: String, data: JSONValue) throws(MCRunError) -> Delivery {
         let actor = context.actor
         // The pane as tmux has it now, checked against the session's name: a recorded `%N`
         // may name another ticket's pane after a tmux restart.
@@ -248,23 +345,54 @@ public struct Sender: Sendable {
             try markQueued(queueID, failed: error.message)
             throw error
         }
-        do {
-            try context.tmux.paste(body, into: pane, buffer: "mcrun-send-\(runtime.id!)", enter: enter)
-        } catch {
-            try markQueued(queueID, failed: "\(error)")
-            throw MCRunError(.internalError, "tmux_failed", "could not paste into the pane of \(runtime.ticket): \(error)", runtime: runtime, cause: error)
-        }
-        try context.ledger.write { db in
-            let now = WallClock.now()
-            if let queueID {
-                try Ledger.markMessageDelivered(db, id: queueID, now: now)
+        let id: Int64
+        if let queueID {
+            id = queueID
+        } else {
+            id = try context.ledger.write { db in
+                try Ledger.recordDirectMessage(
+                    db, runtime: runtime, bytes: body.count, digest: DeliveryReceipt.digest(body), enter: enter, mode: mode, actor: actor,
+                    now: WallClock.now())
             }
+        }
+        do {
+            try context.tmux.paste(
+                body, into: pane, buffer: "mcrun-send-\(runtime.id!)", enter: enter, marker: SendClients.marker(context, runtimeID: runtime.id!))
+        } catch {
+            // Killed at its deadline, tmux may have pasted some or all of it: uncertain.
+            let timedOut = (error as? TmuxServer.Failure)?.timedOut ?? false
+            try? context.ledger.write { db in try Ledger.markMessageFailed(db, id: id, error: "\(error)", uncertain: timedOut) }
+            throw MCRunError(
+                .internalError, "tmux_failed",
+                "could not paste into the pane of \(runtime.ticket): \(error)\(timedOut ? "; part of message \(id) may be in the pane (uncertain)" : "")",
+                runtime: runtime, cause: error)
+        }
+        let pastedAt = WallClock.now()
+        do {
+            try record(runtime, id: id, body: body, enter: enter, queueID: queueID, pastedAt: pastedAt, data: data)
+            return Delivery(id: id, recorded: true)
+        } catch {
+            let noted = SendNotes(context.stateDirectory).notePasted(id: id, at: pastedAt)
+            return Delivery(
+                id: id, recorded: false,
+                error: error.message + (noted ? "" : "; nor could a note be written, so the next send records it uncertain"))
+        }
+    }
+
+    private func record(
+        _ runtime: Runtime, id: Int64, body: [UInt8], enter: Bool, queueID: Int64?, pastedAt now: Double, data: JSONValue
+    ) throws(MCRunError) {
+        let actor = context.actor
+        try context.ledger.write { db in
+            try Ledger.markMessagePasted(db, id: id, at: now)
             // An agent that reports through hooks is busy from the moment it has input; its
             // own busy report follows. Without hooks, the pane's output says so by itself.
             if Activity.hasHookReports(runtime) {
                 try Ledger.markHookReportingRuntimeBusy(db, runtimeID: runtime.id!, now: now)
             }
-            var fields: [String: JSONValue] = ["bytes": .int(Int64(body.count)), "enter": .bool(enter), "queue_id": JSONValue(queueID)]
+            var fields: [String: JSONValue] = [
+                "send_id": .int(id), "state": "pasted", "bytes": .int(Int64(body.count)), "enter": .bool(enter), "queue_id": JSONValue(queueID),
+            ]
             if case .object(let extra) = data { fields.merge(extra) { _, new in new } }
             try Ledger.appendEvent(db, kind: "send", runtime: runtime, actor: actor, data: .object(fields), now: now)
         }
@@ -286,17 +414,23 @@ public struct Sender: Sendable {
     }
 }
 
-/// One message per queue entry, as `show` lists it.
+/// One message (a send, direct or queued), as `show` and `ps` list it. `state`: `pending`
+/// (queued), `delivering`, `pasted` (in the pane), `confirmed` (the agent's prompt hook
+/// received it), `uncertain` (its sender died mid-paste), `failed`.
 public struct QueuedMessage: Sendable, Equatable {
     public var id: Int64
     public var runtimeID: Int64
     public var state: String
+    /// How it was sent: `now`, `interrupt`, or `queue`.
+    public var mode: String
     public var bytes: Int
     public var createdAt: Double
+    /// When tmux pasted it.
     public var deliveredAt: Double?
+    public var confirmedAt: Double?
     public var error: String?
 
-    /// A runtime's queue, oldest first, without the message bodies.
+    /// A runtime's messages, oldest first, without their bodies.
     static func list(_ db: Database, runtimeID: Int64) throws -> [QueuedMessage] {
         try Ledger.queuedMessages(db, runtimeID: runtimeID)
     }

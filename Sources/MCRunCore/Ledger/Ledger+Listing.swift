@@ -9,6 +9,8 @@ extension Ledger {
         public var runtime: Runtime
         public var ticket: Ticket
         public var relaunch: PendingRetry?
+        /// The latest message sent to a live runtime, direct or queued.
+        public var lastSend: QueuedMessage?
 
         /// Listed by default: live, or a person or the service still owes it something.
         public var needsAttention: Bool {
@@ -38,9 +40,11 @@ extension Ledger {
                     """)
             let tickets = Dictionary(uniqueKeysWithValues: try Ticket.fetchAll(db).map { ($0.id, $0) })
             let relaunches = Dictionary(uniqueKeysWithValues: try PendingRetry.fetchAll(db).map { ($0.ticket, $0) })
+            let lastSends = try Ledger.lastMessagesOfLiveRuntimes(db)
             let listed = runtimes.compactMap { runtime -> ListedTicket? in
                 guard let ticket = tickets[runtime.ticket] else { return nil }
-                let row = ListedTicket(runtime: runtime, ticket: ticket, relaunch: relaunches[runtime.ticket])
+                let row = ListedTicket(
+                    runtime: runtime, ticket: ticket, relaunch: relaunches[runtime.ticket], lastSend: runtime.id.flatMap { lastSends[$0] })
                 return includeEnded || row.needsAttention ? row : nil
             }
             return Listing(
@@ -56,7 +60,7 @@ extension Ledger {
         public var episodes: [Runtime]
         /// The latest `eventLimit` events, oldest first.
         public var events: [Event]
-        /// The newest episode's send queue.
+        /// The newest episode's messages (sends and queued), the latest 50, oldest first.
         public var queue: [QueuedMessage]
         public var refusals: [Refusal]
         public var relaunch: PendingRetry?

@@ -251,6 +251,39 @@ extension Ledger {
                     ALTER TABLE runtimes ADD COLUMN agent_transcript_path TEXT;
                     """)
         }
+        m.registerMigration("v10-delivery") { db in
+            // Every send is a message with an id, not only the queued ones, and a delivery says
+            // how far it got: `pasted` (in the pane; no receipt, or none yet), `confirmed` (the
+            // agent's prompt hook received the same text: `digest`), `uncertain` (its sender
+            // died mid-paste). SQLite cannot alter a CHECK, so the table is rebuilt; queued
+            // messages delivered before are `pasted`. A direct send keeps no body.
+            try db.execute(
+                sql: """
+                    CREATE TABLE send_queue_v10 (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        runtime_id INTEGER NOT NULL REFERENCES runtimes(id),
+                        ticket TEXT NOT NULL,
+                        state TEXT NOT NULL CHECK (state IN ('pending','delivering','pasted','confirmed','failed','uncertain')),
+                        body BLOB NOT NULL,
+                        enter INTEGER NOT NULL DEFAULT 1,
+                        actor TEXT NOT NULL,
+                        created_at REAL NOT NULL,
+                        delivered_at REAL,
+                        error TEXT,
+                        mode TEXT NOT NULL DEFAULT 'queue',
+                        bytes INTEGER NOT NULL DEFAULT 0,
+                        digest TEXT,
+                        confirmed_at REAL
+                    );
+                    INSERT INTO send_queue_v10(id, runtime_id, ticket, state, body, enter, actor, created_at, delivered_at, error, mode, bytes)
+                        SELECT id, runtime_id, ticket, CASE state WHEN 'delivered' THEN 'pasted' ELSE state END, body, enter, actor,
+                               created_at, delivered_at, error, 'queue', length(body)
+                        FROM send_queue;
+                    DROP TABLE send_queue;
+                    ALTER TABLE send_queue_v10 RENAME TO send_queue;
+                    CREATE INDEX send_queue_by_runtime ON send_queue(runtime_id, state, id);
+                    """)
+        }
         return m
     }()
 }

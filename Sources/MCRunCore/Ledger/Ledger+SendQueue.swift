@@ -11,17 +11,66 @@ extension Ledger {
     /// Queues a message for the runtime; returns its id.
     static func queueMessage(_ db: Database, runtime: Runtime, body: [UInt8], enter: Bool, actor: String, now: Double) throws -> Int64 {
         try db.execute(
-            sql: "INSERT INTO send_queue(runtime_id, ticket, state, body, enter, actor, created_at) VALUES (?, ?, 'pending', ?, ?, ?, ?)",
-            arguments: [runtime.id, runtime.ticket, Data(body), enter, actor, now])
+            sql: """
+                INSERT INTO send_queue(runtime_id, ticket, state, body, enter, actor, created_at, mode, bytes, digest)
+                VALUES (?, ?, 'pending', ?, ?, ?, ?, 'queue', ?, ?)
+                """,
+            arguments: [runtime.id, runtime.ticket, Data(body), enter, actor, now, body.count, DeliveryReceipt.digest(body)])
         return db.lastInsertedRowID
     }
 
-    /// Marks `delivering` messages of the runtime `uncertain`: only a sender that died
-    /// mid-paste leaves one behind, since the caller holds the runtime's send lock.
-    static func markInterruptedDeliveriesUncertain(_ db: Database, runtimeID: Int64) throws {
+    /// Records a message sent at once, already `delivering` (its paste comes next); returns
+    /// its id. Its body is not kept: it is never typed again.
+    static func recordDirectMessage(
+        _ db: Database, runtime: Runtime, bytes: Int, digest: String, enter: Bool, mode: String, actor: String, now: Double
+    ) throws -> Int64 {
         try db.execute(
-            sql: "UPDATE send_queue SET state = 'uncertain', error = 'sender died during delivery' WHERE runtime_id = ? AND state = 'delivering'",
-            arguments: [runtimeID])
+            sql: """
+                INSERT INTO send_queue(runtime_id, ticket, state, body, enter, actor, created_at, mode, bytes, digest)
+                VALUES (?, ?, 'delivering', x'', ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [runtime.id, runtime.ticket, enter, actor, now, mode, bytes, digest])
+        return db.lastInsertedRowID
+    }
+
+    /// The runtime's messages left `delivering`, oldest first.
+    static func deliveringMessages(_ db: Database, runtimeID: Int64) throws -> [Int64] {
+        try Int64.fetchAll(db, sql: "SELECT id FROM send_queue WHERE runtime_id = ? AND state = 'delivering' ORDER BY id", arguments: [runtimeID])
+    }
+
+    /// The runtime a message was sent to, and its state.
+    static func message(_ db: Database, id: Int64) throws -> (runtimeID: Int64, state: String)? {
+        try Row.fetchOne(db, sql: "SELECT runtime_id, state FROM send_queue WHERE id = ?", arguments: [id]).map { ($0["runtime_id"], $0["state"]) }
+    }
+
+    /// A message left `delivering` whose sender died mid-paste: it may or may not be in the
+    /// pane, and is never typed again. True if it was still `delivering`.
+    static func markMessageUncertain(_ db: Database, id: Int64, error: String) throws -> Bool {
+        try db.execute(sql: "UPDATE send_queue SET state = 'uncertain', error = ? WHERE id = ? AND state = 'delivering'", arguments: [error, id])
+        return db.changesCount > 0
+    }
+
+    /// The oldest message of the runtime on its way or in the pane without a receipt
+    /// (`delivering`, `pasted`, `uncertain`) whose digest is `digest`, marked `confirmed`.
+    static func confirmMessage(_ db: Database, runtimeID: Int64, digest: String, now: Double) throws -> (id: Int64, from: String)? {
+        guard
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT id, state FROM send_queue
+                    WHERE runtime_id = ? AND digest = ? AND state IN ('delivering','pasted','uncertain') ORDER BY id LIMIT 1
+                    """, arguments: [runtimeID, digest])
+        else { return nil }
+        let id: Int64 = row["id"]
+        try db.execute(
+            sql: "UPDATE send_queue SET state = 'confirmed', confirmed_at = ?, delivered_at = coalesce(delivered_at, ?), error = NULL WHERE id = ?",
+            arguments: [now, now, id])
+        return (id, row["state"])
+    }
+
+    /// A message's state, for a sender waiting for its receipt.
+    static func messageState(_ db: Database, id: Int64) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT state FROM send_queue WHERE id = ?", arguments: [id])
     }
 
     /// Takes the runtime's oldest pending message, marking it `delivering`.
@@ -35,12 +84,15 @@ extension Ledger {
         return (id, [UInt8](row["body"] as Data? ?? Data()), row["enter"])
     }
 
-    static func markMessageDelivered(_ db: Database, id: Int64, now: Double) throws {
-        try db.execute(sql: "UPDATE send_queue SET state = 'delivered', delivered_at = ? WHERE id = ?", arguments: [now, id])
+    /// A message tmux pasted. Only a `delivering` one: a receipt may have come first.
+    static func markMessagePasted(_ db: Database, id: Int64, at: Double) throws {
+        try db.execute(sql: "UPDATE send_queue SET state = 'pasted', delivered_at = ? WHERE id = ? AND state = 'delivering'", arguments: [at, id])
     }
 
-    static func markMessageFailed(_ db: Database, id: Int64, error: String) throws {
-        try db.execute(sql: "UPDATE send_queue SET state = 'failed', error = ? WHERE id = ?", arguments: [error, id])
+    static func markMessageFailed(_ db: Database, id: Int64, error: String, uncertain: Bool = false) throws {
+        try db.execute(
+            sql: "UPDATE send_queue SET state = ?, error = ? WHERE id = ? AND state IN ('pending','delivering')",
+            arguments: [uncertain ? "uncertain" : "failed", error, id])
     }
 
     /// What an agent's hooks reported (busy, idle or waiting), on its running runtime.
@@ -64,16 +116,36 @@ extension Ledger {
         try db.execute(sql: "UPDATE runtimes SET busy = 1, busy_at = ? WHERE id = ? AND busy_source = 'hook'", arguments: [now, runtimeID])
     }
 
-    /// A runtime's queue, oldest first, without the message bodies.
-    static func queuedMessages(_ db: Database, runtimeID: Int64) throws -> [QueuedMessage] {
+    static let messageColumns = "id, runtime_id, state, mode, bytes, created_at, delivered_at, confirmed_at, error"
+
+    static func message(_ row: Row) -> QueuedMessage {
+        QueuedMessage(
+            id: row["id"], runtimeID: row["runtime_id"], state: row["state"], mode: row["mode"], bytes: row["bytes"],
+            createdAt: row["created_at"], deliveredAt: row["delivered_at"], confirmedAt: row["confirmed_at"], error: row["error"])
+    }
+
+    /// A runtime's messages, the latest `limit`, oldest first, without their bodies.
+    static func queuedMessages(_ db: Database, runtimeID: Int64, limit: Int = 50) throws -> [QueuedMessage] {
         try Row.fetchAll(
-            db, sql: "SELECT id, runtime_id, state, length(body) AS bytes, created_at, delivered_at, error FROM send_queue WHERE runtime_id = ? ORDER BY id",
-            arguments: [runtimeID]
-        ).map { row in
-            QueuedMessage(
-                id: row["id"], runtimeID: row["runtime_id"], state: row["state"], bytes: row["bytes"],
-                createdAt: row["created_at"], deliveredAt: row["delivered_at"], error: row["error"])
-        }
+            db, sql: "SELECT \(messageColumns) FROM send_queue WHERE runtime_id = ? ORDER BY id DESC LIMIT ?", arguments: [runtimeID, limit]
+        ).map(message).reversed()
+    }
+
+    /// The latest message of each live runtime, by runtime id: one query for `ps`.
+    static func lastMessagesOfLiveRuntimes(_ db: Database) throws -> [Int64: QueuedMessage] {
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT \(messageColumns) FROM send_queue WHERE id IN (
+                    SELECT max(q.id) FROM send_queue q JOIN runtimes r ON r.id = q.runtime_id
+                    WHERE r.state IN ('launching','running','stopping') GROUP BY q.runtime_id)
+                """)
+        return Dictionary(
+            rows.map { row in
+                let m = message(row)
+                return (m.runtimeID, m)
+            }
+        ) { a, _ in a }
     }
 
     /// Running runtimes with at least one pending message, by id.

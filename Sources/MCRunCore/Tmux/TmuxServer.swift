@@ -21,6 +21,8 @@ public struct TmuxServer: Sendable {
     public struct Failure: Error, CustomStringConvertible, Sendable {
         public var arguments: [String]
         public var message: String
+        /// tmux did not finish within the deadline and was killed: what it did is unknown.
+        public var timedOut = false
         public var description: String { "tmux \(arguments.first ?? ""): \(message)" }
     }
 
@@ -46,22 +48,22 @@ public struct TmuxServer: Sendable {
     }
 
     /// Runs one tmux command sequence: each inner array is one command, joined with `;`.
-    public func run(_ commands: [[String]], stdin: [UInt8]? = nil) throws -> Subprocess.Result {
+    public func run(_ commands: [[String]], stdin: [UInt8]? = nil, environment: [String]? = nil) throws -> Subprocess.Result {
         var argv = [binary, "-S", socketPath, "-f", configPath]
         for (i, command) in commands.enumerated() {
             if i > 0 { argv.append(";") }
             argv += command
         }
-        return try Subprocess.run(argv, stdin: stdin, timeoutMilliseconds: timeoutMilliseconds)
+        return try Subprocess.run(argv, stdin: stdin, environment: environment, timeoutMilliseconds: timeoutMilliseconds)
     }
 
     @discardableResult
-    func check(_ commands: [[String]], stdin: [UInt8]? = nil) throws -> String {
-        let result = try run(commands, stdin: stdin)
+    func check(_ commands: [[String]], stdin: [UInt8]? = nil, environment: [String]? = nil) throws -> String {
+        let result = try run(commands, stdin: stdin, environment: environment)
         guard result.succeeded else {
             throw Failure(
                 arguments: commands.first ?? [],
-                message: result.timedOut ? "timed out after \(timeoutMilliseconds) ms" : result.stderrText)
+                message: result.timedOut ? "timed out after \(timeoutMilliseconds) ms" : result.stderrText, timedOut: result.timedOut)
         }
         return result.stdoutText
     }
@@ -263,14 +265,15 @@ public struct TmuxServer: Sendable {
     }
 
     /// Types `bytes` into the pane as one bracketed paste (the agent sees a paste, tmux
-    /// interprets no key names), then presses Enter if asked.
-    public func paste(_ bytes: [UInt8], into paneID: String, buffer: String, enter: Bool) throws {
+    /// interprets no key names), then presses Enter if asked. `marker` (`KEY=VALUE`) goes
+    /// into the tmux client's environment, so a client its sender left behind can be found.
+    public func paste(_ bytes: [UInt8], into paneID: String, buffer: String, enter: Bool, marker: String? = nil) throws {
         var commands: [[String]] = [
             ["load-buffer", "-b", buffer, "-"],
             ["paste-buffer", "-p", "-d", "-r", "-b", buffer, "-t", paneID],
         ]
         if enter { commands.append(["send-keys", "-t", paneID, "Enter"]) }
-        try check(commands, stdin: bytes)
+        try check(commands, stdin: bytes, environment: marker.map { Subprocess.currentEnvironment() + [$0] })
     }
 
     /// Sends one tmux key (e.g. `C-c`, `Escape`) to the pane.

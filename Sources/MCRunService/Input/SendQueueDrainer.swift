@@ -26,8 +26,15 @@ public final class SendQueueDrainer: Service, Sendable {
         }
     }
 
-    /// One look: one query for runtimes with pending messages, then at most one delivery each.
+    /// One look: deliveries noted as pasted but not recorded are recorded, then one query
+    /// for runtimes with pending messages, and at most one delivery each.
     func pass() {
+        do {
+            let recorded = try Sender(context: context).recordNotedPastes()
+            if recorded > 0 { logger.info("recorded messages pasted by senders that could not write the ledger", metadata: ["count": "\(recorded)"]) }
+        } catch {
+            logger.warning("cannot record noted pastes: \(error.message)")
+        }
         let waiting: [Int64]
         do {
             waiting = try context.ledger.runtimesWithPendingMessages()
