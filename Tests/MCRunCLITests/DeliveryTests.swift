@@ -37,16 +37,16 @@ let promptHookAgent = #"""
                 hook("Stop", stop_hook_active=False)
     """#
 
-/// A tmux for senders that holds the first `load-buffer` (the first paste) until the test
-/// creates `go`: a paste in flight, as long as the test needs it. Every other call, and
-/// every later paste, is tmux itself.
-func gatedTmux(_ s: Scratch) throws -> String {
+/// A tmux that holds the first call of `command` (by default `load-buffer`: the first
+/// paste) until the test creates `go`: a paste in flight, as long as the test needs it.
+/// Every other call, and every later one of `command`, is tmux itself.
+func gatedTmux(_ s: Scratch, on command: String = "load-buffer") throws -> String {
     try s.script(
         "gated-tmux",
         """
         #!/bin/sh
         case " $* " in
-        *" load-buffer "*)
+        *" \(command) "*)
             if mkdir '\(s.path("gate.claimed"))' 2>/dev/null; then
                 while [ ! -e '\(s.path("go"))' ]; do sleep 0.01; done
             fi ;;
@@ -189,6 +189,9 @@ struct SendDeliveryTests {
         #expect(try Self.states(s, "L1") == ["delivering"])
 
         lock.release()
+        // What serve's send-queue pass does: the note becomes the record.
+        #expect(try Sender(context: s.context()).recordNotedPastes() == 1)
+        #expect(try Self.states(s, "L1") == ["pasted"])
         #expect(try s.mcrun(["send", "L1", "next"]).status == 0)
         #expect(try Self.states(s, "L1") == ["pasted", "pasted"])
         let late = try Self.events(s, "L1", kind: "send").filter { $0.at("data.recorded_late")?.boolValue == true }
@@ -200,17 +203,27 @@ struct SendDeliveryTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: s.stateDir + "/sends").isEmpty)
     }
 
-    /// A sender killed while its paste is in flight: the next send kills its tmux client,
-    /// marks the message `uncertain`, and delivers its own; the old one never arrives.
-    @Test func aSenderKilledMidPasteLeavesItUncertainAndNothingArrivesLate() throws {
-        let s = try Scratch(name: "sendkill")
+    /// The reproduction with tmux itself: the server is stopped (SIGSTOP) as the paste
+    /// begins, so the sender's real tmux client waits on it; the sender is killed. The next
+    /// send kills that client before the server runs again; the old message never arrives.
+    @Test func theOrphanedTmuxClientOfAKilledSenderNeverPastes() throws {
+        let s = try Scratch(name: "sendstop")
         defer { s.cleanup() }
-        let agent = try Self.quietAgent(s, ticket: "K1")
-        s.environment["MCRUN_TMUX"] = try gatedTmux(s)
+        let agent = try Self.quietAgent(s, ticket: "T1")
+        let server = try #require(Int32(try s.tmux(["display-message", "-p", "#{pid}"]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)))
+        s.onCleanup { kill(server, SIGCONT) }
+        s.environment["MCRUN_TMUX"] = try s.script(
+            "stopping-tmux",
+            """
+            #!/bin/sh
+            case " $* " in
+            *" load-buffer "*) mkdir '\(s.path("stopped"))' 2>/dev/null && kill -STOP \(server) ;;
+            esac
+            exec tmux "$@"
+            """)
         let file = s.path("message.txt")
-        #expect(FileManager.default.createFile(atPath: file, contents: Data(largeMessage(256 * 1024, seed: 0xdead))))
-        let sender = try s.spawnMcrun(["send", "K1", "--file", file])
-        try waitUntil("the message is on its way") { try Self.states(s, "K1") == ["delivering"] }
+        #expect(FileManager.default.createFile(atPath: file, contents: Data(largeMessage(256 * 1024, seed: 0x570b))))
+        let first = try s.spawnMcrun(["send", "T1", "--file", file])
         let marker = Array("MCRUN_SEND_CLIENT=\(s.stateDir)#".utf8)
         func clients() -> [Int32] {
             ProcFS.allPIDs().filter { pid in
@@ -218,27 +231,58 @@ struct SendDeliveryTests {
                 return ProcFS.environ(pid)?.contains { $0.starts(with: marker) } ?? false
             }
         }
-        try waitUntil("the sender's tmux client is running") { !clients().isEmpty }
-        kill(sender.pid, SIGKILL)
-        _ = sender.collect(stdin: nil, timeoutMilliseconds: 5_000)
-        let orphans = clients()
-        #expect(!orphans.isEmpty, "the killed sender's client should outlive it")
+        try waitUntil("the sender's tmux client waits on the stopped server") {
+            try Self.states(s, "T1") == ["delivering"] && ProcFS.stat(server)?.state == UInt8(ascii: "T")
+                && clients().contains { ProcFS.cmdline($0)?.first.map { $0.hasSuffix("tmux") } ?? false }
+        }
+        kill(first.pid, SIGKILL)
+        _ = first.collect(stdin: nil, timeoutMilliseconds: 5_000)
+        #expect(!clients().isEmpty, "the killed sender's tmux client should outlive it")
 
-        let (next, reply) = try s.mcrunJSON(["send", "K1", "second"])
-        #expect(next.status == 0, "\(next.stderrText)")
-        #expect(reply.at("state")?.stringValue == "pasted")
-        #expect(clients().isEmpty, "the orphaned client still runs")
-        #expect(try Self.states(s, "K1") == ["uncertain", "pasted"])
-        let uncertain = try Self.events(s, "K1", kind: "send_uncertain")
+        let second = try s.spawnMcrun(["send", "T1", "--json", "second"])
+        try waitUntil("the next send settled the old message") { try Self.states(s, "T1").first == "uncertain" && clients().isEmpty }
+        kill(server, SIGCONT)
+        let result = second.collect(stdin: nil, timeoutMilliseconds: 30_000)
+        #expect(result.status == 0, "\(result.stderrText)")
+        #expect(try Self.states(s, "T1") == ["uncertain", "pasted"])
+        let uncertain = try Self.events(s, "T1", kind: "send_uncertain")
         #expect(uncertain.first?.at("reason")?.stringValue == "sender_died")
-        // The client and whatever it ran at that moment (the gate's own `sleep`).
         #expect((uncertain.first?.at("data.tmux_clients_killed")?.intValue ?? 0) >= 1)
-
-        // Open the gate: had the old client lived, it would paste now, after the second.
-        #expect(FileManager.default.createFile(atPath: s.path("go"), contents: Data()))
         let expected = pasted(Array("second".utf8))
         try agent.waitForRecording(expected)
         try holdsFalse("the old message is pasted late", for: 1.5) { agent.recorded.count > expected.count }
         #expect(agent.recorded == expected)
+    }
+}
+
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct StartUnrecordedTests {
+    /// `start` gives up on a launch whose shim is still waiting for the ledger, and cannot
+    /// record the failure either: it must not report a failure and leave the shim to start
+    /// the agent once the lock goes. The session is removed; nothing runs; the next start
+    /// ends the abandoned launch and starts the ticket.
+    @Test func aStartThatCannotRecordItsFailureLeavesNoAgentRunning() throws {
+        let s = try Scratch(name: "startlock")
+        defer { s.cleanup() }
+        // The tmux server comes from a plain start: the shims it runs wait 5 s for a lock.
+        try #require(try s.mcrun(["start", "A1", "--", "sleep", "1000"]).status == 0)
+        s.environment["MCRUN_TMUX"] = try gatedTmux(s, on: "new-session")
+        s.environment["MCRUN_BUSY_TIMEOUT"] = "300ms"
+        let starter = try s.spawnMcrun(["start", "B1", "--json", "--timeout", "1s", "--", "sleep", "1000"])
+        try waitUntil("B1 is admitted") { try s.context().ledger.runtime(ticket: "B1", episode: nil)?.state == .launching }
+        let lock = try s.holdLedgerLock()
+        #expect(FileManager.default.createFile(atPath: s.path("go"), contents: Data()))
+        let result = starter.collect(stdin: nil, timeoutMilliseconds: 30_000)
+        #expect(result.status == 1, "\(result.stderrText)")
+        #expect(result.errorJSON?.at("reason")?.stringValue == "launch_failed", "\(result.stdoutText)")
+        #expect(result.stderrText.contains("no agent runs"), "\(result.stderrText)")
+        lock.release()
+        let nonce = try #require(try s.context().ledger.runtime(ticket: "B1", episode: nil)?.nonce)
+        try holdsFalse("B1's agent starts after start reported its failure", for: 2) {
+            try s.context().ledger.runtime(ticket: "B1", episode: nil)?.state == .running || !processes(withNonce: nonce).isEmpty
+        }
+        let (again, json) = try startJSON(s, "B1", command: ["sleep", "1000"])
+        #expect(again.status == 0, "\(again.stderrText)")
+        #expect(json.at("runtime.episode")?.intValue == 2)
     }
 }

@@ -233,9 +233,30 @@ public struct Launcher: Sendable {
     /// Ends a launch that will not complete, through the ending path. If the shim won the
     /// race meanwhile, the agent did start: its runtime is returned, never reported as a failure.
     private func failUnlessStarted(_ runtime: Runtime, reason: String, message: String) throws(MCRunError) -> Runtime {
-        let ended = try Ending(context: context).end(runtime, .launchFailed(reason: reason, detail: [:]))
+        let ended: Ending.Ended
+        do {
+            ended = try Ending(context: context).end(runtime, .launchFailed(reason: reason, detail: [:]))
+        } catch {
+            return try failUnrecorded(runtime, message: message, error: error)
+        }
         if !ended.applied && ended.runtime.state == .running { return ended.runtime }
         throw MCRunError(.internalError, "launch_failed", message + "; the session was removed", runtime: ended.runtime)
+    }
+
+    /// The failed launch could not be recorded (the ledger locked past its timeout, or
+    /// unwritable), and its shim may still be waiting to record the agent: an agent it
+    /// started after this start reported failure would run unreported. A shim that has
+    /// recorded already is a start; otherwise the session is removed first, so no agent can
+    /// start once the failure is reported. The row stays `launching`, its launcher gone,
+    /// and is ended by the next command that touches the ticket, or by `serve`.
+    private func failUnrecorded(_ runtime: Runtime, message: String, error: MCRunError) throws(MCRunError) -> Runtime {
+        func current() -> Runtime? { try? context.ledger.read { db in try Ledger.runtime(db, id: runtime.id!) } }
+        if let now = current(), now.state == .running { return now }
+        try? context.tmux.killSession(TmuxServer.exact(runtime.sessionName))
+        throw MCRunError(
+            .internalError, "launch_failed",
+            message + "; the ledger could not record it (\(error.message)), so the session was removed and no agent runs; see: mcrun show \(runtime.ticket)",
+            runtime: current() ?? runtime, cause: error)
     }
 
     static func checkDirectory(_ path: String) throws(MCRunError) {
