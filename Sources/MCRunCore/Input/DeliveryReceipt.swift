@@ -65,6 +65,11 @@ public enum DeliveryReceipt {
     /// episode's (the activity report beside it records that).
     public static func record(prompt: String, credentials: EpisodeCredentials, ledger: Ledger, actor: String) throws(MCRunError) -> Confirmation? {
         let digest = digest(prompt)
+        // Most prompts match nothing (a person typed them): one read, no write.
+        let candidate = try ledger.read { db in
+            try Ledger.hasUnconfirmedMessage(db, ticket: credentials.ticket.rawValue, episode: credentials.episode, digest: digest)
+        }
+        guard candidate else { return nil }
         return try ledger.write { db -> Confirmation? in
             guard case .success(let runtime) = try credentials.verify(db) else { return nil }
             let now = WallClock.now()

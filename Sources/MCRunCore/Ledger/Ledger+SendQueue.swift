@@ -68,6 +68,17 @@ extension Ledger {
         return (id, row["state"])
     }
 
+    /// Whether the episode has a message on its way or in the pane without a receipt whose
+    /// digest is `digest`: a prompt that matches none needs no write.
+    static func hasUnconfirmedMessage(_ db: Database, ticket: String, episode: Int, digest: String) throws -> Bool {
+        try Bool.fetchOne(
+            db,
+            sql: """
+                SELECT EXISTS (SELECT 1 FROM send_queue q JOIN runtimes r ON r.id = q.runtime_id
+                WHERE r.ticket = ? AND r.episode = ? AND q.digest = ? AND q.state IN ('delivering','pasted','uncertain'))
+                """, arguments: [ticket, episode, digest]) ?? false
+    }
+
     /// A message's state, for a sender waiting for its receipt.
     static func messageState(_ db: Database, id: Int64) throws -> String? {
         try String.fetchOne(db, sql: "SELECT state FROM send_queue WHERE id = ?", arguments: [id])
