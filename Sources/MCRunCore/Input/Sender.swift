@@ -361,7 +361,12 @@ public struct Sender: Sendable {
         } catch {
             // Killed at its deadline, tmux may have pasted some or all of it: uncertain.
             let timedOut = (error as? TmuxServer.Failure)?.timedOut ?? false
-            try? context.ledger.write { db in try Ledger.markMessageFailed(db, id: id, error: "\(error)", uncertain: timedOut) }
+            try? context.ledger.write { db in
+                try Ledger.markMessageFailed(db, id: id, error: "\(error)", uncertain: timedOut)
+                try Ledger.appendEvent(
+                    db, kind: timedOut ? "send_uncertain" : "send_failed", runtime: runtime, actor: actor, reason: timedOut ? "tmux_timeout" : "tmux_failed",
+                    data: ["send_id": .int(id), "error": .string("\(error)")])
+            }
             throw MCRunError(
                 .internalError, "tmux_failed",
                 "could not paste into the pane of \(runtime.ticket): \(error)\(timedOut ? "; part of message \(id) may be in the pane (uncertain)" : "")",
