@@ -206,10 +206,11 @@ struct SendDeliveryTests {
     /// The reproduction with tmux itself: the server is stopped (SIGSTOP) as the paste
     /// begins, so the sender's real tmux client waits on it; the sender is killed. The next
     /// send kills that client before the server runs again; the old message never arrives.
-    @Test func theOrphanedTmuxClientOfAKilledSenderNeverPastes() throws {
-        let s = try Scratch(name: "sendstop")
-        defer { s.cleanup() }
-        let agent = try Self.quietAgent(s, ticket: "T1")
+    /// A sender of a large message to `ticket` killed while its real tmux client waits on
+    /// the tmux server, stopped (SIGSTOP) as the paste began. The server stays stopped (the
+    /// scratch's cleanup continues it); returns its pid and a way to list the clients of
+    /// senders still running.
+    static func killSenderMidPaste(_ s: Scratch, ticket: String) throws -> (server: Int32, clients: () -> [Int32]) {
         let server = try #require(Int32(try s.tmux(["display-message", "-p", "#{pid}"]).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)))
         s.onCleanup { kill(server, SIGCONT) }
         s.environment["MCRUN_TMUX"] = try s.script(
@@ -223,21 +224,29 @@ struct SendDeliveryTests {
             """)
         let file = s.path("message.txt")
         #expect(FileManager.default.createFile(atPath: file, contents: Data(largeMessage(256 * 1024, seed: 0x570b))))
-        let first = try s.spawnMcrun(["send", "T1", "--file", file])
+        let first = try s.spawnMcrun(["send", ticket, "--file", file])
         let marker = Array("MCRUN_SEND_CLIENT=\(s.stateDir)#".utf8)
-        func clients() -> [Int32] {
+        let clients = {
             ProcFS.allPIDs().filter { pid in
                 guard let stat = ProcFS.stat(pid), !stat.hasExited else { return false }
                 return ProcFS.environ(pid)?.contains { $0.starts(with: marker) } ?? false
             }
         }
         try waitUntil("the sender's tmux client waits on the stopped server") {
-            try Self.states(s, "T1") == ["delivering"] && ProcFS.stat(server)?.state == UInt8(ascii: "T")
+            try Self.states(s, ticket) == ["delivering"] && ProcFS.stat(server)?.state == UInt8(ascii: "T")
                 && clients().contains { ProcFS.cmdline($0)?.first.map { $0.hasSuffix("tmux") } ?? false }
         }
         kill(first.pid, SIGKILL)
         _ = first.collect(stdin: nil, timeoutMilliseconds: 5_000)
         #expect(!clients().isEmpty, "the killed sender's tmux client should outlive it")
+        return (server, clients)
+    }
+
+    @Test func theOrphanedTmuxClientOfAKilledSenderNeverPastes() throws {
+        let s = try Scratch(name: "sendstop")
+        defer { s.cleanup() }
+        let agent = try Self.quietAgent(s, ticket: "T1")
+        let (server, clients) = try Self.killSenderMidPaste(s, ticket: "T1")
 
         let second = try s.spawnMcrun(["send", "T1", "--json", "second"])
         try waitUntil("the next send settled the old message") { try Self.states(s, "T1").first == "uncertain" && clients().isEmpty }
@@ -252,6 +261,22 @@ struct SendDeliveryTests {
         try agent.waitForRecording(expected)
         try holdsFalse("the old message is pasted late", for: 1.5) { agent.recorded.count > expected.count }
         #expect(agent.recorded == expected)
+    }
+
+    /// With no other send coming, serve's pass settles it: the client is killed, the
+    /// message `uncertain`, and nothing arrives when the tmux server runs again.
+    @Test func serveSettlesWhatADeadSenderLeftWithoutAnotherSend() throws {
+        let s = try Scratch(name: "sendsettle")
+        defer { s.cleanup() }
+        let agent = try Self.quietAgent(s, ticket: "U1")
+        let (server, clients) = try Self.killSenderMidPaste(s, ticket: "U1")
+        // What SendQueueDrainer runs on each pass of serve.
+        #expect(try Sender(context: s.context()).settleAbandoned() == 1)
+        #expect(clients().isEmpty, "the orphaned client still runs")
+        #expect(try Self.states(s, "U1") == ["uncertain"])
+        kill(server, SIGCONT)
+        try holdsFalse("the old message is pasted late", for: 1.5) { !agent.recorded.isEmpty }
+        #expect(try Sender(context: s.context()).settleAbandoned() == 0)
     }
 }
 

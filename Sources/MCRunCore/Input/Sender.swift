@@ -165,6 +165,22 @@ public struct Sender: Sendable {
         for (id, _) in pasted { notes.remove(id) }
     }
 
+    /// Settles the runtimes whose messages were left `delivering` by a sender that is gone
+    /// (its send lock is free), so a dead sender's tmux client is killed even when no
+    /// other send comes; `serve` calls this on each pass. Returns how many were settled.
+    @discardableResult
+    public func settleAbandoned() throws(MCRunError) -> Int {
+        var settled = 0
+        for runtimeID in try context.ledger.runtimesWithDeliveringMessages() {
+            // A sender still holding the lock is alive and still pasting: not abandoned.
+            guard let lock = try? SendLock(context: context, runtimeID: runtimeID, timeoutMilliseconds: 0) else { continue }
+            defer { lock.release() }
+            try settleLeftovers(runtimeID: runtimeID)
+            settled += 1
+        }
+        return settled
+    }
+
     /// Records every message noted as pasted whose sender could not write the ledger (see
     /// `SendNotes`); `serve` calls this on each pass of its send-queue drain. Returns how
     /// many were recorded.

@@ -159,6 +159,18 @@ extension Ledger {
         ) { a, _ in a }
     }
 
+    /// Live runtimes with a message left `delivering`, by id.
+    public func runtimesWithDeliveringMessages() throws(MCRunError) -> [Int64] {
+        try read { db in
+            try Int64.fetchAll(
+                db,
+                sql: """
+                    SELECT DISTINCT q.runtime_id FROM send_queue q JOIN runtimes r ON r.id = q.runtime_id
+                    WHERE q.state = 'delivering' AND r.state IN ('launching','running','stopping') ORDER BY q.runtime_id
+                    """)
+        }
+    }
+
     /// Running runtimes with at least one pending message, by id.
     public func runtimesWithPendingMessages() throws(MCRunError) -> [Int64] {
         try read { db in

@@ -26,9 +26,16 @@ public final class SendQueueDrainer: Service, Sendable {
         }
     }
 
-    /// One look: deliveries noted as pasted but not recorded are recorded, then one query
-    /// for runtimes with pending messages, and at most one delivery each.
+    /// One look: deliveries noted as pasted but not recorded are recorded, those a dead
+    /// sender left are settled (its tmux client killed), then one query for runtimes with
+    /// pending messages, and at most one delivery each.
     func pass() {
+        do {
+            let settled = try Sender(context: context).settleAbandoned()
+            if settled > 0 { logger.info("settled messages left by senders that died", metadata: ["runtimes": "\(settled)"]) }
+        } catch {
+            logger.warning("cannot settle messages left by senders that died: \(error.message)")
+        }
         do {
             let recorded = try Sender(context: context).recordNotedPastes()
             if recorded > 0 { logger.info("recorded messages pasted by senders that could not write the ledger", metadata: ["count": "\(recorded)"]) }
