@@ -18,6 +18,8 @@ public struct MCRun: AsyncParsableCommand {
           6  declined: the runtime is not in a state the command may act on
              (adopt guard, dead agent, a report that is not the live episode's)
           7  doctor only: a check failed
+          8  done, not recorded: stop, park or killswitch on acted, but the ledger could
+             not be written; kept in the state directory and recorded later
         With --json every command prints one object (JSON lines for streams), each with
         schema_version.
         """

@@ -7,7 +7,8 @@ struct HostKillSwitch: MCRunCommand {
         abstract: "Stop all automatic action on this host: while on, start, adopt, send and relaunches exit 5 (killswitch).",
         discussion: """
             ps, show, logs, stop and park keep working. The switch lives in the ledger, so it holds for
-            every process and survives restarts.
+            every process and survives restarts. Turned on while the ledger cannot be written, it is
+            held in the state directory and refuses all the same; exit 8 (killswitch_unrecorded).
 
             EXAMPLES:
               mcrun killswitch on --reason "incident 42"
@@ -28,7 +29,7 @@ struct HostKillSwitch: MCRunCommand {
     var reason: String?
 
     func execute() throws(MCRunError) -> Reply {
-        let context = try global.context()
+        let context = try action == .off ? global.context() : global.actingContext()
         let state: KillSwitch.State
         var changed = false
         switch action {
@@ -39,9 +40,13 @@ struct HostKillSwitch: MCRunCommand {
             // Relaunches held back by the switch may go now: tell serve rather than wait a pass.
             if changed && action == .off { ServiceNudge.send(context.stateDirectory) }
         }
-        let human = state.on ? "kill switch is ON (\(state.reason ?? "-"))" : "kill switch is off"
+        let held = state.unrecorded ? "; held in the state directory's reserve until the ledger can record it" : ""
+        let human = state.on ? "kill switch is ON (\(state.reason ?? "-"))\(held)" : "kill switch is off"
         return Reply(
-            fields: ["killswitch": .bool(state.on), "reason": JSONValue(state.reason), "since": JSONValue(state.since), "changed": .bool(changed)],
+            fields: [
+                "killswitch": .bool(state.on), "reason": JSONValue(state.reason), "since": JSONValue(state.since), "changed": .bool(changed),
+                "unrecorded": .bool(state.unrecorded),
+            ],
             human: human + (action != .status && !changed ? "; nothing changed" : ""))
     }
 }

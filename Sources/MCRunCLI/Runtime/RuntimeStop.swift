@@ -7,7 +7,11 @@ struct RuntimeStop: MCRunCommand {
         commandName: "stop",
         abstract: "Stop a ticket's runtime: signal, grace period, SIGKILL, kill leftovers, remove the session.",
         discussion: """
-            Stopping a runtime that already ended is not an error and changes nothing.
+            Stopping a runtime that already ended is not an error and changes nothing. When the
+            ledger cannot be written (a full disk, a read-only ledger, a lock held by another
+            process) the agent is stopped all the same and the command exits 8 (stop_unrecorded),
+            saying what was not recorded; the stop is recorded, as a stop, once the ledger can be
+            written.
 
             EXAMPLES:
               mcrun stop T-42 --reason "superseded"
@@ -35,7 +39,7 @@ struct RuntimeStop: MCRunCommand {
 
     func execute() throws(MCRunError) -> Reply {
         let ticketID = try global.ticket(ticket)
-        let context = try global.context()
+        let context = try global.actingContext()
         let options = Stopper.Options(reason: reason, graceMilliseconds: grace.milliseconds, signal: signal.number, interruptKey: interruptKey)
         let outcome = try Stopper(context: context).stop(ticket: ticketID, options: options)
         let r = outcome.runtime

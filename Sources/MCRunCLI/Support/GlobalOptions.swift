@@ -32,6 +32,23 @@ public struct GlobalOptions: ParsableArguments, Sendable {
         return try MCRunContext(stateDirectory: directory, environment: env, actor: given ?? actor, recreateLedger: recreateLedger)
     }
 
+    /// For `stop`, `park` and `killswitch on`, which act even when the ledger cannot be
+    /// written: the writing context, or, when the ledger cannot be opened for writing (an
+    /// immutable file, a full disk), a reading one. They then act all the same and exit 8
+    /// saying what the ledger could not record.
+    func actingContext() throws(MCRunError) -> MCRunContext {
+        do throws(MCRunError) {
+            return try context()
+        } catch  where error.ledgerUnwritable {
+            let env = MCRunContext.processEnvironment()
+            do {
+                return try MCRunContext(readingFrom: stateDirectory(env, configuration: nil), environment: env, actor: actor)
+            } catch _ {
+                throw error
+            }
+        }
+    }
+
     /// For commands that only read: nothing is created, locked or migrated. Members of the
     /// state directory's group may read another user's directory this way.
     func readContext() throws(MCRunError) -> MCRunContext {

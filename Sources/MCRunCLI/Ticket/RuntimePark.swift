@@ -10,6 +10,8 @@ struct RuntimePark: MCRunCommand {
             exit 5 (ticket_parked) and the episode's reports are quarantined. The runtime is then
             stopped like `mcrun stop` (signal, grace, SIGKILL, leftovers killed). A ticket with no
             runtime, or an unknown one, is parked all the same. Works with the kill switch on.
+            When the ledger cannot be written the agent is stopped all the same, the ticket is
+            held, and the command exits 8 (park_unrecorded); the park is recorded later.
 
             EXAMPLES:
               mcrun park T-42 --reason "waiting for review"
@@ -37,7 +39,7 @@ struct RuntimePark: MCRunCommand {
 
     func execute() throws(MCRunError) -> Reply {
         let ticketID = try global.ticket(ticket)
-        let context = try global.context()
+        let context = try global.actingContext()
         let options = Stopper.Options(reason: "parked", graceMilliseconds: grace.milliseconds, signal: signal.number, interruptKey: interruptKey)
         let outcome = try Parker(context: context).park(ticket: ticketID, reason: reason, options: options)
         var human = outcome.alreadyParked ? "\(ticketID) was already parked; nothing was running" : "parked \(ticketID)"

@@ -23,6 +23,8 @@ public final class MCRunContext: Sendable {
         try stateDirectory.prepare()
         let ledger = try Ledger(directory: stateDirectory, busyTimeout: Ledger.defaultBusyTimeout(environment: environment), recreate: recreateLedger)
         self.init(stateDirectory: stateDirectory, ledger: ledger, environment: environment, actor: actor)
+        // What was done while the ledger could not be written is recorded by the next writer.
+        if !IntentReserve(directory: stateDirectory).pending().isEmpty { Ending(context: self).replayIntents() }
     }
 
     /// For commands that only read (`ps`, `show`, `logs`, `events`, `harvest`): creates nothing,

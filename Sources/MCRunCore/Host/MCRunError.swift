@@ -9,6 +9,10 @@ public struct MCRunError: Error, CustomStringConvertible, Sendable {
         case busy = 4
         case refused = 5
         case declined = 6
+        /// The action was carried out (an agent stopped, the kill switch held) but the ledger
+        /// could not record it; it is kept in the state directory's reserve and recorded as
+        /// soon as the ledger can be written. Exit 7 is `doctor`'s own.
+        case unrecorded = 8
 
         public var exitCode: Int32 { rawValue }
 
@@ -20,6 +24,7 @@ public struct MCRunError: Error, CustomStringConvertible, Sendable {
             case .busy: 409
             case .refused: 403
             case .declined: 412
+            case .unrecorded: 207
             }
         }
     }

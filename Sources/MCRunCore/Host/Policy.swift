@@ -23,8 +23,21 @@ public enum Setting: String, Sendable, CaseIterable {
 /// Refusals by policy (exit 5): told apart from a conflict with a live runtime (exit 4).
 public enum Policy {
     static func checkKillSwitch(_ db: Database, action: String) throws {
-        if let reason = try Ledger.setting(db, .killswitch) {
+        let state = try Ledger.killSwitch(db)
+        if state.on, let reason = state.reason {
             throw MCRunError(.refused, "killswitch", "\(action) refused: the kill switch is on (\(reason)); turn it off with: mcrun killswitch off")
+        }
+    }
+
+    /// A park carried out while the ledger could not record it holds the ticket as the
+    /// parked flag would; a stop held that way cancels the relaunch owed.
+    static func checkNotHeld(_ db: Database, ticket: String, action: String) throws {
+        guard let reserve = Ledger.reserve(db) else { return }
+        for intent in reserve.pending() where intent.ticket == ticket && (intent.kind == .park || (intent.kind == .stop && action == "retry")) {
+            throw MCRunError(
+                .refused, intent.kind == .park ? "ticket_parked" : "retry_cancelled",
+                "\(action) refused: ticket \(ticket) was \(intent.kind == .park ? "parked" : "stopped") (\(intent.reason)) while the ledger could not record it; it is recorded as soon as the ledger can be written"
+            )
         }
     }
 

@@ -44,6 +44,7 @@ public struct StateDirectory: Sendable {
         for dir in [path, tmuxDirectory, logsDirectory] {
             try Self.makePrivateDirectory(dir)
         }
+        IntentReserve(directory: self).prepare()
         // The socket's path must fit sockaddr_un.sun_path.
         if tmuxSocketPath.utf8.count >= 104 {
             throw .badInput(

@@ -218,7 +218,7 @@ public struct Sender: Sendable {
         defer { lock.release() }
         try settleLeftovers(runtimeID: runtimeID)
         guard let runtime = try context.ledger.read({ db in try Ledger.runtime(db, id: runtimeID) }), runtime.state == .running else { return nil }
-        let stopped = try context.ledger.read { db in try Ledger.setting(db, .killswitch) != nil }
+        let stopped = try context.ledger.read { db in try Ledger.killSwitch(db).on }
         if stopped { return nil }
         let assessment = assess(runtime, settings: settings, withScreen: true)
         guard !assessment.busy, runtime.liveness() == .alive else { return nil }

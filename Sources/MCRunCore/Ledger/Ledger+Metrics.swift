@@ -45,7 +45,7 @@ extension Ledger {
             m.ticketsEscalated = try Int.fetchOne(db, sql: "SELECT count(*) FROM tickets WHERE escalated = 1") ?? 0
             m.ticketsParked = try Int.fetchOne(db, sql: "SELECT count(*) FROM tickets WHERE parked = 1") ?? 0
             m.relaunchesOwed = try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_retries") ?? 0
-            m.killSwitchOn = try Ledger.setting(db, .killswitch) != nil
+            m.killSwitchOn = try Ledger.killSwitch(db).on
             m.heartbeat = try Self.serveHeartbeat(db)
             return m
         }

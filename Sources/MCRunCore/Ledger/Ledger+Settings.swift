@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 
 extension Ledger {
     /// Whether the kill switch is on, why and since when.
@@ -26,10 +27,26 @@ extension Ledger {
         }
     }
 
+    /// The kill switch as every check sees it: the ledger's, or else one turned on while the
+    /// ledger could not be written and held in the state directory's reserve.
     static func killSwitch(_ db: Database) throws -> KillSwitch.State {
+        let recorded = try recordedKillSwitch(db)
+        if recorded.on { return recorded }
+        guard let held = reserve(db)?.killSwitch() else { return recorded }
+        return KillSwitch.State(on: true, reason: held.reason, since: held.at, unrecorded: true)
+    }
+
+    /// The kill switch as the ledger alone records it.
+    static func recordedKillSwitch(_ db: Database) throws -> KillSwitch.State {
         guard let row = try Row.fetchOne(db, sql: "SELECT value, updated_at FROM settings WHERE key = ?", arguments: [Setting.killswitch.rawValue]) else {
             return KillSwitch.State(on: false, reason: nil, since: nil)
         }
         return KillSwitch.State(on: true, reason: row["value"], since: row["updated_at"])
+    }
+
+    /// The reserve beside this connection's ledger file; nil for a ledger kept in memory.
+    static func reserve(_ db: Database) -> IntentReserve? {
+        guard let name = sqlite3_db_filename(db.sqliteConnection, "main"), name.pointee != 0 else { return nil }
+        return IntentReserve(ledgerPath: String(cString: name))
     }
 }

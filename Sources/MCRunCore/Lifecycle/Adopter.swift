@@ -41,6 +41,7 @@ public struct Adopter: Sendable {
             throw MCRunError(.notFound, "no_runtime", "ticket \(id) has no runtime to adopt; start one with: mcrun start \(id) -- COMMAND")
         }
         try Policy.checkNotParked(ticket, action: "adopt")
+        try Policy.checkNotHeld(db, ticket: id, action: "adopt")
         try Policy.checkNotEscalated(ticket, action: "adopt", force: request.force)
         guard let runtime = try Ledger.liveRuntime(db, ticket: id) ?? Ledger.latestRuntime(db, ticket: id) else {
             throw MCRunError(.notFound, "no_runtime", "ticket \(id) has no runtime to adopt; start one with: mcrun start \(id) -- COMMAND")

@@ -23,6 +23,9 @@ public struct Ending: Sendable {
         case launchFailed(reason: String, detail: JSONValue)
         /// The shim recorded the agent's identity, then its exec failed: nothing of the agent ran.
         case execFailed(detail: JSONValue)
+        /// A stop or park carried out while the ledger could not be written, kept in the
+        /// state directory's reserve: its end is that stop, never a death.
+        case stoppedUnrecorded(IntentReserve.Intent)
     }
 
     public struct Subject: Sendable {
@@ -71,10 +74,22 @@ public struct Ending: Sendable {
     /// The answers are in the same order as the subjects.
     public func record(_ subjects: [Subject]) throws(MCRunError) -> [Ended] {
         guard !subjects.isEmpty else { return [] }
+        // An agent found gone after a stop that the ledger could not record was stopped.
+        let reserve = IntentReserve(directory: context.stateDirectory)
+        var subjects = subjects
+        var intents: [Int64: IntentReserve.Intent] = [:]
+        if subjects.contains(where: { if case .death = $0.cause { true } else { false } }) {
+            for intent in reserve.pending() where intent.kind != .killswitch {
+                if let id = intent.runtimeID { intents[id] = intent }
+            }
+            for i in subjects.indices {
+                if case .death = subjects[i].cause, let intent = intents[subjects[i].runtime.id!] { subjects[i].cause = .stoppedUnrecorded(intent) }
+            }
+        }
         let handles = Dictionary(subjects.compactMap { s in s.handle.map { (s.runtime.id!, $0) } }, uniquingKeysWith: { a, _ in a })
         let facts = context.endFacts(subjects.map(\.runtime), handles: handles, waitMilliseconds: 0, screens: false)
         let actor = context.actor
-        return try context.ledger.write { db in
+        let ended = try context.ledger.write { db in
             let policy = try DeathPolicy.load(db)
             let now = WallClock.now()
             return try subjects.map { s in
@@ -83,6 +98,8 @@ public struct Ending: Sendable {
                     noticedAt: s.noticedAt)
             }
         }
+        for s in subjects { if case .stoppedUnrecorded(let intent) = s.cause { reserve.clear(intent) } }
+        return ended
     }
 
     /// Phase one inside the caller's write transaction, for ends that have no facts to read
@@ -125,6 +142,16 @@ public struct Ending: Sendable {
             transition = .execFailed
             reason = "exec_failed"
             data = data.merging(detail.objectValue ?? [:])
+        case .stoppedUnrecorded(let intent):
+            guard current.state.isLive else { return Ended(runtime: current, applied: false) }
+            let late: JSONValue = ["recorded_late": true, "stopped_at": .double(intent.at), "stopped_by": .string(intent.actor)]
+            if current.state == .running {
+                try Transition.stopRequested.apply(db, runtimeID: runtimeID, actor: intent.actor, reason: intent.reason, data: late, now: now)
+            }
+            let parked = intent.kind == .park
+            transition = parked ? (done ? .parkStoppedAfterDone : .parkStopped) : (done ? .stoppedAfterDone : .stopped)
+            reason = intent.reason
+            data = data.merging(late.objectValue ?? [:]).merging(["outcome": .string(intent.outcome)])
         }
         var ended = try transition.apply(db, runtimeID: runtimeID, actor: actor, reason: reason, data: data, now: now) { r in
             facts.apply(to: &r)
@@ -148,6 +175,8 @@ public struct Ending: Sendable {
             }
         case .stop:
             break
+        case .stoppedUnrecorded(let intent):
+            try Self.holdStopped(db, intent, runtime: ended, now: now)
         }
         // The ticket's standing changed after the transition derived the record: again, once.
         if result.death != nil || ended.relaunchOf != nil { ended = try TerminalRecord.refresh(db, ended) }

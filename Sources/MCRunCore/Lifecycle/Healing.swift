@@ -18,7 +18,7 @@ extension Ending {
         let actor = context.actor
         let id = runtime.id!
         return try context.ledger.write { db -> Healing in
-            if try Ledger.setting(db, .killswitch) != nil { return .leftAlone }
+            if try Ledger.killSwitch(db).on { return .leftAlone }
             guard let ticket = try Ledger.ticket(db, id: runtime.ticket), !ticket.parked,
                 try Ledger.liveRuntime(db, ticket: runtime.ticket) == nil
             else { return .refused }

@@ -89,6 +89,7 @@ public struct Launcher: Sendable {
                 let ticket = try Ledger.ensureTicket(db, id: request.ticket.rawValue, now: now)
                 try Policy.checkKillSwitch(db, action: action)
                 try Policy.checkNotParked(ticket, action: action)
+                try Policy.checkNotHeld(db, ticket: ticket.id, action: action)
                 try Policy.checkNotEscalated(ticket, action: action, force: request.force)
                 if let live = try Ledger.liveRuntime(db, ticket: ticket.id) {
                     guard live.isAbandonedLaunch else {

@@ -18,7 +18,18 @@ public struct Parker: Sendable {
         public var alreadyParked: Bool
     }
 
+    /// Parks the ticket and stops its live runtime. When the ledger cannot be written the
+    /// agent is stopped all the same, the park is held in the state directory's reserve (start
+    /// and adopt refuse the ticket) and the error is exit 8 (`park_unrecorded`).
     public func park(ticket: TicketID, reason: String?, options: Stopper.Options) throws(MCRunError) -> Outcome {
+        do throws(MCRunError) {
+            return try parkRecorded(ticket: ticket, reason: reason, options: options)
+        } catch  where error.ledgerUnwritable {
+            try Stopper(context: context).stopUnrecorded(ticket: ticket.rawValue, park: true, reason: reason ?? "parked", options: options, cause: error)
+        }
+    }
+
+    private func parkRecorded(ticket: TicketID, reason: String?, options: Stopper.Options) throws(MCRunError) -> Outcome {
         let actor = context.actor
         let id = ticket.rawValue
         // An agent that died before the park is a death, recorded and counted as one.

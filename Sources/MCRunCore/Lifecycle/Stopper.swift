@@ -66,7 +66,18 @@ public struct Stopper: Sendable {
         return (try Transition.stopRequested.apply(db, runtimeID: live.id!, actor: actor, reason: reason, update: mark), retryCancelled)
     }
 
+    /// Stops the ticket's live runtime. When the ledger cannot be written the agent is
+    /// stopped all the same and the error is exit 8 (`stop_unrecorded`), saying what the
+    /// ledger lacks (see UnrecordedStop.swift).
     public func stop(ticket: TicketID, options: Options) throws(MCRunError) -> Outcome {
+        do throws(MCRunError) {
+            return try stopRecorded(ticket: ticket, options: options)
+        } catch  where error.ledgerUnwritable {
+            try stopUnrecorded(ticket: ticket.rawValue, park: false, reason: options.reason, options: options, cause: error)
+        }
+    }
+
+    private func stopRecorded(ticket: TicketID, options: Options) throws(MCRunError) -> Outcome {
         let actor = context.actor
         // An agent that died before the stop is a death, recorded and counted as one.
         let died = try Ending(context: context).reapIfGone(ticket: ticket.rawValue)
@@ -86,8 +97,7 @@ public struct Stopper: Sendable {
     /// Phase two: make sure the agent is gone, then end the runtime through the ending path
     /// (which records the end, then kills leftovers and removes the session).
     public func finish(_ runtime: Runtime, options: Options, parked: Bool) throws(MCRunError) -> Runtime {
-        var signalled = false
-        var forced = false
+        var termination = Termination()
         let handle = runtime.identity.flatMap(ProcessHandle.open)
         if handle == nil, let identity = runtime.identity, [.alive, .unknown].contains(identity.liveness()) {
             // No handle, yet the agent may be running (no descriptors left, /proc unreadable):
@@ -97,21 +107,20 @@ public struct Stopper: Sendable {
                 "cannot get a handle on the agent of \(runtime.ticket) (pid \(identity.pid)), which may still be running; it stays stopping: retry the stop",
                 runtime: runtime)
         }
-        if let handle {
-            if let key = options.interruptKey, let pane = runtime.paneID {
-                try? context.tmux.sendKey(key, to: pane)
-                if handle.waitForExit(timeoutMilliseconds: options.graceMilliseconds / 2) == false {
-                    signalled = handle.signal(options.signal)
-                }
-            } else {
-                signalled = handle.signal(options.signal)
-            }
-            if !handle.waitForExit(timeoutMilliseconds: options.graceMilliseconds) {
-                forced = handle.signal(SIGKILL)
-                _ = handle.waitForExit(timeoutMilliseconds: 5_000)
-            }
+        if let handle { termination = Self.terminate(handle, runtime: runtime, options: options, tmux: context.tmux) }
+        let detail: JSONValue = [
+            "signalled": .bool(termination.signalled), "killed": .bool(termination.forced), "grace_ms": .int(Int64(options.graceMilliseconds)),
+        ]
+        do throws(MCRunError) {
+            return try Ending(context: context).end(runtime, .stop(reason: options.reason, parked: parked, detail: detail), handle: handle).runtime
+        } catch  where error.ledgerUnwritable {
+            // The runtime stays `stopping` (and a park's flag is already recorded): whoever
+            // takes over an abandoned stop records its end as this stop, never as a death.
+            let leftovers = Leftovers.kill(agent: runtime.identity, nonce: runtime.nonce)
+            throw MCRunError(
+                .unrecorded, parked ? "park_unrecorded" : "stop_unrecorded",
+                "\(parked ? "parked" : "stopped") \(runtime.ticket) episode \(runtime.episode) (agent \(termination.describe(grace: options.graceMilliseconds)); leftovers killed: \(leftovers)), but the ledger could not record its end (\(error.message)); it stays stopping and serve, or the next stop of \(runtime.ticket), records it as a \(parked ? "park" : "stop")",
+                runtime: runtime)
         }
-        let detail: JSONValue = ["signalled": .bool(signalled), "killed": .bool(forced), "grace_ms": .int(Int64(options.graceMilliseconds))]
-        return try Ending(context: context).end(runtime, .stop(reason: options.reason, parked: parked, detail: detail), handle: handle).runtime
     }
 }

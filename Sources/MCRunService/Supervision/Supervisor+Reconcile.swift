@@ -45,6 +45,9 @@ extension Supervisor {
         // Runtimes no longer running (recorded by a command meanwhile) are no longer owed.
         unrecorded.formIntersection(live.filter { $0.state == .running }.compactMap(\.id))
 
+        // Stops, parks and the kill switch done while the ledger could not be written.
+        for runtime in ending.replayIntents(tearDown: false) { scheduleTeardown(runtime) }
+
         grantOperators()
 
         let liveSessions = Set(live.map(\.sessionName))
