@@ -83,6 +83,12 @@ public enum Serve {
 
 /// `WATCHDOG=1` and `STATUS=` from a timer that looks at when the loop last completed a
 /// full pass, never from the pass itself: a loop that is stuck anywhere stops the pings.
+///
+/// The deadline this gives, with W = `WatchdogSec`: passes run every W/4 at most; a ping
+/// goes out (every min(W/2, 5 s)) only while the last full pass ended within W/2 and no
+/// death noticed is waiting to be recorded. A loop that freezes, or a death the ledger
+/// refuses, therefore stops the pings at most W/2 later, and systemd kills the service W
+/// after the last ping: within 1.5 × W (45 s for the shipped 30 s).
 struct Heartbeat: Service {
     let supervisor: Supervisor
     let notifier: any ServiceNotifying
@@ -91,15 +97,21 @@ struct Heartbeat: Service {
         let watchdog = notifier.watchdogInterval
         let period = watchdog.map { min($0 / 2, .seconds(5)) } ?? .seconds(5)
         let fresh = watchdog.map { $0 / 2 }
+        let startupBound = Supervisor.startupBound(watchdog: watchdog)
+        let start = Instant.now
         do {
             try await cancelWhenGracefulShutdown { [supervisor, notifier] in
                 var lastStatus = ""
                 while true {
                     try await Task.sleep(for: period)
-                    guard let age = supervisor.lastFullPassAge() else { continue }
-                    // A loop stuck anywhere, or a death it noticed and could not record, stops the pings.
-                    if let fresh, age <= fresh, supervisor.deathsUnrecorded == 0 { notifier.watchdog() }
-                    let status = supervisor.statusLine()
+                    let now = Instant.now
+                    // READY must come, or systemd fails the start of a service that is only
+                    // degraded; from then on the watchdog judges it.
+                    if !supervisor.isReady && now - start >= startupBound { supervisor.readyDegraded(now: now) }
+                    if Self.shouldPing(fresh: fresh, passAge: supervisor.lastFullPassAge(now: now), unrecorded: supervisor.deathsUnrecorded) {
+                        notifier.watchdog()
+                    }
+                    let status = supervisor.statusLine(now: now)
                     if status != lastStatus {
                         notifier.status(status)
                         lastStatus = status
@@ -108,5 +120,11 @@ struct Heartbeat: Service {
             }
         } catch is CancellationError {
         }
+    }
+
+    /// A ping only for a full pass within the freshness window and no death left unwritten.
+    static func shouldPing(fresh: Duration?, passAge: Duration?, unrecorded: Int) -> Bool {
+        guard let fresh, let passAge else { return false }
+        return passAge <= fresh && unrecorded == 0
     }
 }

@@ -118,4 +118,79 @@ struct ServeUnderSystemdTests {
             #expect(try await runtimes(ns)["A"]?.last == 1)
         }
     }
+
+    /// The documented deadline, measured: with W = WatchdogSec, systemd kills serve within
+    /// 1.5 × W of its loop freezing, and of an agent's death it cannot record because another
+    /// process holds the ledger's write lock (units/mcrun.service and docs/systemd.md).
+    @Test func theWatchdogKillsWithinTheDocumentedDeadlineForAFrozenLoopAndAnUnrecordableDeath() async throws {
+        let watchdog = 4.0
+        let deadline = 1.5 * watchdog
+        // Polling systemctl from outside the namespace, and the restart after the kill.
+        let slack = 1.5
+        try await SystemdNamespace.withBooted(overlaid: ["/etc"]) { ns in
+            try await ns.createServiceUser()
+            for name in ["mcrun.service", "mcrun-tmux.service"] {
+                try await ns.install(unit: String(contentsOf: Self.units.appendingPathComponent(name), encoding: .utf8), name: name)
+            }
+            let dropIn =
+                Self.dropIn(binary: try binary(ns))
+                .replacingOccurrences(of: "WatchdogSec=2s", with: "WatchdogSec=\(Int(watchdog))s")
+                + "\nEnvironment=MCRUN_BUSY_TIMEOUT=1\n"
+            try await ns.install(dropIn: dropIn, for: "mcrun.service", name: "test")
+            try await ns.systemctl("start", "mcrun.service")
+            try await ns.waitFor("mcrun.service", toHave: ["ActiveState": "active", "SubState": "running"])
+            let (started, json) = try await mcrun(ns, ["start", "--state-dir", Self.stateDir, "--json", "A", "--", "/bin/sleep", "600"])
+            let agent = try #require(json?.at("runtime.pid")?.intValue, "\(started)")
+
+            func restarts() async throws -> Int { Int(try await ns.show("mcrun.service", ["NRestarts"])["NRestarts"] ?? "") ?? 0 }
+            func awaitRestart(after count: Int, since began: Instant, _ what: String) async throws {
+                do {
+                    try await ns.waitFor("the watchdog to kill mcrun.service (\(what))", timeout: .seconds(Int64(deadline + 20))) {
+                        try await restarts() > count
+                    }
+                } catch {
+                    let status = try await ns.show("mcrun.service", ["StatusText"])["StatusText"] ?? ""
+                    let journal = try await ns.journal("mcrun.service", format: "short-monotonic")
+                    Issue.record("STATUS=\(status)\njournal:\n\(journal.suffix(4000))")
+                    throw error
+                }
+                let took = (Instant.now - began).seconds
+                #expect(took <= deadline + slack, "\(what): killed \(took) s after, documented deadline \(deadline) s")
+            }
+
+            // A frozen loop.
+            let frozenPID = try #require(try await ns.show("mcrun.service", ["MainPID"])["MainPID"])
+            var before = try await restarts()
+            var began = Instant.now
+            #expect(try await ns.run(["kill", "-STOP", frozenPID]).succeeded)
+            try await awaitRestart(after: before, since: began, "frozen loop")
+            try await ns.waitFor("STATUS= after the restart", timeout: .seconds(20)) {
+                try await ns.show("mcrun.service", ["StatusText"])["StatusText"]?.hasPrefix("1 live") == true
+            }
+
+            // A death that cannot be recorded: another process holds the ledger's write lock.
+            // Held by a process inside the namespace, as the service's user.
+            let ledger = Self.stateDir + "/ledger.sqlite"
+            let hold = try await ns.run([
+                "systemd-run", "--unit=ledger-holder", "--property=User=mcrun", "/bin/sh", "-c",
+                "sleep 600 | sqlite3 -cmd '.timeout 5000' -cmd 'BEGIN IMMEDIATE' -cmd \"INSERT INTO settings VALUES ('held-by-test','1',0)\" \(ledger)",
+            ])
+            #expect(hold.succeeded, "\(hold)")
+            try await ns.waitFor("sqlite3 to hold the ledger's write lock") {
+                let probe = try await ns.run(["sqlite3", "-cmd", ".timeout 0", ledger, "BEGIN IMMEDIATE; ROLLBACK;"])
+                return !probe.succeeded && probe.description.contains("locked")
+            }
+            before = try await restarts()
+            began = Instant.now
+            #expect(try await ns.run(["kill", "-KILL", String(agent)]).succeeded)
+            try await awaitRestart(after: before, since: began, "a death the ledger refuses")
+            #expect(try await ns.journal("mcrun.service", format: "cat").contains("cannot record a death"))
+
+            #expect(try await ns.systemctl("stop", "ledger-holder.service").succeeded)
+            try await ns.waitFor("the death recorded once the lock is gone", timeout: .seconds(30)) {
+                try await runtimes(ns)["A"]?.last == 1
+            }
+            try await ns.waitFor("mcrun.service", toHave: ["ActiveState": "active", "SubState": "running"], timeout: .seconds(20))
+        }
+    }
 }

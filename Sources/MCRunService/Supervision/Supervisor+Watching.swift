@@ -50,6 +50,7 @@ extension Supervisor {
         let ids = gone.map { $0.runtime.id! }
         var subjects: [Ending.Subject] = []
         let noticedAt = WallClock.now()
+        let noticed = Instant.now
         for (runtime, liveness) in gone {
             subjects.append(Ending.Subject(runtime, .death(liveness), handle: unwatch(runtime.id!), noticedAt: noticedAt))
         }
@@ -66,6 +67,7 @@ extension Supervisor {
                 scheduleTeardown(ended.runtime, handle: handles[ended.runtime.id!])
             }
         } catch {
+            recordFailed(error, noticedAt: noticed)
             unrecorded.formUnion(ids)
             logger.error(
                 "cannot record \(gone.count == 1 ? "a death" : "\(gone.count) deaths"): \(error.message); the watchdog waits until they are",

@@ -58,6 +58,10 @@ public final class Supervisor: Service, @unchecked Sendable {
         var inbox: [Message] = []
         var counts = Counts()
         var passFailure: String?
+        /// When passes began to fail (the first failure after a full pass, or since start).
+        var passFailingSince: Instant?
+        /// Why the ledger refused the deaths waiting to be recorded, as STATUS= says it.
+        var recordFailure: String?
     }
 
     enum Message {
@@ -87,6 +91,12 @@ public final class Supervisor: Service, @unchecked Sendable {
     private let lastFullPass = Atomic<Int64>(0)
     /// Deaths noticed but not yet written (the ledger refused): the watchdog holds its pings.
     private let unrecordedCount = Atomic<Int>(0)
+    /// When the oldest death still unrecorded was noticed (`Instant` nanoseconds); 0: none.
+    private let unrecordedSince = Atomic<Int64>(0)
+    /// Set once `READY=1` went out, by the loop after its first full pass or by the heartbeat
+    /// (degraded) after the start-up bound.
+    private let readySent = Atomic<Bool>(false)
+    private let startedAtInstant = Instant.now
 
     // Loop-thread state.
     struct Watch {
@@ -107,13 +117,18 @@ public final class Supervisor: Service, @unchecked Sendable {
     var teardownQueue: [(runtime: Runtime, handle: ProcessHandle?)] = []
     /// Runtimes whose agent is known gone but whose end the ledger did not take yet.
     var unrecorded: Set<Int64> = [] {
-        didSet { unrecordedCount.store(unrecorded.count, ordering: .releasing) }
+        didSet {
+            unrecordedCount.store(unrecorded.count, ordering: .releasing)
+            if unrecorded.isEmpty {
+                unrecordedSince.store(0, ordering: .releasing)
+                shared.withLock { $0.recordFailure = nil }
+            }
+        }
     }
     var reportedOrphans: Set<String> = []
     /// Why the operators could not be granted tmux access, as last logged (logged once per cause).
     var operatorAccessFailure: String?
     private var started = false
-    private var readySent = false
     private let startedAt = WallClock.now()
     /// When the last heartbeat was written to the ledger; written at most once a second.
     private var lastHeartbeat: Instant?
@@ -162,16 +177,52 @@ public final class Supervisor: Service, @unchecked Sendable {
         return last == 0 ? nil : now - Instant(nanoseconds: last)
     }
 
-    /// The `STATUS=` line: counts as of the last pass, its age, and how deaths are noticed.
+    /// How long the oldest death still unrecorded has waited; nil when none waits.
+    public func unrecordedAge(now: Instant = .now) -> Duration? {
+        let since = unrecordedSince.load(ordering: .acquiring)
+        return since == 0 || deathsUnrecorded == 0 ? nil : now - Instant(nanoseconds: since)
+    }
+
+    /// Whether `READY=1` has been sent.
+    public var isReady: Bool { readySent.load(ordering: .acquiring) }
+
+    /// The `STATUS=` line. Healthy: counts as of the last pass, its age, and how deaths are
+    /// noticed. What is failing comes first, with how long it has been failing: deaths the
+    /// ledger refused ("cannot record 1 death: the ledger is locked for 12 s") and passes
+    /// that do not complete ("reconcile failing for 8 s: tmux did not answer ...").
     public func statusLine(now: Instant = .now) -> String {
-        let (counts, failure) = shared.withLock { ($0.counts, $0.passFailure) }
+        let (counts, failure, failingSince, recordFailure) = shared.withLock { ($0.counts, $0.passFailure, $0.passFailingSince, $0.recordFailure) }
         let mode = eventDriven ? "pidfd" : "polling every \(configuration.pollIntervalMilliseconds) ms (no pidfd)"
-        guard let age = lastFullPassAge(now: now) else { return "starting: first reconcile pass; \(mode)" }
-        var line = "\(counts.live) live, \(counts.busy) busy, \(counts.escalated) escalated; last pass \(age.milliseconds / 1000)s ago; \(mode)"
+        var failing: [String] = []
         let unrecorded = deathsUnrecorded
-        if unrecorded > 0 { line += "; \(unrecorded) death\(unrecorded == 1 ? "" : "s") noticed but not recorded" }
-        if let failure { line += "; last pass failed: \(failure)" }
-        return line
+        if unrecorded > 0 {
+            let waited = unrecordedAge(now: now).map { " for \($0.milliseconds / 1000) s" } ?? ""
+            failing.append("cannot record \(unrecorded) death\(unrecorded == 1 ? "" : "s"): \(recordFailure ?? "the ledger refused the write")\(waited)")
+        }
+        if let failure, !(unrecorded > 0 && failure.hasPrefix("cannot record")) {
+            failing.append("reconcile failing for \(((now - (failingSince ?? now)).milliseconds) / 1000) s: \(failure)")
+        }
+        let prefix = failing.isEmpty ? "" : failing.joined(separator: "; ") + "; "
+        guard let age = lastFullPassAge(now: now) else {
+            let waited = (now - startedAtInstant).milliseconds / 1000
+            return prefix + (isReady ? "degraded: no full reconcile pass in \(waited) s" : "starting: first reconcile pass") + "; \(mode)"
+        }
+        return prefix + "\(counts.live) live, \(counts.busy) busy, \(counts.escalated) escalated; last pass \(age.milliseconds / 1000)s ago; \(mode)"
+    }
+
+    /// `READY=1` with a degraded STATUS=, from the heartbeat, when the first pass has not
+    /// recorded what it found within the start-up bound: systemd then judges the service
+    /// by its watchdog (no pings until a full pass) instead of failing its start.
+    func readyDegraded(now: Instant = .now) {
+        guard !readySent.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let status = statusLine(now: now)
+        notifier.ready(status: status)
+        logger.warning("first reconcile pass not complete; ready, degraded: \(status)", metadata: ["event": "ready"])
+    }
+
+    /// How long a serve may go without a first complete pass before it sends a degraded READY.
+    public static func startupBound(watchdog: Duration?) -> Duration {
+        watchdog ?? .seconds(30)
     }
 
     func post(_ message: Message) {
@@ -289,6 +340,7 @@ public final class Supervisor: Service, @unchecked Sendable {
         shared.withLock { state in
             state.counts = counts
             state.passFailure = nil
+            state.passFailingSince = nil
         }
         let passEnd = Instant.now
         lastFullPass.store(passEnd.nanoseconds, ordering: .releasing)
@@ -302,8 +354,8 @@ public final class Supervisor: Service, @unchecked Sendable {
             }
         }
         configuration.afterPass?()
-        if !readySent {
-            readySent = true
+        // READY only once the pass has recorded what it found: no death noticed is left unwritten.
+        if unrecorded.isEmpty, !readySent.exchange(true, ordering: .acquiringAndReleasing) {
             notifier.ready(status: statusLine())
             logger.info(
                 "first reconcile done; ready",
@@ -313,11 +365,33 @@ public final class Supervisor: Service, @unchecked Sendable {
 
     func passFailed(_ why: String) -> Bool {
         let repeated = shared.withLock { state -> Bool in
-            defer { state.passFailure = why }
+            defer {
+                state.passFailure = why
+                if state.passFailingSince == nil { state.passFailingSince = .now }
+            }
             return state.passFailure == why
         }
         if !repeated { logger.error("reconcile pass failed: \(why)", metadata: ["event": "reconcile_failed"]) }
         return false
+    }
+
+    /// What the ledger said, short enough for STATUS=.
+    static func statusCause(_ error: MCRunError) -> String {
+        switch error.reason {
+        case "ledger_busy": return "the ledger is locked by another process"
+        case "ledger_unavailable":
+            // "cannot write the ledger: SQLITE'S WORDS; check the file ..."
+            let words = error.message.split(separator: ":", maxSplits: 1).last.map { $0.split(separator: ";").first ?? $0 } ?? Substring(error.message)
+            return "the ledger refuses writes (\(String(words.drop(while: { $0 == " " }))))"
+        default: return error.message
+        }
+    }
+
+    /// A record the ledger refused: the deaths wait, and STATUS= says why and since when.
+    func recordFailed(_ error: MCRunError, noticedAt: Instant) {
+        let cause = Self.statusCause(error)
+        shared.withLock { $0.recordFailure = cause }
+        if unrecordedSince.load(ordering: .acquiring) == 0 { unrecordedSince.store(noticedAt.nanoseconds, ordering: .releasing) }
     }
 
     static func metadata(_ runtime: Runtime) -> Logger.Metadata {
