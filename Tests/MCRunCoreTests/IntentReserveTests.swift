@@ -54,4 +54,29 @@ import Testing
         #expect(reserve.pending().contains(reused))
         #expect(reserve.pending().count == 32)
     }
+
+    /// Admission reads the reserve: a kill switch or park kept there refuses a start before
+    /// the ledger has recorded it.
+    @Test func aKeptKillSwitchOrParkRefusesAStartBeforeTheLedgerHasIt() throws {
+        let s = try Scratch(name: "reserveadmit")
+        defer { s.cleanup() }
+        let context = try s.context()
+        let reserve = IntentReserve(directory: context.stateDirectory)
+        let request = LaunchRequest(ticket: try TicketID(validating: "A1"), argv: ["sleep", "1000"], cwd: "/", env: [:], owner: nil)
+        func refusal() -> String? {
+            let started: Result<Runtime, MCRunError> = Result { () throws(MCRunError) in try Launcher(context: context).start(request) }
+            guard case .failure(let error) = started else { return nil }
+            return error.reason
+        }
+
+        let held = try reserve.record(.init(kind: .killswitch, ticket: "", runtimeID: nil, reason: "incident", actor: "t", at: 1))
+        #expect(refusal() == "killswitch")
+        let state = try context.ledger.killSwitchState()
+        #expect(state.on && state.unrecorded && state.reason == "incident")
+        reserve.clear(held)
+
+        _ = try reserve.record(.init(kind: .park, ticket: "A1", runtimeID: nil, reason: "review", actor: "t", at: 2))
+        #expect(refusal() == "ticket_parked")
+        #expect(try context.ledger.episodes(ticket: "A1").isEmpty)
+    }
 }
