@@ -56,6 +56,10 @@ struct WatchdogStuckPassTests {
         let stuck = Self.pings(socket)
         try holdsFalse("a watchdog ping while tmux does not answer", for: 2) { Self.pings(socket) > stuck }
         #expect(serve.exitStatus() == nil, "serve must still run")
+        try waitUntil("STATUS= to say the passes fail, and since when; got \(socket.messages.suffix(3))", timeout: 5) {
+            let status = Self.lastStatus(socket) ?? ""
+            return status.hasPrefix("loop stuck: no full pass for ") || status.hasPrefix("reconcile failing for ")
+        }
 
         kill(tmuxPID, SIGCONT)
         try waitUntil("pings to resume once tmux answers again", timeout: 15) { Self.pings(socket) > stuck }

@@ -189,7 +189,8 @@ public final class Supervisor: Service, @unchecked Sendable {
     /// The `STATUS=` line. Healthy: counts as of the last pass, its age, and how deaths are
     /// noticed. What is failing comes first, with how long it has been failing: deaths the
     /// ledger refused ("cannot record 1 death: the ledger is locked for 12 s") and passes
-    /// that do not complete ("reconcile failing for 8 s: tmux did not answer ...").
+    /// that do not complete ("reconcile failing for 8 s: tmux did not answer ..."), or a
+    /// loop stuck in a call that has not failed yet ("loop stuck: no full pass for 8 s").
     public func statusLine(now: Instant = .now) -> String {
         let (counts, failure, failingSince, recordFailure) = shared.withLock { ($0.counts, $0.passFailure, $0.passFailingSince, $0.recordFailure) }
         let mode = eventDriven ? "pidfd" : "polling every \(configuration.pollIntervalMilliseconds) ms (no pidfd)"
@@ -201,6 +202,12 @@ public final class Supervisor: Service, @unchecked Sendable {
         }
         if let failure, !(unrecorded > 0 && failure.hasPrefix("cannot record")) {
             failing.append("reconcile failing for \(((now - (failingSince ?? now)).milliseconds) / 1000) s: \(failure)")
+        }
+        // A loop stuck in a call that has not failed yet (a hung tmux) says so too, once its
+        // last pass is older than the heartbeat's freshness window: exactly when pings stop.
+        let stale = notifier.watchdogInterval.map { $0 / 2 } ?? .milliseconds(max(2 * configuration.passIntervalMilliseconds, 1_000))
+        if failing.isEmpty, let age = lastFullPassAge(now: now), age > stale {
+            failing.append("loop stuck: no full pass for \(age.milliseconds / 1000) s")
         }
         let prefix = failing.isEmpty ? "" : failing.joined(separator: "; ") + "; "
         guard let age = lastFullPassAge(now: now) else {
