@@ -81,6 +81,12 @@ public struct MCRun: AsyncParsableCommand {
                 return 0
             }
             let message = MCRun.message(for: error).split(separator: "\n").first.map(String.init) ?? "bad usage"
+            // An agent's hook must never fail, not even on a command line this mcrun does not
+            // understand (a configuration written for a later version).
+            if arguments.starts(with: ["agent", "report"]) {
+                FileHandle.standardError.write(Data("mcrun agent report: ignored: \(message)\n".utf8))
+                return 0
+            }
             let hint = corrected(arguments).map { "did you mean: \($0)" } ?? "see: mcrun \(arguments.first.map { "\($0) " } ?? "")--help"
             FileHandle.standardError.write(Data("mcrun: \(message); \(hint)\n".utf8))
             return MCRunError.Code.badInput.exitCode

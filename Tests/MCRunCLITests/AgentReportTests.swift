@@ -28,6 +28,52 @@ struct AgentReportTests {
         return Array(Set(commands)).sorted()
     }
 
+    /// The notify program of the shipped Codex configuration (hooks/codex/config.toml): the
+    /// argv Codex runs, without a shell, with the event's JSON appended.
+    static func codexNotify() throws -> [String] {
+        let text = try String(contentsOfFile: Scratch.packageRoot + "/hooks/codex/config.toml", encoding: .utf8)
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("notify =") })
+        let array = try JSONDecoder().decode([String].self, from: Data(line.dropFirst("notify =".count).utf8))
+        return array
+    }
+
+    /// The notifications command of the shipped Aider configuration (hooks/aider/aider.conf.yml),
+    /// which Aider runs through a shell.
+    static func aiderCommand() throws -> String {
+        let text = try String(contentsOfFile: Scratch.packageRoot + "/hooks/aider/aider.conf.yml", encoding: .utf8)
+        #expect(text.split(separator: "\n").contains("notifications: true"), "Aider runs the command only with notifications on")
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("notifications-command:") })
+        return line.dropFirst("notifications-command:".count).trimmingCharacters(in: .whitespaces)
+    }
+
+    /// What Codex appends to the notify program's argv, per event, plus arguments no Codex sends.
+    static func codexPayloads(thread: String = "0199a213-81c0-7800-8aa1-bbab2a035a53") -> [(String, [String])] {
+        let common = #""thread-id":"\#(thread)","turn-id":"1","cwd":"/home/u/p","input-messages":["fix the parser; exit 2"]"#
+        var out: [(String, [String])] = [
+            "agent-turn-complete", "agent-turn-start", "approval-requested", "some-later-event",
+        ].map { type in
+            let extra = type == "agent-turn-complete" ? #","last-assistant-message":"Done.","client":"codex-tui""# : ""
+            return (type, [#"{"type":"\#(type)",\#(common)\#(extra)}"#])
+        }
+        out.append(("no argument", []))
+        out.append(("not JSON", ["exit 2"]))
+        out.append(("two arguments", ["--unknown-flag", #"{"type":"agent-turn-complete"}"#]))
+        out.append(("a 100 KB message", [#"{"type":"agent-turn-complete","last-assistant-message":""# + String(repeating: "x", count: 100_000) + #""}"#]))
+        return out
+    }
+
+    /// Runs the notify program as Codex does: the argv directly, the JSON as one more argument.
+    static func runNotify(_ argv: [String], _ arguments: [String], environment: [String: String]) throws -> Subprocess.Result {
+        var env = ProcessInfo.processInfo.environment
+        for key in env.keys where key.hasPrefix("MCRUN_") || key == "TMUX" || key == "TMUX_PANE" { env[key] = nil }
+        env["PATH"] = Scratch.binDirectory + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+        for (k, v) in environment { env[k] = v }
+        let program = try #require(Executable.resolve(argv[0], path: env["PATH"], cwd: "/"))
+        return try Subprocess.run(
+            [program] + argv.dropFirst() + arguments, stdin: Array("typed by a person\n".utf8), environment: env.map { "\($0.key)=\($0.value)" },
+            timeoutMilliseconds: 20_000)
+    }
+
     /// What Claude Code writes on a hook's stdin, per event, plus input no agent should send.
     static func payloads(session: String = "5f1c9a2e-0000-4000-8000-000000000001") -> [(String, [UInt8])] {
         let common =
@@ -68,6 +114,8 @@ struct AgentReportTests {
         let json = try JSONDecoder().decode(JSONValue.self, from: data)
         let events = Set(json["hooks"]?.objectValue?.keys.map { $0 } ?? [])
         #expect(events == ["SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PermissionRequest", "Notification", "Stop"])
+        #expect(try Self.codexNotify() == ["mcrun", "agent", "report", "--from", "codex"])
+        #expect(try Self.aiderCommand() == "mcrun agent report --from aider")
     }
 
     @Test func everyShippedCommandOutsideARuntimeExitsZeroSilently() throws {
@@ -87,6 +135,19 @@ struct AgentReportTests {
                 #expect(result.stdout.isEmpty, "\(command) with \(name.prefix(60)) printed on stdout: \(result.stdoutText.prefix(200))")
             }
         }
+        // Codex's notify program, with each argument Codex appends; Aider's command, with none.
+        let notify = try Self.codexNotify()
+        for (name, arguments) in Self.codexPayloads() {
+            let result = try Self.runNotify(notify, arguments, environment: ["HOME": home, "XDG_STATE_HOME": home + "/state"])
+            #expect(result.status == 0 && result.signal == nil && !result.timedOut, "codex \(name): status \(result.status), stderr \(result.stderrText)")
+            #expect(result.stdout.isEmpty, "codex \(name) printed on stdout: \(result.stdoutText.prefix(200))")
+        }
+        let aider = try Self.aiderCommand()
+        for stdin in [[], Array("typed by a person\n".utf8)] {
+            let result = try Self.runHook(aider, stdin: stdin, environment: ["HOME": home, "XDG_STATE_HOME": home + "/state"])
+            #expect(result.status == 0 && result.signal == nil && !result.timedOut, "aider: status \(result.status), stderr \(result.stderrText)")
+            #expect(result.stdout.isEmpty, "aider printed on stdout: \(result.stdoutText.prefix(200))")
+        }
         #expect(try FileManager.default.contentsOfDirectory(atPath: home).isEmpty, "a report outside a runtime created files")
         // Credentials of a runtime that does not exist, in a state directory that does not exist.
         for (name, payload) in Self.payloads().prefix(3) {
@@ -97,6 +158,13 @@ struct AgentReportTests {
                 ])
             #expect(result.status == 0 && result.stdout.isEmpty, "\(name.prefix(40)): \(result.status) \(result.stdoutText)")
         }
+        let ghost = ["MCRUN_TICKET": "GHOST-1", "MCRUN_EPISODE": "1", "MCRUN_NONCE": "0000", "MCRUN_STATE_DIR": s.path("nowhere")]
+        for (name, arguments) in Self.codexPayloads().prefix(2) {
+            let result = try Self.runNotify(notify, arguments, environment: ghost)
+            #expect(result.status == 0 && result.stdout.isEmpty, "codex \(name): \(result.status) \(result.stdoutText)")
+        }
+        let result = try Self.runHook(aider, stdin: [], environment: ghost)
+        #expect(result.status == 0 && result.stdout.isEmpty, "aider: \(result.status) \(result.stdoutText)")
         #expect(!FileManager.default.fileExists(atPath: s.path("nowhere")), "a report created a state directory")
     }
 

@@ -17,6 +17,22 @@ import Testing
         #expect(entries.isEmpty, "created: \(entries)")
     }
 
+    /// An unknown agent, or a resume template that is not an argv with `{session_id}` as its
+    /// only placeholder: exit 2, one line, nothing created.
+    @Test(arguments: [
+        ["--agent", "cursor"], ["--resume-argv", " "], ["--resume-argv", "[1, 2]"], ["--resume-argv", #"["claude""#],
+        ["--resume-argv", "claude --resume {sesion_id}"], ["--resume-argv", "[]"],
+    ])
+    func badAgentOptionsChangeNothing(_ options: [String]) throws {
+        let s = try Scratch(name: "badagent")
+        defer { s.cleanup() }
+        let result = try s.mcrun(["start", "T1"] + options + ["--", "sleep", "300"])
+        #expect(result.status == 2, "\(options): stderr: \(result.stderrText)")
+        #expect(result.stderrText.split(separator: "\n").count == 1)
+        let entries = try FileManager.default.contentsOfDirectory(atPath: s.directory)
+        #expect(entries.isEmpty, "created: \(entries)")
+    }
+
     @Test func usageErrorsExitTwo() throws {
         let s = try Scratch(name: "usage")
         defer { s.cleanup() }

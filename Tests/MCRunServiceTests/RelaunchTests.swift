@@ -68,6 +68,62 @@ struct RelaunchTests {
         }
     }
 
+    /// A resume template (`start --resume-argv`) is what the relaunch runs when the dead
+    /// episode recorded its agent's session, with that session's id; without a recorded
+    /// session the relaunch runs the caller's own argv.
+    @Test func theRelaunchResumesTheAgentsSessionOnlyWhenTheDeadEpisodeRecordedOne() throws {
+        let s = try Scratch(name: "resume")
+        defer { s.cleanup() }
+        // The agent reports a Claude Code session start when asked to, then writes its argv.
+        let agent = try s.script(
+            "agent.sh",
+            """
+            #!/bin/sh
+            if [ "$1" = report ]; then
+              printf '%s' '{"hook_event_name":"SessionStart","session_id":"sess-42","transcript_path":"/nowhere/sess-42.jsonl"}' | \(Scratch.mcrunPath) agent report
+            fi
+            echo "$*" > "$OUT.$MCRUN_TICKET.$MCRUN_EPISODE.tmp"
+            mv "$OUT.$MCRUN_TICKET.$MCRUN_EPISODE.tmp" "$OUT.$MCRUN_TICKET.$MCRUN_EPISODE"
+            exec sleep 1000
+            """)
+        s.environment["OUT"] = s.path("argv")
+        let serve = try ServeProcess(s, arguments: ["--retry-delay", "300ms", "--reconcile-interval", "1s"])
+        try serve.waitUntilReady()
+        let template = #"["\#(agent)", "--resume", "{session_id}", "a b"]"#
+        for (ticket, mode) in [("R1", "report"), ("R2", "quiet")] {
+            let started = try s.mcrun(["start", ticket, "--resume-argv", template, "--json", "--", agent, mode])
+            try #require(started.status == 0, "\(started.stderrText)")
+        }
+        try waitUntil("R1 recorded its agent's session") { try s.runtimes("R1").first?.agentSessionID == "sess-42" }
+        try waitUntil("both first episodes wrote their argv") {
+            FileManager.default.fileExists(atPath: s.path("argv.R1.1")) && FileManager.default.fileExists(atPath: s.path("argv.R2.1"))
+        }
+        for ticket in ["R1", "R2"] { kill(try #require(try s.runtimes(ticket).first?.pid), SIGKILL) }
+        try waitUntil("both second episodes running and written") {
+            try ["R1", "R2"].allSatisfy { t in
+                try s.runtimes(t).last?.episode == 2 && s.runtimes(t).last?.state == .running
+                    && FileManager.default.fileExists(atPath: s.path("argv.\(t).2"))
+            }
+        }
+        // With a session: the template, with the id in its place, as the pane's process runs it.
+        let resumed = try #require(try s.runtimes("R1").last)
+        #expect(resumed.argv == [agent, "--resume", "sess-42", "a b"])
+        #expect(resumed.originalArgv == [agent, "report"])
+        #expect(resumed.resumeArgv == [agent, "--resume", "{session_id}", "a b"])
+        #expect(try String(contentsOfFile: s.path("argv.R1.2"), encoding: .utf8) == "--resume sess-42 a b\n")
+        #expect(try s.events("retry", ticket: "R1").first?.data.at("resumed_session")?.stringValue == "sess-42")
+        // Without one: the caller's own argv, and the template kept for a later relaunch.
+        let plain = try #require(try s.runtimes("R2").last)
+        #expect(plain.argv == [agent, "quiet"])
+        #expect(plain.originalArgv == nil)
+        #expect(plain.resumeArgv == [agent, "--resume", "{session_id}", "a b"])
+        #expect(try String(contentsOfFile: s.path("argv.R2.2"), encoding: .utf8) == "quiet\n")
+        #expect(try s.events("retry", ticket: "R2").first?.data.at("resumed_session") == .null)
+        let (_, show) = try s.mcrunJSON(["show", "R1"])
+        let originals = show.at("episodes")?.arrayValue?.map { $0.at("original_argv")?.arrayValue?.compactMap(\.stringValue) }
+        #expect(originals?.contains([agent, "report"]) == true, "show: \(show)")
+    }
+
     /// serve SIGKILLed while a relaunch is owed: the next serve relaunches it, once.
     @Test func aServeKilledDuringTheRetryDelayLeavesTheRelaunchToTheNextServeExactlyOnce() throws {
         let s = try Scratch(name: "crashdelay")

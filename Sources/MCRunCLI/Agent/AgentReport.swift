@@ -29,10 +29,26 @@ struct AgentReport: ParsableCommand {
             that is not JSON) go to stderr and to agent-reports.log in the state directory.
             For a strict report with exit codes, use `mcrun activity`.
 
+            Codex (--from codex): its `notify` program gets the event as a JSON argument;
+            agent-turn-complete -> idle (thread-id is recorded as the agent's session). Aider
+            (--from aider): its --notifications-command runs when a reply has ended and it waits
+            for input -> idle. Neither reads stdin, which is the agent's terminal.
+
             EXAMPLES:
               mcrun agent report            (as a Claude Code hook command; the JSON arrives on stdin)
               echo '{"hook_event_name":"Stop"}' | mcrun agent report
+              mcrun agent report --from codex '{"type":"agent-turn-complete","thread-id":"..."}'
+              mcrun agent report --from aider
             """)
+
+    @Option(
+        help: ArgumentHelp(
+            "The agent's form of input: claude-code (the hook's JSON on stdin; the default), codex (the notify JSON as the last argument), aider (none: its notifications command).",
+            valueName: "agent"))
+    var from: String?
+
+    @Argument(parsing: .allUnrecognized, help: "With --from codex: the JSON Codex appends to the notify command.")
+    var payload: [String] = []
 
     /// The whole report, stdin included, ends within this many seconds, whatever blocks.
     static let deadlineSeconds: UInt32 = 5
@@ -42,7 +58,10 @@ struct AgentReport: ParsableCommand {
     func run() {
         AgentReportWatchdog.arm(seconds: Self.deadlineSeconds)
         let env = MCRunContext.processEnvironment()
-        let input = Self.readInput(limit: Self.inputLimit, milliseconds: 2_000)
+        // Codex and Aider leave the notify program their terminal as stdin: reading it would
+        // take the person's keystrokes, so only Claude Code's form reads stdin.
+        let fromStdin = from == nil || from == AgentKind.claudeCode.rawValue
+        let input = fromStdin ? Self.readInput(limit: Self.inputLimit, milliseconds: 2_000) : []
         // Not inside a runtime: the agent runs on its own, and that is not an error.
         guard ["MCRUN_TICKET", "MCRUN_EPISODE", "MCRUN_NONCE"].contains(where: { env[$0]?.isEmpty == false }) else { return }
         let directory = StateDirectory.resolve(explicit: nil, environment: env)
@@ -53,15 +72,31 @@ struct AgentReport: ParsableCommand {
         }
         defer { log.close() }
         let ticket = "\(env["MCRUN_TICKET"] ?? "?") episode \(env["MCRUN_EPISODE"] ?? "?")"
-        guard let bytes = input else {
-            log.write("ignored: the hook's input was larger than \(Self.inputLimit) bytes or could not be read", ticket: ticket)
-            return
+        let hook: AgentHookInput
+        switch from.flatMap(AgentKind.init(rawValue:)) {
+        case .codex:
+            guard let last = payload.last, let json = JSONValue.parse(last), json.objectValue != nil else {
+                log.write(payload.isEmpty ? "ignored: codex gave no notify argument" : "ignored: codex's notify argument is not a JSON object", ticket: ticket)
+                return
+            }
+            hook = AgentHookInput.classifyCodex(json)
+        case .aider:
+            hook = AgentHookInput.aiderWaitingForInput
+        case .claudeCode, nil:
+            guard from == nil || from == AgentKind.claudeCode.rawValue else {
+                log.write("ignored: --from \(from ?? "") is not one of claude-code, codex, aider", ticket: ticket)
+                return
+            }
+            guard let bytes = input else {
+                log.write("ignored: the hook's input was larger than \(Self.inputLimit) bytes or could not be read", ticket: ticket)
+                return
+            }
+            guard let json = JSONValue.parse(String(decoding: bytes, as: UTF8.self)), json.objectValue != nil else {
+                log.write(bytes.isEmpty ? "ignored: the hook gave no input on stdin" : "ignored: the hook's input is not a JSON object", ticket: ticket)
+                return
+            }
+            hook = AgentHookInput.classify(json)
         }
-        guard let json = JSONValue.parse(String(decoding: bytes, as: UTF8.self)), json.objectValue != nil else {
-            log.write(bytes.isEmpty ? "ignored: the hook gave no input on stdin" : "ignored: the hook's input is not a JSON object", ticket: ticket)
-            return
-        }
-        let hook = AgentHookInput.classify(json)
         guard hook.report != nil || hook.session != nil else { return }
         let what = "\(hook.event ?? "?") -> \(hook.report?.rawValue ?? "session")"
         do throws(MCRunError) {

@@ -39,8 +39,13 @@ struct RuntimeShow: MCRunCommand {
             lines.append("  cwd: \(r.cwd)   owner: \(r.owner ?? "-")   session: \(r.sessionName) \(r.paneID ?? "")")
             if let pid = r.pid { lines.append("  agent pid \(pid), start time \(r.startTime ?? 0), boot \(r.bootID ?? "-")") }
             if let missing = r.paneLogMissing { lines.append("  no pane log: \(missing)") }
+            if let kind = r.agentKind { lines.append("  agent: \(kind.rawValue)") }
             if let session = r.agentSessionID {
                 lines.append("  agent session: \(session)\(r.agentTranscriptPath.map { ", transcript \($0)" } ?? "")")
+            }
+            if let resume = r.resumeArgv { lines.append("  resume command: \(resume.map { $0.debugDescription }.joined(separator: " "))") }
+            if let original = r.originalArgv {
+                lines.append("  resumed from the command: \(original.map { $0.debugDescription }.joined(separator: " "))")
             }
             if r.state.isLive {
                 let waiting =

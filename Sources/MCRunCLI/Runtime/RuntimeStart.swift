@@ -13,6 +13,7 @@ struct RuntimeStart: MCRunCommand {
               mcrun start T-42 --owner dispatcher -- claude --dangerously-skip-permissions
               mcrun start T-42 --cwd ~/src/app --env API=dev -- aider --yes
               mcrun start T-42 --adopt --owner dispatcher --json -- codex
+              mcrun start T-42 --resume-argv 'claude --resume {session_id}' -- claude "Fix the parser"
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -41,6 +42,18 @@ struct RuntimeStart: MCRunCommand {
         transform: Bounded.duration(Bounded.launchTimeout, bare: .milliseconds))
     var timeout = DurationArgument(milliseconds: 10_000)
 
+    @Option(
+        help: ArgumentHelp(
+            "The agent the command runs: claude-code, codex, aider, or none (default: from the command's name: claude, codex, aider). Chooses how its activity is read.",
+            valueName: "agent"))
+    var agent: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "The argv that resumes the agent's own session on a relaunch, {session_id} standing for the id its hooks recorded: words separated by spaces, or a JSON array of strings; no shell. Used only when the dead episode recorded a session.",
+            valueName: "template"))
+    var resumeArgv: String?
+
     @Argument(parsing: .postTerminator, help: "The agent's command and arguments, after --.")
     var command: [String] = []
 
@@ -51,6 +64,26 @@ struct RuntimeStart: MCRunCommand {
     func execute() throws(MCRunError) -> Reply {
         let ticketID = try global.ticket(ticket)
         guard !command.isEmpty else { throw .badInput("no_command", "no command given; use: mcrun start \(ticket) -- COMMAND [ARGS...]") }
+        let kind: AgentKind?
+        switch agent {
+        case nil: kind = AgentKind.derive(argv: command)
+        case "none": kind = nil
+        case let name?:
+            guard let named = AgentKind(rawValue: name) else {
+                throw .badInput("bad_agent", "--agent \(name.debugDescription) is not one of claude-code, codex, aider, none")
+            }
+            kind = named
+        }
+        var resume: [String]?
+        if let resumeArgv {
+            guard let parsed = ResumeTemplate.parse(resumeArgv) else {
+                throw .badInput(
+                    "bad_resume_argv",
+                    "--resume-argv \(resumeArgv.debugDescription) is not an argv: give words separated by spaces or a JSON array of strings, with {session_id} as the only placeholder"
+                )
+            }
+            resume = parsed
+        }
         var env = MCRunContext.processEnvironment().filter { !Self.inheritedExclusions.contains($0.key) }
         for pair in envPairs {
             guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
@@ -69,7 +102,8 @@ struct RuntimeStart: MCRunCommand {
                 "start refused: the number of live runtimes cannot be determined, the ledger cannot be opened; nothing was started", cause: error)
         }
         let request = LaunchRequest(
-            ticket: ticketID, argv: command, cwd: directory, env: env, owner: owner, timeoutMilliseconds: timeout.milliseconds, force: force)
+            ticket: ticketID, argv: command, cwd: directory, env: env, owner: owner, timeoutMilliseconds: timeout.milliseconds, force: force,
+            agent: kind, resumeArgv: resume)
         let runtime: Runtime
         do {
             runtime = try Launcher(context: context).start(request)

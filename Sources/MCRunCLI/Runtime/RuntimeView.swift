@@ -22,6 +22,8 @@ enum RuntimeView {
             "waiting": .bool(r.waitingSince != nil), "waiting_for": JSONValue(r.waitingFor), "waiting_since": JSONValue(r.waitingSince),
             "activity": r.state.isLive ? .string(activity(r)) : .null,
             "agent_session_id": JSONValue(r.agentSessionID), "agent_transcript_path": JSONValue(r.agentTranscriptPath),
+            "agent": JSONValue(r.agentKind?.rawValue), "resume_argv": r.resumeArgv.map { JSONValue($0) } ?? .null,
+            "original_argv": r.originalArgv.map { JSONValue($0) } ?? .null,
         ]
         if let ticket {
             o["deaths"] = .int(Int64(ticket.deaths))

@@ -50,8 +50,24 @@ public enum Activity {
         _ runtime: Runtime, pane: TmuxServer.Pane?, settings: Settings, now: Double = WallClock.now(),
         screen: (() -> String?)? = nil
     ) -> Assessment {
+        let pattern = settings.pattern ?? runtime.agentKind?.defaultBusyPattern
         if hasHookReports(runtime) {
-            return Assessment(busy: runtime.busy, source: .hook, at: runtime.busyAt, waiting: runtime.waitingSince != nil)
+            let reported = Assessment(busy: runtime.busy, source: .hook, at: runtime.busyAt, waiting: runtime.waitingSince != nil)
+            // Codex and Aider report only the end of a turn: an idle report stands until the
+            // pane shows a turn begun since (output after the report, the agent's busy line)
+            // or, for Aider, a yes/no question it asked after ringing its notification.
+            guard !runtime.busy, let kind = runtime.agentKind, !kind.reportsTurnStarts else { return reported }
+            if let pane, !pane.dead, let activity = pane.activity, let at = runtime.busyAt,
+                activity > at + 1, now - activity < settings.windowSeconds + 1
+            {
+                return Assessment(busy: true, source: .pane, at: activity)
+            }
+            guard let screen, let text = screen() else { return reported }
+            if let waiting = kind.waitingPattern, matches(waiting, lastLine(text)) {
+                return Assessment(busy: true, source: .screen, at: now, waiting: true)
+            }
+            if let pattern, matches(pattern, text) { return Assessment(busy: true, source: .screen, at: now) }
+            return reported
         }
         var result = Assessment(busy: false, source: nil, at: nil)
         if let pane, !pane.dead, let activity = pane.activity {
@@ -60,10 +76,15 @@ public enum Activity {
             result = Assessment(busy: now - activity < settings.windowSeconds + 1, source: .pane, at: activity)
             if result.busy { return result }
         }
-        if let pattern = settings.pattern, let screen, let text = screen(), matches(pattern, text) {
+        if let pattern, let screen, let text = screen(), matches(pattern, text) {
             return Assessment(busy: true, source: .screen, at: now)
         }
         return result
+    }
+
+    /// The screen's last line with text: where an agent's prompt or question is.
+    static func lastLine(_ screen: String) -> String {
+        String(screen.split(separator: "\n").last { !$0.allSatisfy(\.isWhitespace) } ?? "")
     }
 
     /// A pattern that does not compile matches nothing; `mcrun config busy-pattern`

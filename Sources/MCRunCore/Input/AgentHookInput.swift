@@ -60,6 +60,36 @@ public struct AgentHookInput: Sendable, Equatable {
         return input
     }
 
+    /// Reads Codex's `notify` payload, the JSON object Codex appends as the notify program's
+    /// last argument: `type` `agent-turn-complete` (with `thread-id`, `turn-id`, `cwd`,
+    /// `input-messages`, `last-assistant-message`) ends a turn: idle. `agent-turn-start`
+    /// (sent by some versions) is busy, and `approval-requested` (the name Codex gives an
+    /// approval prompt in its TUI notifications) is waiting. The thread id is the session
+    /// `codex resume` takes; Codex names no transcript file.
+    public static func classifyCodex(_ json: JSONValue) -> AgentHookInput {
+        let type = json["type"]?.stringValue
+        var input = AgentHookInput(event: type, report: nil, detail: nil, session: nil)
+        if let id = json["thread-id"]?.stringValue, !id.isEmpty, id.utf8.count <= 200, !id.contains(where: \.isNewline) {
+            input.session = Activity.AgentSession(id: id, transcriptPath: nil)
+        }
+        switch type {
+        case "agent-turn-complete":
+            input.report = .idle
+        case "agent-turn-start":
+            input.report = .busy
+        case "approval-requested":
+            input.report = .waiting
+            input.detail = "approval_requested"
+        default:
+            break
+        }
+        return input
+    }
+
+    /// Aider runs its notifications command, with no arguments and nothing on stdin, when a
+    /// reply of the model has ended and it waits at its prompt: idle.
+    public static let aiderWaitingForInput = AgentHookInput(event: "notifications-command", report: .idle, detail: nil, session: nil)
+
     /// Versions of Claude Code before `notification_type` said it only in the message:
     /// "Claude needs your permission to use Bash", "Claude is waiting for your input".
     static func legacyNotificationType(_ message: String?) -> String? {

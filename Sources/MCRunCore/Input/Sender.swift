@@ -274,7 +274,10 @@ public struct Sender: Sendable {
     }
 
     private func assess(_ runtime: Runtime, settings: Activity.Settings, withScreen: Bool) -> Activity.Assessment {
-        if Activity.hasHookReports(runtime) { return Activity.assess(runtime, pane: nil, settings: settings) }
+        // Agents whose hooks report only the end of a turn (Codex, Aider) are also read from the pane.
+        if Activity.hasHookReports(runtime), runtime.agentKind?.reportsTurnStarts ?? true {
+            return Activity.assess(runtime, pane: nil, settings: settings)
+        }
         let pane = context.pane(of: runtime)
         return Activity.assess(runtime, pane: pane, settings: settings) {
             guard withScreen, let pane else { return nil }

@@ -150,6 +150,9 @@ extension Runtime: LedgerRecord {
         waitingFor = row[Columns.waitingFor]
         agentSessionID = row[Columns.agentSessionID]
         agentTranscriptPath = row[Columns.agentTranscriptPath]
+        agentKind = (row[Columns.agentKind] as String?).flatMap(AgentKind.init(rawValue:))
+        resumeArgv = Self.decodeJSON([String].self, row[Columns.resumeArgv])
+        originalArgv = Self.decodeJSON([String].self, row[Columns.originalArgv])
     }
 
     func encode(to container: inout PersistenceContainer) throws {
@@ -199,6 +202,9 @@ extension Runtime: LedgerRecord {
         container[Columns.waitingFor] = waitingFor
         container[Columns.agentSessionID] = agentSessionID
         container[Columns.agentTranscriptPath] = agentTranscriptPath
+        container[Columns.agentKind] = agentKind?.rawValue
+        container[Columns.resumeArgv] = resumeArgv.flatMap { Self.encodeJSON($0) }
+        container[Columns.originalArgv] = originalArgv.flatMap { Self.encodeJSON($0) }
     }
 
     mutating func didInsert(rowID: Int64) { id = rowID }

@@ -284,6 +284,17 @@ extension Ledger {
                     CREATE INDEX send_queue_by_runtime ON send_queue(runtime_id, state, id);
                     """)
         }
+        m.registerMigration("v10-agent-session") { db in
+            // Which agent the runtime runs (its hooks and screen differ), the template of the
+            // argv that resumes the agent's own session on a relaunch, and the argv the
+            // template was applied to, so a later relaunch starts from the caller's command.
+            try db.execute(
+                sql: """
+                    ALTER TABLE runtimes ADD COLUMN agent_kind TEXT;
+                    ALTER TABLE runtimes ADD COLUMN resume_argv TEXT;
+                    ALTER TABLE runtimes ADD COLUMN original_argv TEXT;
+                    """)
+        }
         return m
     }()
 }

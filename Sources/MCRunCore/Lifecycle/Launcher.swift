@@ -13,10 +13,16 @@ public struct LaunchRequest: Sendable {
     public var timeoutMilliseconds: Int
     /// Start an escalated ticket anyway (recorded on the `launch` event).
     public var force: Bool
+    /// The agent the command runs; nil for any other program.
+    public var agent: AgentKind?
+    /// The argv that resumes the agent's session on a relaunch (see `ResumeTemplate`).
+    public var resumeArgv: [String]?
+    /// The caller's argv when `argv` is a resumed one (a relaunch); kept for the next relaunch.
+    var originalArgv: [String]?
 
     public init(
         ticket: TicketID, argv: [String], cwd: String, env: [String: String], owner: String?, timeoutMilliseconds: Int = 10_000,
-        force: Bool = false
+        force: Bool = false, agent: AgentKind? = nil, resumeArgv: [String]? = nil
     ) {
         self.ticket = ticket
         self.argv = argv
@@ -25,6 +31,8 @@ public struct LaunchRequest: Sendable {
         self.owner = owner
         self.timeoutMilliseconds = timeoutMilliseconds
         self.force = force
+        self.agent = agent
+        self.resumeArgv = resumeArgv
     }
 }
 
@@ -55,10 +63,17 @@ public struct Launcher: Sendable {
     /// as `start` (kill switch, parked, escalated, one live runtime, capacity). The owed
     /// retry is claimed inside the admission transaction, so it is taken exactly once
     /// together with the admission; one already taken or cancelled throws `retry_cancelled`.
+    /// When the start gave a resume template and the dead episode recorded its agent's
+    /// session, the template with that session is run instead (`resumed_session` on the
+    /// `retry` event); otherwise the caller's own argv.
     public func relaunch(_ retry: PendingRetry, from previous: Runtime, timeoutMilliseconds: Int = 10_000) throws(MCRunError) -> Runtime {
-        let request = LaunchRequest(
-            ticket: previous.ticketID, argv: previous.argv, cwd: previous.cwd, env: previous.env, owner: previous.owner,
-            timeoutMilliseconds: timeoutMilliseconds)
+        let original = previous.originalArgv ?? previous.argv
+        let resumed = ResumeTemplate.argv(previous.resumeArgv, sessionID: previous.agentSessionID)
+        var request = LaunchRequest(
+            ticket: previous.ticketID, argv: resumed ?? original, cwd: previous.cwd, env: previous.env, owner: previous.owner,
+            timeoutMilliseconds: timeoutMilliseconds, agent: previous.agentKind, resumeArgv: previous.resumeArgv)
+        if resumed != nil { request.originalArgv = original }
+        let resumedSession = resumed == nil ? nil : previous.agentSessionID
         let actor = context.actor
         let admitted = try admit(request, action: "retry", relaunchOf: previous.id) { db, admitted in
             guard try Ledger.claimRetry(db, ticket: retry.ticket, runtimeID: retry.runtimeID) else {
@@ -68,6 +83,7 @@ public struct Launcher: Sendable {
                 db, kind: "retry", runtime: admitted, actor: actor, reason: "silent_retry",
                 data: [
                     "previous_runtime_id": .int(previous.id!), "previous_episode": .int(Int64(previous.episode)), "attempt": .int(Int64(retry.attempts + 1)),
+                    "resumed_session": JSONValue(resumedSession),
                 ])
         }
         return try launch(admitted, timeoutMilliseconds: timeoutMilliseconds)
@@ -108,7 +124,8 @@ public struct Launcher: Sendable {
                     id: nil, ticket: ticket.id, episode: try Ledger.nextEpisode(db, ticket: ticket.id), nonce: MCRunContext.randomNonce(),
                     owner: request.owner, state: .launching, sessionName: "", argv: request.argv, cwd: request.cwd,
                     env: request.env, launcherPID: me.pid, launcherStartTime: Int64(me.startTime),
-                    createdAt: now, updatedAt: now, busy: false, relaunchOf: relaunchOf)
+                    createdAt: now, updatedAt: now, busy: false, relaunchOf: relaunchOf, agentKind: request.agent,
+                    resumeArgv: request.resumeArgv, originalArgv: request.originalArgv)
                 runtime.sessionName = "\(ticket.id)@\(runtime.episode)"
                 guard try Ledger.admitRuntime(db, &runtime) else {
                     // The index is the guarantee; the check above only gives a better answer.
@@ -119,7 +136,10 @@ public struct Launcher: Sendable {
                 if relaunchOf == nil, try Ledger.cancelRetry(db, ticket: ticket.id) {
                     try Ledger.appendEvent(db, kind: "retry_cancelled", ticket: ticket.id, actor: actor, reason: "superseded_by_start", now: now)
                 }
-                var data: JSONValue = ["argv": JSONValue(request.argv), "cwd": .string(request.cwd), "owner": JSONValue(request.owner)]
+                var data: JSONValue = [
+                    "argv": JSONValue(request.argv), "cwd": .string(request.cwd), "owner": JSONValue(request.owner),
+                    "agent": JSONValue(request.agent?.rawValue),
+                ]
                 if ticket.escalated { data = data.merging(["forced_past_escalation": true]) }
                 try Ledger.appendEvent(db, kind: "launch", runtime: runtime, actor: actor, data: data, now: now)
                 try within(db, runtime)

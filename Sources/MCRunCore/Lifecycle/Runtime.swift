@@ -86,6 +86,14 @@ public struct Runtime: Codable, Sendable, Equatable {
     /// The agent's own session id and transcript file, as its hooks reported them.
     public var agentSessionID: String?
     public var agentTranscriptPath: String?
+    /// The agent the runtime runs (`start --agent`, or derived from its command); nil for
+    /// any other program.
+    public var agentKind: AgentKind?
+    /// The argv that resumes the agent's own session, `{session_id}` standing for the id its
+    /// hooks recorded; used by a relaunch only when the dead episode recorded one.
+    public var resumeArgv: [String]?
+    /// The caller's argv, when `argv` is the resume template applied to it on a relaunch.
+    public var originalArgv: [String]?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case id, ticket, episode, nonce, owner, state
@@ -125,6 +133,9 @@ public struct Runtime: Codable, Sendable, Equatable {
         case waitingFor = "waiting_for"
         case agentSessionID = "agent_session_id"
         case agentTranscriptPath = "agent_transcript_path"
+        case agentKind = "agent_kind"
+        case resumeArgv = "resume_argv"
+        case originalArgv = "original_argv"
     }
     public var ticketID: TicketID { TicketID(trusted: ticket) }
 
