@@ -187,6 +187,73 @@ struct HarvestTests {
         #expect(lines(logs.stdoutText) == ["output 60"])
     }
 
+    /// A Claude Code transcript as the agent writes it: one JSON object per line, a message's
+    /// content blocks on lines of their own, tool results in user entries, lines harvest
+    /// does not read (system, summary), and a last line cut off mid-write.
+    static let transcript = [
+        #"{"parentUuid":null,"isSidechain":false,"userType":"external","cwd":"/home/u/app","sessionId":"sess-7","version":"2.1.3","gitBranch":"main","type":"user","message":{"role":"user","content":"Fix the failing parser test"},"uuid":"u1","timestamp":"2026-12-02T10:00:00.000Z"}"#,
+        #"{"parentUuid":"u1","sessionId":"sess-7","type":"assistant","message":{"id":"msg_01","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"I'll run the tests first."}],"stop_reason":null},"requestId":"req_1","uuid":"a1","timestamp":"2026-12-02T10:00:01.000Z"}"#,
+        #"{"parentUuid":"a1","sessionId":"sess-7","type":"assistant","message":{"id":"msg_01","type":"message","role":"assistant","content":[{"type":"tool_use","id":"toolu_01","name":"Bash","input":{"command":"swift test"}}]},"uuid":"a2","timestamp":"2026-12-02T10:00:02.000Z"}"#,
+        #"{"parentUuid":"a2","sessionId":"sess-7","type":"user","message":{"role":"user","content":[{"tool_use_id":"toolu_01","type":"tool_result","content":"1 test failed: ParserTests.testEmpty","is_error":true}]},"toolUseResult":{"stdout":"","stderr":"1 test failed"},"uuid":"u2","timestamp":"2026-12-02T10:00:09.000Z"}"#,
+        #"{"parentUuid":"u2","sessionId":"sess-7","type":"assistant","message":{"id":"msg_02","type":"message","role":"assistant","content":[{"type":"text","text":"The empty input returns nil.\nFixing Parser.parse."}]},"uuid":"a3","timestamp":"2026-12-02T10:00:10.000Z"}"#,
+        #"{"parentUuid":"a3","sessionId":"sess-7","type":"assistant","message":{"id":"msg_02","type":"message","role":"assistant","content":[{"type":"tool_use","id":"toolu_02","name":"Edit","input":{"file_path":"/home/u/app/Sources/Parser.swift","old_string":"return nil","new_string":"return []"}}]},"uuid":"a4","timestamp":"2026-12-02T10:00:11.000Z"}"#,
+        #"{"parentUuid":"a4","sessionId":"sess-7","type":"user","message":{"role":"user","content":[{"tool_use_id":"toolu_02","type":"tool_result","content":[{"type":"text","text":"The file /home/u/app/Sources/Parser.swift has been updated."}]}]},"uuid":"u3","timestamp":"2026-12-02T10:00:12.000Z"}"#,
+        #"{"type":"system","subtype":"informational","content":"Conversation compacted","uuid":"s1","timestamp":"2026-12-02T10:00:13.000Z"}"#,
+        #"{"type":"summary","summary":"Fixing the parser","leafUuid":"u3"}"#,
+        #"{"parentUuid":"u3","sessionId":"sess-7","type":"assistant","message":{"id":"msg_03","content":[{"type":"te"#,
+    ].joined(separator: "\n")
+
+    @Test func harvestReadsTheAgentsTranscriptWhenItNamedOneAndThePaneLogOtherwise() throws {
+        let s = try Scratch(name: "transcript")
+        defer { s.cleanup() }
+        let path = s.path("sess-7.jsonl")
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(Self.transcript.utf8)))
+        let agent = try s.script(
+            "agent.sh",
+            """
+            #!/bin/sh
+            echo "pane line 1"; echo "pane line 2"
+            printf '%s' '{"hook_event_name":"SessionStart","session_id":"sess-7","transcript_path":"\(path)"}' | \(Scratch.mcrunPath) agent report
+            echo "pane line 3"
+            exec sleep 1000
+            """)
+        #expect(try s.mcrun(["start", "H1", "--", agent]).status == 0)
+        try waitUntil("the agent named its transcript") { try runtime(s, "H1")?.agentTranscriptPath == path }
+        try waitUntil("the pane log has the agent's last line") {
+            try runtime(s, "H1").map { PaneLog.tail(try s.context().stateDirectory.paneLogPath(runtimeID: $0.id!), lines: 5) }?.contains("pane line 3") == true
+        }
+
+        // Mid-tool: the last message with text, and the results of the tools it called after it.
+        var (result, json) = try s.mcrunJSON(["harvest", "H1"])
+        #expect(result.status == 0, "\(result.stderrText)")
+        #expect(json.at("transcript_source")?.stringValue == "agent_transcript")
+        #expect(json.at("agent_transcript.path")?.stringValue == path)
+        #expect(json.at("agent_transcript.last_assistant_message")?.stringValue == "The empty input returns nil.\nFixing Parser.parse.")
+        #expect(
+            json.at("agent_transcript.tool_results")?.arrayValue?.compactMap(\.stringValue)
+                == ["tool result: The file /home/u/app/Sources/Parser.swift has been updated."])
+        #expect(
+            json.at("transcript_tail")?.arrayValue?.compactMap(\.stringValue)
+                == ["The empty input returns nil.", "Fixing Parser.parse.", "tool result: The file /home/u/app/Sources/Parser.swift has been updated."])
+        #expect(try s.mcrun(["harvest", "H1"]).stdoutText.contains("from the agent's transcript \(path)"))
+
+        // The agent's final words: its last message, no tool after it.
+        let final =
+            #"{"parentUuid":"u3","sessionId":"sess-7","type":"assistant","message":{"id":"msg_03","type":"message","role":"assistant","content":[{"type":"text","text":"All tests pass. DONE."}]},"uuid":"a5"}"#
+        #expect(FileManager.default.createFile(atPath: path, contents: Data((Self.transcript + "\n" + final + "\n").utf8)))
+        (_, json) = try s.mcrunJSON(["harvest", "H1", "--lines", "1"])
+        #expect(json.at("agent_transcript.last_assistant_message")?.stringValue == "All tests pass. DONE.")
+        #expect(json.at("agent_transcript.tool_results")?.arrayValue?.isEmpty == true)
+        #expect(json.at("transcript_tail")?.arrayValue?.compactMap(\.stringValue) == ["All tests pass. DONE."])
+
+        // Gone (or unreadable): the clean pane log, and it says so.
+        #expect(unlink(path) == 0)
+        (_, json) = try s.mcrunJSON(["harvest", "H1"])
+        #expect(json.at("transcript_source")?.stringValue == "pane_log")
+        #expect(json.at("agent_transcript") == .null)
+        #expect(json.at("transcript_tail")?.arrayValue?.compactMap(\.stringValue).contains("pane line 3") == true)
+    }
+
     @Test func aSilentRuntimeIsFlaggedInPsAndHarvested() throws {
         let s = try Scratch(name: "silent")
         defer { s.cleanup() }

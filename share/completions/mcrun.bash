@@ -188,7 +188,7 @@ _mcrun_start() {
     repeating_flags=()
     non_repeating_flags=(--json --recreate-ledger --adopt --force --version -h --help)
     repeating_options=(--env)
-    non_repeating_options=(--state-dir --actor --owner --cwd --timeout)
+    non_repeating_options=(--state-dir --actor --owner --cwd --timeout --agent --resume-argv)
     __mcrun_offer_flags_options -1
 
     # Offer option value completions
@@ -209,6 +209,12 @@ _mcrun_start() {
         return
         ;;
     '--timeout')
+        return
+        ;;
+    '--agent')
+        return
+        ;;
+    '--resume-argv')
         return
         ;;
     esac
@@ -553,8 +559,15 @@ _mcrun_agent_report() {
     repeating_flags=()
     non_repeating_flags=(--version -h --help)
     repeating_options=()
-    non_repeating_options=()
-    __mcrun_offer_flags_options 0
+    non_repeating_options=(--from)
+    __mcrun_offer_flags_options -1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--from')
+        return
+        ;;
+    esac
 }
 
 _mcrun_agent_setup() {

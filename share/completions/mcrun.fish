@@ -23,7 +23,7 @@ function __mcrun_parse_tokens -S
         __mcrun_parse_subcommand 0 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'start'
-            __mcrun_parse_subcommand -r 2 'state-dir=' 'json' 'actor=' 'recreate-ledger' 'owner=' 'cwd=' 'env=+' 'adopt' 'force' 'timeout=' 'version' 'h/help'
+            __mcrun_parse_subcommand -r 2 'state-dir=' 'json' 'actor=' 'recreate-ledger' 'owner=' 'cwd=' 'env=+' 'adopt' 'force' 'timeout=' 'agent=' 'resume-argv=' 'version' 'h/help'
         case 'stop'
             __mcrun_parse_subcommand 1 'state-dir=' 'json' 'actor=' 'recreate-ledger' 'reason=' 'grace=' 'signal=' 'interrupt-key=' 'version' 'h/help'
         case 'ps'
@@ -54,7 +54,7 @@ function __mcrun_parse_tokens -S
             __mcrun_parse_subcommand 0 'version' 'h/help'
             switch $unparsed_tokens[1]
             case 'report'
-                __mcrun_parse_subcommand 0 'version' 'h/help'
+                __mcrun_parse_subcommand -r 1 'from=' 'version' 'h/help'
             case 'setup'
                 __mcrun_parse_subcommand 1 'state-dir=' 'json' 'actor=' 'recreate-ledger' 'project=' 'user' 'dry-run' 'version' 'h/help'
             end
@@ -168,6 +168,8 @@ complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "m
 complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "mcrun start" adopt' -l 'adopt' -d 'If the ticket already has a live runtime, adopt it (as `mcrun adopt --owner OWNER`) instead of answering 409.'
 complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "mcrun start" force' -l 'force' -d 'Start an escalated ticket without resetting it first (recorded on the launch event).'
 complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "mcrun start" timeout' -l 'timeout' -d 'How long to wait for the agent\'s identity before the launch fails, 1ms to 1h (default 10s; a bare number is milliseconds).' -rfka ''
+complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "mcrun start" agent' -l 'agent' -d 'The agent the command runs: claude-code, codex, aider, or none (default: from the command\'s name: claude, codex, aider). Chooses how its activity is read.' -rfka ''
+complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "mcrun start" resume-argv' -l 'resume-argv' -d 'The argv that resumes the agent\'s own session on a relaunch, {session_id} standing for the id its hooks recorded: words separated by spaces, or a JSON array of strings; no shell. Used only when the dead episode recorded a session.' -rfka ''
 complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "mcrun start" version' -l 'version' -d 'Show the version.'
 complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "mcrun start" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "mcrun stop" state-dir' -l 'state-dir' -d 'State directory (default: $MCRUN_STATE_DIR, else state-dir in ~/.config/mcrun/mcrun.conf or /etc/mcrun/mcrun.conf, else systemd\'s $STATE_DIRECTORY, $XDG_STATE_HOME/mcrun or ~/.local/state/mcrun).' -rfka ''
@@ -283,6 +285,7 @@ complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "m
 complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "mcrun agent" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_positional "mcrun agent" -eq 1' -fa 'report' -d 'Report the agent\'s activity from its hook system: reads the hook\'s JSON on stdin; always exits 0, prints nothing.'
 complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_positional "mcrun agent" -eq 1' -fa 'setup' -d 'Merge mcrun\'s hooks and permission rule into an agent\'s settings, keeping the person\'s own entries.'
+complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "mcrun agent report" from' -l 'from' -d 'The agent\'s form of input: claude-code (the hook\'s JSON on stdin; the default), codex (the notify JSON as the last argument), aider (none: its notifications command).' -rfka ''
 complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "mcrun agent report" version' -l 'version' -d 'Show the version.'
 complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "mcrun agent report" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "mcrun agent setup" state-dir' -l 'state-dir' -d 'State directory (default: $MCRUN_STATE_DIR, else state-dir in ~/.config/mcrun/mcrun.conf or /etc/mcrun/mcrun.conf, else systemd\'s $STATE_DIRECTORY, $XDG_STATE_HOME/mcrun or ~/.local/state/mcrun).' -rfka ''

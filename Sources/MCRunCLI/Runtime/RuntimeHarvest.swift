@@ -9,9 +9,12 @@ struct RuntimeHarvest: MCRunCommand {
         discussion: """
             The terminal record (status, summary, root_cause, safe_retry, stop_condition,
             human_input_required, next_actions, artifacts) and the transcript tail are written when
-            the runtime ends, so they survive log rotation. A live runtime silent longer than the harvest timeout (setting
-            harvest_timeout, $MCRUN_HARVEST_TIMEOUT or --harvest-timeout) gets a record with status
-            `silent`.
+            the runtime ends, so they survive log rotation. When the agent's hooks named its
+            transcript (Claude Code's JSONL) and it can be read, the tail is the agent's last
+            message with text and the tool results after it; otherwise the clean pane log
+            (transcript_source says which: agent_transcript, pane_log, saved_tail, last_screen).
+            A live runtime silent longer than the harvest timeout (setting harvest_timeout,
+            $MCRUN_HARVEST_TIMEOUT or --harvest-timeout) gets a record with status `silent`.
 
             EXAMPLES:
               mcrun harvest T-42
@@ -45,6 +48,7 @@ struct RuntimeHarvest: MCRunCommand {
         let log = context.stateDirectory.paneLogPath(runtimeID: runtime.id!)
         var record: TerminalRecord?
         var tail: [String]
+        var source = "pane_log"
         if runtime.state.isLive {
             let limit = harvestTimeout.map { Double($0.milliseconds) / 1000 } ?? configured
             let pane = limit == nil ? nil : (try? context.tmux.snapshot())?.pane(sessionName: runtime.sessionName)
@@ -56,13 +60,24 @@ struct RuntimeHarvest: MCRunCommand {
             record = runtime.terminalRecord ?? TerminalRecord.derive(runtime, ticket: ticketRow)
             if let saved = runtime.transcriptTail {
                 tail = saved.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                source = "saved_tail"
             } else {
                 tail = PaneLog.tail(log, lines: lines)
                 if tail.isEmpty, let screen = runtime.lastScreen {
                     tail = screen.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                    source = "last_screen"
                 }
             }
             tail = Array(tail.suffix(lines))
+        }
+        // The agent's own transcript, when it named one and it can be read, says what the
+        // episode came to better than its screen.
+        let transcript = runtime.agentTranscriptPath.flatMap(AgentTranscript.read)
+        if let transcript {
+            tail = Array(transcript.lines.suffix(lines))
+            source = "agent_transcript"
+        } else if tail.isEmpty {
+            source = "none"
         }
         record = record?.locating(runtime, in: context.stateDirectory)
         let status = record?.status ?? (signal.map { "signalled_" + $0.kind.rawValue.lowercased() } ?? "running")
@@ -82,7 +97,8 @@ struct RuntimeHarvest: MCRunCommand {
                 "artifacts: log \(r.artifacts.log ?? "-"), raw \(r.artifacts.rawLog ?? "-"), exit \(exit), leftovers killed \(r.artifacts.leftoversKilled)")
         }
         if !tail.isEmpty {
-            human.append("--- last \(tail.count) line\(tail.count == 1 ? "" : "s") ---")
+            let from = transcript != nil ? "the agent's transcript \(runtime.agentTranscriptPath ?? "")" : source.replacingOccurrences(of: "_", with: " ")
+            human.append("--- last \(tail.count) line\(tail.count == 1 ? "" : "s"), from \(from) ---")
             human.append(contentsOf: tail)
         }
         var recordJSON: JSONValue = .null
@@ -94,7 +110,13 @@ struct RuntimeHarvest: MCRunCommand {
                 "status": .string(status), "runtime": RuntimeView.json(runtime, ticket: ticketRow),
                 "verdict": signal.map { ["kind": .string($0.kind.rawValue), "payload": $0.payload, "signal_id": JSONValue($0.id), "at": .double($0.at)] }
                     ?? .null,
-                "record": recordJSON, "transcript_tail": JSONValue(tail),
+                "record": recordJSON, "transcript_tail": JSONValue(tail), "transcript_source": .string(source),
+                "agent_transcript": transcript.map {
+                    [
+                        "path": JSONValue(runtime.agentTranscriptPath), "last_assistant_message": .string($0.lastAssistantMessage),
+                        "tool_results": JSONValue($0.toolResults),
+                    ]
+                } ?? .null,
             ],
             human: human.joined(separator: "\n"))
     }
