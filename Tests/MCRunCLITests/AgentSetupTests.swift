@@ -136,6 +136,113 @@ struct AgentSetupTests {
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: project + "/.claude") == ["settings.json"])
         #expect(try s.mcrun(["agent", "setup", "claude-code", "--project", s.path("missing")]).status == 2)
-        #expect(try s.mcrun(["agent", "setup", "aider", "--project", project]).status == 2)
+        #expect(try s.mcrun(["agent", "setup", "cursor", "--project", project]).status == 2)
+    }
+}
+
+/// `mcrun agent setup codex|aider`: one key added to a TOML or YAML file as text, the
+/// person's lines and comments kept, a key set to something else refused.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct AgentSetupCodexAiderTests {
+    static let codexConfig = #"""
+        # my settings
+        model = "gpt-5-codex"
+        approval_policy = "on-request"
+        extra = [
+          "a",
+          "[not a table]",
+        ]
+
+        [profiles.fast]
+        model = "gpt-5-mini"
+        notify = ["a-profile-key-is-not-the-top-level-one"]
+        """#
+
+    static func text(_ path: String) -> String? {
+        FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    @Test func codexGetsTheNotifyKeyAtTheTopLevelOnce() throws {
+        let s = try Scratch(name: "setupcodex")
+        defer { s.cleanup() }
+        let home = s.path("codex-home")
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        s.environment["CODEX_HOME"] = home
+        let path = home + "/config.toml"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(Self.codexConfig.utf8)))
+
+        let (dry, dryJSON) = try s.mcrunJSON(["agent", "setup", "codex", "--dry-run"])
+        #expect(dry.status == 0, "\(dry.stderrText)")
+        #expect(dryJSON.at("changed")?.boolValue == false)
+        #expect(Self.text(path) == Self.codexConfig)
+
+        let (first, json) = try s.mcrunJSON(["agent", "setup", "codex", "--user"])
+        #expect(first.status == 0, "\(first.stderrText)")
+        #expect(json.at("path")?.stringValue == path)
+        #expect(json.at("changes")?.arrayValue?.compactMap(\.stringValue) == [#"add notify = ["mcrun", "agent", "report", "--from", "codex"] (top level)"#])
+        let merged = try #require(Self.text(path))
+        let lines = merged.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let notify = try #require(lines.firstIndex(of: #"notify = ["mcrun", "agent", "report", "--from", "codex"]"#))
+        #expect(notify < (lines.firstIndex(of: "[profiles.fast]") ?? -1), "notify must come before the first table:\n\(merged)")
+        #expect(notify > (lines.firstIndex(of: "]") ?? Int.max), "notify must not land inside the array:\n\(merged)")
+        // Every line of the person's file is still there, in order.
+        #expect(
+            lines.filter { Self.codexConfig.split(separator: "\n").map(String.init).contains($0) } == Self.codexConfig.split(separator: "\n").map(String.init))
+
+        let (again, againJSON) = try s.mcrunJSON(["agent", "setup", "codex"])
+        #expect(again.status == 0)
+        #expect(againJSON.at("changed")?.boolValue == false)
+        #expect(Self.text(path) == merged)
+
+        // Another notify program is the person's: refused, nothing written.
+        let taken = "notify = [\"notify-send\", \"Codex\"]\nmodel = \"o3\"\n"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(taken.utf8)))
+        let (refused, refusal) = try s.mcrunJSON(["agent", "setup", "codex"])
+        #expect(refused.status == 2)
+        #expect(refusal.at("reason")?.stringValue == "notify_taken")
+        #expect(Self.text(path) == taken)
+        // Codex ignores notify in a project's config.
+        let (project, projectJSON) = try s.mcrunJSON(["agent", "setup", "codex", "--project", s.directory])
+        #expect(project.status == 2)
+        #expect(projectJSON.at("reason")?.stringValue == "project_not_supported")
+        // A new file is created with the key alone.
+        #expect(unlink(path) == 0)
+        #expect(try s.mcrun(["agent", "setup", "codex"]).status == 0)
+        #expect(Self.text(path)?.contains("\nnotify = [\"mcrun\", \"agent\", \"report\", \"--from\", \"codex\"]\n") == true)
+    }
+
+    @Test func aiderGetsItsNotificationsCommandOnce() throws {
+        let s = try Scratch(name: "setupaider")
+        defer { s.cleanup() }
+        let project = s.path("project")
+        try FileManager.default.createDirectory(atPath: project, withIntermediateDirectories: true)
+        let path = project + "/.aider.conf.yml"
+        let mine = "# mine\nmodel: sonnet\nread:\n  - CONVENTIONS.md\n"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(mine.utf8)))
+
+        let (first, json) = try s.mcrunJSON(["agent", "setup", "aider", "--project", project])
+        #expect(first.status == 0, "\(first.stderrText)")
+        #expect(
+            json.at("changes")?.arrayValue?.compactMap(\.stringValue) == [
+                "add notifications: true", "add notifications-command: mcrun agent report --from aider",
+            ])
+        let merged = try #require(Self.text(path))
+        #expect(merged.hasPrefix(mine))
+        #expect(merged.hasSuffix("notifications: true\nnotifications-command: mcrun agent report --from aider\n"))
+        // The shipped file's keys are what setup writes.
+        let shipped = try #require(Self.text(Scratch.packageRoot + "/hooks/aider/aider.conf.yml"))
+        for line in shipped.split(separator: "\n") where !line.hasPrefix("#") { #expect(merged.contains(line + "\n")) }
+
+        let (again, againJSON) = try s.mcrunJSON(["agent", "setup", "aider", "--project", project])
+        #expect(again.status == 0)
+        #expect(againJSON.at("changed")?.boolValue == false)
+        #expect(Self.text(path) == merged)
+
+        let off = "notifications: false\n"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(off.utf8)))
+        let (refused, refusal) = try s.mcrunJSON(["agent", "setup", "aider", "--project", project])
+        #expect(refused.status == 2)
+        #expect(refusal.at("reason")?.stringValue == "notifications_taken")
+        #expect(Self.text(path) == off)
     }
 }

@@ -593,7 +593,7 @@ _mcrun_agent_setup() {
     # Offer positional completions
     case "${positional_number}" in
     1)
-        __mcrun_add_completions -W 'claude-code'
+        __mcrun_add_completions -W 'claude-code'$'\n''codex'$'\n''aider'
         return
         ;;
     esac

@@ -6,7 +6,7 @@ import MCRunCore
 struct AgentSetup: MCRunCommand {
     static let configuration = CommandConfiguration(
         commandName: "setup",
-        abstract: "Merge mcrun's hooks and permission rule into an agent's settings, keeping the person's own entries.",
+        abstract: "Merge mcrun's hooks (and Claude Code's permission rule) into an agent's settings, keeping the person's own entries.",
         discussion: """
             claude-code: merges hooks/claude-code/settings.json (the hooks that run `mcrun agent
             report`, and the permission rule that lets the agent run `mcrun signal` without asking)
@@ -19,21 +19,31 @@ struct AgentSetup: MCRunCommand {
             A settings file that is not valid JSON, or whose hooks or permissions have an
             unexpected shape, exits 2 (bad_settings) and is left untouched.
 
+            codex: adds `notify = ["mcrun", "agent", "report", "--from", "codex"]` as a top-level
+            key of ~/.codex/config.toml ($CODEX_HOME/config.toml; Codex ignores notify in a
+            project's config, so --project is refused). aider: adds `notifications: true` and
+            `notifications-command: mcrun agent report --from aider` to DIR/.aider.conf.yml
+            (--project) or ~/.aider.conf.yml (--user). Both are edited as text: every other line
+            and comment stays; a notify or notifications command already set to something else
+            exits 2 (notify_taken, notifications_command_taken) and changes nothing.
+
             EXAMPLES:
               mcrun agent setup claude-code --project ~/src/app --dry-run
               mcrun agent setup claude-code --project ~/src/app
               mcrun agent setup claude-code --user
+              mcrun agent setup codex --user
+              mcrun agent setup aider --project ~/src/app
             """)
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The agent: claude-code.")
+    @Argument(help: "The agent: claude-code, codex or aider.")
     var agent: Kind
 
-    @Option(help: "The project whose .claude/settings.json to change (default: the current directory).")
+    @Option(help: "The project whose .claude/settings.json or .aider.conf.yml to change (default: the current directory).")
     var project: String?
 
-    @Flag(help: "Change ~/.claude/settings.json, the settings of every project of this user.")
+    @Flag(help: "Change the user's settings (~/.claude/settings.json, ~/.codex/config.toml, ~/.aider.conf.yml), for every project.")
     var user = false
 
     @Flag(help: "Print what would change; write nothing.")
@@ -41,6 +51,8 @@ struct AgentSetup: MCRunCommand {
 
     enum Kind: String, ExpressibleByArgument, CaseIterable, Sendable {
         case claudeCode = "claude-code"
+        case codex
+        case aider
     }
 
     func validate() throws {
@@ -50,17 +62,26 @@ struct AgentSetup: MCRunCommand {
     func execute() throws(MCRunError) -> Reply {
         let env = MCRunContext.processEnvironment()
         let path = try settingsPath(env)
-        let shipped = try shippedSettings(env)
-        let existing = try read(path)
-        let merge = try AgentSettings.merge(shipped, into: existing ?? [:])
+        let existed: Bool
+        let merge: (text: String, changes: [String])
+        switch agent {
+        case .claudeCode:
+            let json = try read(path)
+            let merged = try AgentSettings.merge(try shippedSettings(env), into: json ?? [:])
+            (existed, merge) = (json != nil, (merged.settings.prettyJSONText, merged.changes))
+        case .codex, .aider:
+            let text = try readText(path)
+            let merged = agent == .codex ? try AgentConfigText.mergeCodex(text ?? "") : try AgentConfigText.mergeAider(text ?? "")
+            (existed, merge) = (text != nil, (merged.text, merged.changes))
+        }
         let changed = !merge.changes.isEmpty
-        if changed && !dryRun { try write(merge.settings.prettyJSONText, to: path) }
+        if changed && !dryRun { try write(merge.text, to: path) }
         let header =
             !changed
             ? "\(path): already set up, nothing changed"
             : dryRun
                 ? "\(path): dry run, nothing written; it would:"
-                : "\(path): \(existing == nil ? "created" : "updated"):"
+                : "\(path): \(existed ? "updated" : "created"):"
         let lines = [header] + merge.changes.map { "  " + $0 }
         return Reply(
             fields: ["path": .string(path), "changed": .bool(changed && !dryRun), "dry_run": .bool(dryRun), "changes": JSONValue(merge.changes)],
@@ -68,18 +89,43 @@ struct AgentSetup: MCRunCommand {
     }
 
     func settingsPath(_ env: [String: String]) throws(MCRunError) -> String {
-        if user {
-            guard let home = env["HOME"], home.hasPrefix("/") else {
-                throw .badInput("no_home", "HOME is not set to an absolute path; use --project DIR")
+        // Codex reads `notify` only from the user's config ($CODEX_HOME/config.toml).
+        if agent == .codex {
+            guard project == nil else {
+                throw .badInput(
+                    "project_not_supported",
+                    "Codex ignores notify in a project's .codex/config.toml; use --user, or pass -c 'notify=\(AgentConfigText.codexNotify)' to codex on the start command"
+                )
             }
-            return home + "/.claude/settings.json"
+            if let codexHome = env["CODEX_HOME"], codexHome.hasPrefix("/") { return codexHome + "/config.toml" }
+        }
+        let file =
+            switch agent {
+            case .claudeCode: "/.claude/settings.json"
+            case .codex: "/.codex/config.toml"
+            case .aider: "/.aider.conf.yml"
+            }
+        if user || agent == .codex {
+            guard let home = env["HOME"], home.hasPrefix("/") else {
+                throw .badInput("no_home", "HOME is not set to an absolute path\(agent == .codex ? "; set CODEX_HOME" : "; use --project DIR")")
+            }
+            return home + file
         }
         let dir = StateDirectory.absolute(project ?? ".")
         var info = stat()
         guard stat(dir, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
             throw .badInput("bad_project", "\(dir.debugDescription) is not a directory")
         }
-        return (dir == "/" ? "" : dir) + "/.claude/settings.json"
+        return (dir == "/" ? "" : dir) + file
+    }
+
+    /// The current text of a TOML or YAML settings file; nil when there is none.
+    func readText(_ path: String) throws(MCRunError) -> String? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw .badInput("bad_settings", "cannot read \(path) as UTF-8 text; nothing was changed")
+        }
+        return text
     }
 
     /// mcrun's configuration for the agent, the file shipped in hooks/.
