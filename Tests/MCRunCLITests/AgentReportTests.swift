@@ -148,6 +148,12 @@ struct AgentReportTests {
             #expect(result.status == 0 && result.signal == nil && !result.timedOut, "aider: status \(result.status), stderr \(result.stderrText)")
             #expect(result.stdout.isEmpty, "aider printed on stdout: \(result.stdoutText.prefix(200))")
         }
+        // A command line this mcrun does not understand (a configuration written for another
+        // version) must not fail the agent either.
+        for line in ["mcrun agent report --from", "mcrun agent report --from nosuch", "mcrun agent report --no-such-flag x --"] {
+            let result = try Self.runHook(line, stdin: [], environment: ["HOME": home, "XDG_STATE_HOME": home + "/state"])
+            #expect(result.status == 0 && result.stdout.isEmpty, "\(line): status \(result.status), stdout \(result.stdoutText)")
+        }
         #expect(try FileManager.default.contentsOfDirectory(atPath: home).isEmpty, "a report outside a runtime created files")
         // Credentials of a runtime that does not exist, in a state directory that does not exist.
         for (name, payload) in Self.payloads().prefix(3) {
