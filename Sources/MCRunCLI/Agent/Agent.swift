@@ -11,6 +11,8 @@ struct Agent: ParsableCommand {
 
             EXAMPLES:
               mcrun agent setup claude-code --project .
+              mcrun agent setup codex --user
+              mcrun agent setup aider --project .
               mcrun agent report
             """,
         subcommands: [AgentReport.self, AgentSetup.self])
