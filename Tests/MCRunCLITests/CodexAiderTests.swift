@@ -161,6 +161,12 @@ struct CodexAiderTests {
         try waitUntil("the stand-in asks its question") {
             try s.tmux(["capture-pane", "-p", "-t", pane]).stdoutText.contains("(Y)es/(N)o [Yes]:")
         }
+        // ps reads the screen only when asked (--busy-detail): then it shows the question.
+        let (_, detail) = try s.mcrunJSON(["ps", "--busy-detail"])
+        let row = detail.at("runtimes")?.arrayValue?.first { $0.at("ticket")?.stringValue == "AD1" }
+        #expect(row?.at("activity")?.stringValue == "waiting", "\(String(describing: row))")
+        #expect(row?.at("waiting_for")?.stringValue == "question")
+        #expect(row?.at("busy_source")?.stringValue == "screen")
         let (refused, refusal) = try s.mcrunJSON(["send", "AD1", "a3"])
         #expect(refused.status == 4, "send typed into the question: \(refused.stderrText)")
         #expect(refusal.at("reason")?.stringValue == "agent_waiting")

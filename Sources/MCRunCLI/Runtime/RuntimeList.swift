@@ -34,7 +34,7 @@ struct RuntimeList: MCRunCommand {
 
     @Flag(
         help:
-            "Also match the configured busy-pattern against the screen of each live runtime that hooks and pane activity call idle (one tmux call per such runtime)."
+            "Also match the busy-pattern (configured, or the agent's default) and, for Aider, its yes/no question against the screen of each live runtime that hooks and pane activity call idle (one tmux call per such runtime)."
     )
     var busyDetail = false
 
@@ -126,6 +126,11 @@ struct RuntimeList: MCRunCommand {
                 runtime.busy = assessment.busy
                 runtime.busySource = assessment.source?.rawValue
                 runtime.busyAt = assessment.at
+                // A question read off the screen (Aider's yes/no) is waiting too.
+                if assessment.waiting, runtime.waitingSince == nil {
+                    runtime.waitingSince = now
+                    runtime.waitingFor = "question"
+                }
             }
             // The one /proc look per runtime: its identity, then (only if it is still the
             // agent) the program it runs now.
