@@ -79,6 +79,20 @@ struct CodexAiderTests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let script = try s.script("codex-stand-in.sh", Self.codexStandIn)
         let notify = try AgentReportTests.codexNotify()
+        // Codex's own record of the thread, where Codex keeps it.
+        let sessions = s.path("codex-home/sessions/2026/12/02")
+        try FileManager.default.createDirectory(atPath: sessions, withIntermediateDirectories: true)
+        let rollout = "\(sessions)/rollout-2026-12-02T10-00-00-\(Self.thread).jsonl"
+        let lines = [
+            #"{"timestamp":"2026-12-02T10:00:00.000Z","type":"session_meta","payload":{"id":"\#(Self.thread)","cwd":"/p","originator":"codex_cli_rs"}}"#,
+            #"{"timestamp":"2026-12-02T10:00:01.000Z","type":"response_item","payload":{"type":"message","role":"user","content":[{"type":"input_text","text":"t1"}]}}"#,
+            #"{"timestamp":"2026-12-02T10:00:02.000Z","type":"response_item","payload":{"type":"message","role":"assistant","content":[{"type":"output_text","text":"Running the tests."}]}}"#,
+            #"{"timestamp":"2026-12-02T10:00:03.000Z","type":"response_item","payload":{"type":"function_call","name":"shell","arguments":"{\"command\":[\"make\",\"test\"]}","call_id":"call_1"}}"#,
+            #"{"timestamp":"2026-12-02T10:00:04.000Z","type":"response_item","payload":{"type":"function_call_output","call_id":"call_1","output":"{\"output\":\"2 passed\",\"metadata\":{\"exit_code\":0}}"}}"#,
+            #"{"timestamp":"2026-12-02T10:00:05.000Z","type":"event_msg","payload":{"type":"token_count"}}"#,
+        ]
+        #expect(FileManager.default.createFile(atPath: rollout, contents: Data(lines.joined(separator: "\n").utf8)))
+        s.environment["CODEX_HOME"] = s.path("codex-home")
         let (started, json) = try startJSON(s, "CX1", ["--agent", "codex"], command: ["sh", script, dir, Scratch.binDirectory] + notify)
         try #require(started.status == 0, "start: \(started.stderrText)")
         #expect(json.at("runtime.agent")?.stringValue == "codex")
@@ -94,6 +108,11 @@ struct CodexAiderTests {
         #expect(row.at("activity")?.stringValue == "idle")
         #expect(row.at("busy_source")?.stringValue == "hook")
         #expect(row.at("agent_session_id")?.stringValue == Self.thread)
+        #expect(row.at("agent_transcript_path")?.stringValue == rollout)
+        let (_, harvest) = try s.mcrunJSON(["harvest", "CX1"])
+        #expect(harvest.at("transcript_source")?.stringValue == "agent_transcript")
+        #expect(harvest.at("agent_transcript.last_assistant_message")?.stringValue == "Running the tests.")
+        #expect(harvest.at("agent_transcript.tool_results")?.arrayValue?.compactMap(\.stringValue) == ["tool result: 2 passed"])
 
         // A send starts a turn: busy until its notify; meanwhile send refuses and queues.
         let (sent, _) = try s.mcrunJSON(["send", "CX1", "t2"])

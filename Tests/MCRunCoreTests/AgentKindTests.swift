@@ -1,3 +1,5 @@
+import Foundation
+import Glibc
 import MCRunCore
 import Testing
 
@@ -56,6 +58,32 @@ struct AgentKindTests {
         #expect(transcript?.toolResults == ["tool result (error): boom"])
         #expect(AgentTranscript.parse([#"{"type":"user","message":{"content":"hi"}}"#]) == nil)
         #expect(AgentTranscript.read("/etc/passwd") == nil)
+    }
+
+    @Test func codexRolloutsAreReadAndFoundByThread() throws {
+        let lines = [
+            #"{"type":"response_item","payload":{"type":"message","role":"assistant","content":[{"type":"output_text","text":"old"}]}}"#,
+            #"{"type":"response_item","payload":{"type":"message","role":"user","content":[{"type":"input_text","text":"go"}]}}"#,
+            #"{"type":"response_item","payload":{"type":"message","role":"assistant","content":[{"type":"output_text","text":"new"}]}}"#,
+            #"{"type":"response_item","payload":{"type":"function_call_output","call_id":"c","output":"{\"output\":\"ok\",\"metadata\":{}}"}}"#,
+            #"{"type":"response_item","payload":{"type":"custom_tool_call_output","call_id":"d","output":"plain"}}"#,
+        ]
+        let transcript = AgentTranscript.parse(lines)
+        #expect(transcript?.lastAssistantMessage == "new")
+        #expect(transcript?.toolResults == ["tool result: ok", "tool result: plain"])
+
+        let root = NSTemporaryDirectory() + "mcrun-rollout-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        for day in ["2026/11/30", "2026/12/01"] {
+            try FileManager.default.createDirectory(atPath: "\(root)/sessions/\(day)", withIntermediateDirectories: true)
+        }
+        let path = "\(root)/sessions/2026/11/30/rollout-2026-11-30T09-00-00-t-1.jsonl"
+        #expect(FileManager.default.createFile(atPath: path, contents: Data()))
+        #expect(AgentTranscript.codexRollout(threadID: "t-1", environment: ["CODEX_HOME": root]) == path)
+        #expect(AgentTranscript.codexRollout(threadID: "t-1", environment: ["HOME": "/nowhere", "CODEX_HOME": root]) == path)
+        #expect(AgentTranscript.codexRollout(threadID: "t-1", environment: ["CODEX_HOME": root], days: 1) == nil)
+        #expect(AgentTranscript.codexRollout(threadID: "t-2", environment: ["CODEX_HOME": root]) == nil)
+        #expect(AgentTranscript.codexRollout(threadID: "../t-1", environment: ["CODEX_HOME": root]) == nil)
     }
 
     @Test func codexNotifyGoesBeforeTheFirstTableAndNeverReplacesAnother() throws {

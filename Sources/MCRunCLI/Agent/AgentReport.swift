@@ -30,7 +30,8 @@ struct AgentReport: ParsableCommand {
             For a strict report with exit codes, use `mcrun activity`.
 
             Codex (--from codex): its `notify` program gets the event as a JSON argument;
-            agent-turn-complete -> idle (thread-id is recorded as the agent's session). Aider
+            agent-turn-complete -> idle (thread-id is recorded as the agent's session, its rollout
+            file under $CODEX_HOME/sessions as its transcript). Aider
             (--from aider): its --notifications-command runs when a reply has ended and it waits
             for input -> idle. Neither reads stdin, which is the agent's terminal.
 
@@ -79,7 +80,12 @@ struct AgentReport: ParsableCommand {
                 log.write(payload.isEmpty ? "ignored: codex gave no notify argument" : "ignored: codex's notify argument is not a JSON object", ticket: ticket)
                 return
             }
-            hook = AgentHookInput.classifyCodex(json)
+            var codex = AgentHookInput.classifyCodex(json)
+            // Codex names no transcript; its rollout file of the thread is where it keeps one.
+            if let session = codex.session {
+                codex.session?.transcriptPath = AgentTranscript.codexRollout(threadID: session.id, environment: env)
+            }
+            hook = codex
         case .aider:
             hook = AgentHookInput.aiderWaitingForInput
         case .claudeCode, nil:

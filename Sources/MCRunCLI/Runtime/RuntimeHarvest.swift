@@ -10,7 +10,7 @@ struct RuntimeHarvest: MCRunCommand {
             The terminal record (status, summary, root_cause, safe_retry, stop_condition,
             human_input_required, next_actions, artifacts) and the transcript tail are written when
             the runtime ends, so they survive log rotation. When the agent's hooks named its
-            transcript (Claude Code's JSONL) and it can be read, the tail is the agent's last
+            transcript (Claude Code's JSONL, Codex's rollout file) and it can be read, the tail is the agent's last
             message with text and the tool results after it; otherwise the clean pane log
             (transcript_source says which: agent_transcript, pane_log, saved_tail, last_screen).
             A live runtime silent longer than the harvest timeout (setting harvest_timeout,

@@ -1,8 +1,11 @@
+import Foundation
 import Glibc
 
 /// The agent's own record of its session, read for `harvest`: Claude Code's transcript, one
 /// JSON object per line (`type` `user` or `assistant`, the API message under `message`,
-/// whose `content` is a string or a list of blocks: `text`, `tool_use`, `tool_result`).
+/// whose `content` is a string or a list of blocks: `text`, `tool_use`, `tool_result`), or
+/// Codex's rollout file (`type` `response_item`, whose `payload` is an assistant `message`
+/// with `output_text` blocks or a `function_call_output`).
 /// What an episode came to is its last assistant message with text, and the results of the
 /// tools it called after it (an agent that died mid-tool). Lines it does not know (summaries,
 /// system entries, a half-written last line) are skipped.
@@ -29,7 +32,25 @@ public struct AgentTranscript: Sendable, Equatable {
         var found: AgentTranscript?
         var messageID: String?
         for line in lines {
-            guard line.hasPrefix("{"), let entry = JSONValue.parse(line), let message = entry["message"] else { continue }
+            guard line.hasPrefix("{"), let entry = JSONValue.parse(line) else { continue }
+            if entry["type"]?.stringValue == "response_item", let payload = entry["payload"] {
+                switch payload["type"]?.stringValue {
+                case "message" where payload["role"]?.stringValue == "assistant":
+                    let text = blocks(payload["content"]).compactMap { $0["text"]?.stringValue }.joined(separator: "\n")
+                    if !text.isEmpty { found = AgentTranscript(lastAssistantMessage: text, toolResults: []) }
+                    messageID = nil
+                case "function_call_output", "custom_tool_call_output":
+                    guard found != nil else { continue }
+                    var output = Self.text(payload["output"])
+                    // Shell calls wrap their output: {"output": "...", "metadata": {...}}.
+                    if let wrapped = JSONValue.parse(output)?["output"]?.stringValue { output = wrapped }
+                    found?.toolResults.append("tool result: " + String(output.prefix(resultLimit)))
+                default:
+                    break
+                }
+                continue
+            }
+            guard let message = entry["message"] else { continue }
             let blocks = Self.blocks(message["content"])
             switch entry["type"]?.stringValue {
             case "assistant":
@@ -55,6 +76,32 @@ public struct AgentTranscript: Sendable, Equatable {
             }
         }
         return found
+    }
+
+    /// Codex's rollout file of a thread: `rollout-TIME-THREAD.jsonl` under
+    /// `$CODEX_HOME/sessions/YYYY/MM/DD/` (default `~/.codex`), newest days first, at most
+    /// `days` day folders looked at. Nil when none is found.
+    public static func codexRollout(threadID: String, environment: [String: String], days: Int = 400) -> String? {
+        guard !threadID.isEmpty, !threadID.contains("/") else { return nil }
+        let home = environment["CODEX_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? environment["HOME"].map { $0 + "/.codex" }
+        guard let root = home.map({ $0 + "/sessions" }) else { return nil }
+        let files = FileManager.default
+        func newestFirst(_ dir: String) -> [String] {
+            ((try? files.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.allSatisfy(\.isNumber) }.sorted(by: >)
+        }
+        var looked = 0
+        for year in newestFirst(root) {
+            for month in newestFirst("\(root)/\(year)") {
+                for day in newestFirst("\(root)/\(year)/\(month)") {
+                    looked += 1
+                    if looked > days { return nil }
+                    let dir = "\(root)/\(year)/\(month)/\(day)"
+                    let names = (try? files.contentsOfDirectory(atPath: dir)) ?? []
+                    if let name = names.first(where: { $0.hasPrefix("rollout-") && $0.hasSuffix("-\(threadID).jsonl") }) { return "\(dir)/\(name)" }
+                }
+            }
+        }
+        return nil
     }
 
     /// The transcript as harvest prints it: the message's lines, then each tool result's.
