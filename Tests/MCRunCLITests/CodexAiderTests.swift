@@ -147,6 +147,28 @@ struct CodexAiderTests {
         #expect(Self.typed(dir) == ["t1", "t2", "q3", "t4", "t6"])
     }
 
+    /// Codex gives the notify program its own terminal: what goes wrong goes to the log,
+    /// never onto Codex's screen.
+    @Test func aFailedCodexReportWritesNothingOnCodexsTerminal() throws {
+        let s = try Scratch(name: "codextty")
+        defer { s.cleanup() }
+        // A runtime's ledger exists (so the log can be written); the report's episode does not.
+        #expect(try s.mcrun(["start", "TTY1", "--", "sleep", "300"]).status == 0)
+        let notify = try AgentReportTests.codexNotify().map { "'\($0)'" }.joined(separator: " ")
+        let line =
+            "export MCRUN_TICKET=GHOST-1 MCRUN_EPISODE=1 MCRUN_NONCE=0000 MCRUN_STATE_DIR='\(s.stateDir)' PATH='\(Scratch.binDirectory)':$PATH; "
+            + "\(notify) 'not json'; \(notify) '{\"type\":\"agent-turn-complete\",\"thread-id\":\"t\"}'; echo \"rc=$?\"; sleep 300"
+        #expect(try s.tmux(["new-session", "-d", "-s", "codex-screen", "sh", "-c", line]).succeeded)
+        try waitUntil("both reports ran in the terminal: \(String(describing: try? s.tmux(["capture-pane", "-p", "-t", "codex-screen"]).stdoutText))") {
+            try s.tmux(["capture-pane", "-p", "-t", "codex-screen"]).stdoutText.contains("rc=0")
+        }
+        let screen = try s.tmux(["capture-pane", "-p", "-t", "codex-screen"]).stdoutText
+        #expect(!screen.contains("mcrun"), "the report wrote on the terminal: \(screen)")
+        let log = (try? String(contentsOfFile: s.stateDir + "/agent-reports.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("GHOST-1 episode 1: ignored: codex's notify argument is not a JSON object"), "agent-reports.log: \(log)")
+        #expect(log.contains("GHOST-1 episode 1: agent-turn-complete -> idle not recorded"), "agent-reports.log: \(log)")
+    }
+
     @Test func aiderStandInShowsIdleAfterEachReplyAndWaitingAtItsQuestion() throws {
         let s = try Scratch(name: "aider")
         defer { s.cleanup() }

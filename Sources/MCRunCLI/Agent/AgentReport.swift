@@ -66,7 +66,7 @@ struct AgentReport: ParsableCommand {
         // Not inside a runtime: the agent runs on its own, and that is not an error.
         guard ["MCRUN_TICKET", "MCRUN_EPISODE", "MCRUN_NONCE"].contains(where: { env[$0]?.isEmpty == false }) else { return }
         let directory = StateDirectory.resolve(explicit: nil, environment: env)
-        var log = AgentReportWatchdog.Log(fd: -1)
+        var log = AgentReportWatchdog.Log(fd: -1, stderr: fromStdin || isatty(2) == 0)
         if access(directory.path, W_OK) == 0 {
             log.fd = AgentReportLog(directory: directory).open()
             AgentReportWatchdog.logFD = log.fd
@@ -184,9 +184,12 @@ enum AgentReportWatchdog {
 
     struct Log {
         var fd: Int32
+        /// Codex gives its notify program its own terminal as stderr: a message there would
+        /// be drawn over Codex's screen, so it goes only to the log.
+        var stderr = true
 
         func write(_ message: String, ticket: String) {
-            Output.write("mcrun agent report: \(message)\n", to: 2)
+            if stderr { Output.write("mcrun agent report: \(message)\n", to: 2) }
             guard fd >= 0 else { return }
             Output.write("\(RuntimeShow.time(WallClock.now())) \(ticket): \(message)\n", to: fd)
         }
