@@ -21,7 +21,7 @@ import Testing
     /// only placeholder: exit 2, one line, nothing created.
     @Test(arguments: [
         ["--agent", "cursor"], ["--resume-argv", " "], ["--resume-argv", "[1, 2]"], ["--resume-argv", #"["claude""#],
-        ["--resume-argv", "claude --resume {sesion_id}"], ["--resume-argv", "[]"],
+        ["--resume-argv", "claude --resume {sesion_id}"], ["--resume-argv", "[]"], ["--resume-argv", "no-such-agent-command --resume {session_id}"],
     ])
     func badAgentOptionsChangeNothing(_ options: [String]) throws {
         let s = try Scratch(name: "badagent")

@@ -92,6 +92,10 @@ struct RuntimeStart: MCRunCommand {
             env[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
         }
         let directory = cwd.map(StateDirectory.absolute) ?? StateDirectory.currentDirectory()
+        // Found now, not at the relaunch after a death, when nobody is there to fix it.
+        if let program = resume?.first, Executable.resolve(program, path: env["PATH"], cwd: directory) == nil {
+            throw .badInput("command_not_found", "the --resume-argv command \(program.debugDescription) was not found in PATH or is not executable")
+        }
         let context: MCRunContext
         do {
             context = try global.context()
