@@ -115,8 +115,9 @@ struct CodexAiderTests {
         #expect(harvest.at("agent_transcript.tool_results")?.arrayValue?.compactMap(\.stringValue) == ["tool result: 2 passed"])
 
         // A send starts a turn: busy until its notify; meanwhile send refuses and queues.
-        let (sent, _) = try s.mcrunJSON(["send", "CX1", "t2"])
+        let (sent, sentJSON) = try s.mcrunJSON(["send", "CX1", "t2"])
         #expect(sent.status == 0, "\(sent.stderrText)")
+        #expect(sentJSON.at("state")?.stringValue == "pasted", "no receipt can have come before the turn ends")
         try waitUntil("t2 reached the stand-in") { Self.typed(dir).contains("t2") }
         #expect(try Self.activity(s, "CX1") == "busy")
         let (refused, refusal) = try s.mcrunJSON(["send", "CX1", "t3"])
@@ -124,11 +125,16 @@ struct CodexAiderTests {
         #expect(refusal.at("reason")?.stringValue == "agent_busy")
         #expect(try s.mcrun(["send", "CX1", "--queue", "q3"]).status == 0)
         try Self.release(s, dir, "t2")
+        // The turn's input messages are Codex's receipt of t2.
+        let (_, shown) = try s.mcrunJSON(["show", "CX1"])
+        let t2 = shown.at("queue")?.arrayValue?.first { $0.at("id")?.intValue == sentJSON.at("send_id")?.intValue }
+        #expect(t2?.at("state")?.stringValue == "confirmed", "\(String(describing: t2))")
         // The end of t2 delivers the queued message, which starts a turn of its own.
         try waitUntil("the queued message reached the stand-in") { Self.typed(dir).contains("q3") }
         #expect(try Self.activity(s, "CX1") == "busy")
         try Self.release(s, dir, "q3")
         #expect(try Self.activity(s, "CX1") == "idle")
+        #expect(try Self.entry(s, "CX1").at("last_send.state")?.stringValue == "confirmed", "the queued message's receipt")
         #expect(!Self.typed(dir).contains("t3"))
 
         // A turn typed in the pane after the last report: no hook says so, its output does.

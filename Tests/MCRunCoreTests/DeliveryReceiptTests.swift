@@ -26,7 +26,7 @@ struct DeliveryReceiptTests {
 
     @Test func thePromptOfUserPromptSubmitIsRead() {
         let input = AgentHookInput.classify(JSONValue.parse(#"{"hook_event_name":"UserPromptSubmit","prompt":"do it"}"#) ?? .null)
-        #expect(input.prompt == "do it")
-        #expect(AgentHookInput.classify(JSONValue.parse(#"{"hook_event_name":"PreToolUse","prompt":"no"}"#) ?? .null).prompt == nil)
+        #expect(input.prompts == ["do it"])
+        #expect(AgentHookInput.classify(JSONValue.parse(#"{"hook_event_name":"PreToolUse","prompt":"no"}"#) ?? .null).prompts.isEmpty)
     }
 }

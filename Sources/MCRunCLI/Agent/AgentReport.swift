@@ -31,7 +31,8 @@ struct AgentReport: ParsableCommand {
 
             Codex (--from codex): its `notify` program gets the event as a JSON argument;
             agent-turn-complete -> idle (thread-id is recorded as the agent's session, its rollout
-            file under $CODEX_HOME/sessions as its transcript). Aider
+            file under $CODEX_HOME/sessions as its transcript; its input-messages confirm the
+            receipt of the messages send pasted with the same text). Aider
             (--from aider): its --notifications-command runs when a reply has ended and it waits
             for input -> idle. Neither reads stdin, which is the agent's terminal.
 
@@ -115,7 +116,7 @@ struct AgentReport: ParsableCommand {
             let context = try MCRunContext(stateDirectory: directory, environment: bounded, actor: env["MCRUN_ACTOR"] ?? "agent hook (\(hook.event ?? "?"))")
             let recorded = try Activity.record(
                 hook.report, detail: hook.detail, session: hook.session, credentials: credentials, ledger: context.ledger, actor: context.actor)
-            if let prompt = hook.prompt {
+            for prompt in hook.prompts {
                 try Self.confirmReceipt(prompt, credentials: credentials, context: context)
             }
             if hook.report == .idle {

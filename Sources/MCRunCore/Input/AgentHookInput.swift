@@ -13,9 +13,10 @@ public struct AgentHookInput: Sendable, Equatable {
     /// The agent's own session (`session_id`, `transcript_path`), when the input names one
     /// that fits: an id of at most 200 bytes, an absolute path of at most 4096.
     public var session: Activity.AgentSession?
-    /// The prompt the agent received (Claude Code `UserPromptSubmit`'s `prompt`): the
-    /// receipt of a message `send` pasted (see `DeliveryReceipt`).
-    public var prompt: String?
+    /// The prompts the agent received (Claude Code `UserPromptSubmit`'s `prompt`, the
+    /// `input-messages` of a turn Codex completed): receipts of messages `send` pasted (see
+    /// `DeliveryReceipt`).
+    public var prompts: [String] = []
 
     /// Reads the hook's input. Turn starts and tool calls are busy, the end of a turn is
     /// idle. A permission dialog, or a dialog asking the person for input, is waiting.
@@ -23,7 +24,7 @@ public struct AgentHookInput: Sendable, Equatable {
     /// it sits at its prompt, which is what `send` types into: idle, not waiting.
     public static func classify(_ json: JSONValue) -> AgentHookInput {
         let event = json["hook_event_name"]?.stringValue
-        var input = AgentHookInput(event: event, report: nil, detail: nil, session: nil, prompt: nil)
+        var input = AgentHookInput(event: event, report: nil, detail: nil, session: nil)
         if let id = json["session_id"]?.stringValue, !id.isEmpty, id.utf8.count <= 200, !id.contains(where: \.isNewline) {
             let path = json["transcript_path"]?.stringValue.flatMap {
                 $0.hasPrefix("/") && $0.utf8.count <= 4096 && !$0.contains(where: \.isNewline) ? $0 : nil
@@ -33,7 +34,7 @@ public struct AgentHookInput: Sendable, Equatable {
         switch event {
         case "UserPromptSubmit":
             input.report = .busy
-            input.prompt = json["prompt"]?.stringValue
+            input.prompts = json["prompt"]?.stringValue.map { [$0] } ?? []
         case "PreToolUse", "PostToolUse", "PostToolUseFailure":
             input.report = .busy
         case "Stop":
@@ -62,9 +63,10 @@ public struct AgentHookInput: Sendable, Equatable {
 
     /// Reads Codex's `notify` payload, the JSON object Codex appends as the notify program's
     /// last argument: `type` `agent-turn-complete` (with `thread-id`, `turn-id`, `cwd`,
-    /// `input-messages`, `last-assistant-message`) ends a turn: idle. `agent-turn-start`
-    /// (sent by some versions) is busy, and `approval-requested` (the name Codex gives an
-    /// approval prompt in its TUI notifications) is waiting. The thread id is the session
+    /// `input-messages`, `last-assistant-message`) ends a turn: idle, and its input messages
+    /// are receipts. `agent-turn-start` (sent by some versions) is busy, and
+    /// `approval-requested` (the name Codex gives an approval prompt in its TUI
+    /// notifications) is waiting. The thread id is the session
     /// `codex resume` takes; Codex names no transcript file.
     public static func classifyCodex(_ json: JSONValue) -> AgentHookInput {
         let type = json["type"]?.stringValue
@@ -75,6 +77,9 @@ public struct AgentHookInput: Sendable, Equatable {
         switch type {
         case "agent-turn-complete":
             input.report = .idle
+            // The person's messages of the turn: a receipt, late (at the turn's end) but
+            // from the agent itself. Codex sends at most a few; more is not a receipt.
+            input.prompts = Array((json["input-messages"]?.arrayValue ?? []).compactMap(\.stringValue).prefix(16))
         case "agent-turn-start":
             input.report = .busy
         case "approval-requested":
