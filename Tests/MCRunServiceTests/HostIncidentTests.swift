@@ -1,0 +1,108 @@
+import Foundation
+import Glibc
+import MCRunCore
+import MCRunTestSupport
+import Testing
+
+/// mcrun's tmux server lost with agents in it: one host incident, no ticket's death, one
+/// relaunch each once the server is back (serve outside systemd starts it again itself).
+@Suite(.serialized, .timeLimit(.minutes(1)))
+struct HostIncidentTests {
+    static let tickets = ["H1", "H2", "H3", "H4"]
+
+    static func runningEpisodes(_ s: Scratch) throws -> [String: Int] {
+        var out: [String: Int] = [:]
+        for ticket in tickets {
+            if let r = try s.context().ledger.liveRuntime(ticket: ticket), r.state == .running { out[ticket] = r.episode }
+        }
+        return out
+    }
+
+    @Test func killingTheTmuxServerIsOneHostIncidentNotADeathAndEachRuntimeIsRelaunchedOnce() throws {
+        let s = try Scratch(name: "tmuxlost")
+        defer { s.cleanup() }
+        let serve = try ServeProcess(s, arguments: ["--reconcile-interval", "1s", "--retry-delay", "300ms"])
+        try serve.waitUntilReady()
+        for ticket in Self.tickets { _ = try s.startAgent(ticket, ["sleep", "1000"]) }
+
+        for loss in 1...2 {
+            #expect(try s.tmux(["kill-server"]).status == 0)
+            try waitUntil("each runtime relaunched after loss \(loss); serve log:\n\(serve.log)", timeout: 20) {
+                try Self.runningEpisodes(s) == Dictionary(uniqueKeysWithValues: Self.tickets.map { ($0, loss + 1) })
+            }
+            let incidents = try s.events("host_incident")
+            #expect(incidents.count == loss, "\(incidents)")
+            #expect(incidents.allSatisfy { $0.data.objectValue?["kind"]?.stringValue == "tmux_lost" })
+            try waitUntil("the incident closed once the server was back") { try s.events("host_incident_closed").count == loss }
+        }
+        // Nothing was counted against a ticket, nothing escalated: the loss was the host's.
+        #expect(try s.events("death").isEmpty)
+        #expect(try s.events("escalation").isEmpty)
+        for ticket in Self.tickets {
+            let row = try #require(try s.ticketRow(ticket))
+            #expect(row.deaths == 0 && !row.escalated, "\(ticket): \(row)")
+            let episodes = try s.runtimes(ticket)
+            #expect(episodes.count == 3, "\(ticket): one relaunch per loss")
+            for lost in episodes.prefix(2) { #expect(lost.state == .dead && lost.endReason == "tmux_server_lost") }
+        }
+        let retries = try s.events("retry")
+        #expect(retries.count == 2 * Self.tickets.count && retries.allSatisfy { $0.reason == "host_incident" }, "\(retries)")
+        #expect(try s.events("host_lost").count == 2 * Self.tickets.count)
+        #expect(try s.context().ledger.openIncidents().isEmpty)
+    }
+
+    /// The other side of telling them apart: one session closed while the server runs is
+    /// that agent's death, counted and relaunched as always.
+    @Test func aSessionClosedWhileTheServerRunsIsStillTheTicketsDeath() throws {
+        let s = try Scratch(name: "onesession")
+        defer { s.cleanup() }
+        let serve = try ServeProcess(s, arguments: ["--reconcile-interval", "1s", "--retry-delay", "300ms"])
+        try serve.waitUntilReady()
+        _ = try s.startAgent("K1", ["sleep", "1000"])
+        _ = try s.startAgent("K2", ["sleep", "1000"])
+        #expect(try s.tmux(["kill-session", "-t", "=K1@1"]).status == 0)
+        try waitUntil("K1's death recorded and relaunched") { try s.runtimes("K1").last?.episode == 2 && s.runtimes("K1").last?.state == .running }
+        #expect(try s.ticketRow("K1")?.deaths == 1)
+        #expect(try s.events("host_incident").isEmpty)
+        #expect(try s.runtimes("K2").count == 1 && s.runtimes("K2").first?.state == .running)
+    }
+
+    /// `ps` says so while the incident is open, and `--json` carries it.
+    @Test func psShowsAnOpenIncidentAndStopAllRecordsStops() throws {
+        let s = try Scratch(name: "psincident")
+        defer { s.cleanup() }
+        _ = try s.startAgent("P1", ["sleep", "1000"])
+        _ = try s.startAgent("P2", ["sleep", "1000"])
+        // No serve: the next command that touches a runtime records the loss.
+        #expect(try s.tmux(["kill-server"]).status == 0)
+        try waitUntil("the agents gone") { try s.runtimes("P1").first?.identity?.liveness() != .alive }
+        let stopped = try s.mcrun(["stop", "P1"])
+        #expect(stopped.status == 0, "\(stopped.stderrText)")
+        #expect(try s.runtimes("P1").first?.endReason == "tmux_server_lost")
+        #expect(try s.ticketRow("P1")?.deaths == 0)
+        let ps = try s.mcrun(["ps"])
+        #expect(ps.stdoutText.hasPrefix("HOST: host incident: mcrun's tmux server lost"), "\(ps.stdoutText)")
+        let (_, json) = try s.mcrunJSON(["ps"])
+        #expect(json.at("host_incidents")?.arrayValue?.first?.at("kind")?.stringValue == "tmux_lost")
+        let metrics = try s.mcrun(["metrics"]).stdoutText
+        #expect(metrics.contains("mcrun_host_incident_open{kind=\"tmux_lost\"} 1"), "\(metrics)")
+
+        // stop --all: every live runtime stopped and recorded as a stop.
+        _ = try s.startAgent("P3", ["sleep", "1000"])
+        _ = try s.startAgent("P4", ["sleep", "1000"])
+        let all = try s.mcrun(["stop", "--all", "--reason", "maintenance", "--grace", "2s"])
+        #expect(all.status == 0, "\(all.stderrText)")
+        for ticket in ["P3", "P4"] {
+            let r = try #require(try s.runtimes(ticket).last)
+            #expect(r.state == .stopped && r.endReason == "maintenance", "\(ticket): \(r.state) \(r.endReason ?? "-")")
+        }
+        // As a unit's ExecStop= after a crash ($EXIT_CODE set) it stops nothing.
+        _ = try s.startAgent("P5", ["sleep", "1000"])
+        s.environment["EXIT_CODE"] = "killed"
+        let skipped = try s.mcrun(["stop", "--all", "--exec-stop"])
+        s.environment["EXIT_CODE"] = nil
+        #expect(skipped.status == 0 && skipped.stdoutText.contains("nothing stopped"), "\(skipped.stdoutText)")
+        #expect(try s.runtimes("P5").last?.state == .running)
+        #expect(try s.mcrun(["stop", "--all", "P5"]).status == 2)
+    }
+}
