@@ -73,6 +73,9 @@ extension MCRunContext {
     /// its way out, asked again for up to a second.
     func tmuxServerLost(with runtimes: [Runtime]) -> Bool {
         guard !runtimes.isEmpty else { return false }
+        // A hung server must not hold the record of a death for tmux's usual 10 s.
+        var tmux = self.tmux
+        tmux.timeoutMilliseconds = 2_000
         guard let first = try? tmux.snapshot() else { return false }
         if !first.serverRunning { return true }
         let missing = runtimes.filter { first.pane(of: $0) == nil }
