@@ -29,8 +29,12 @@ struct BreakerTests {
         _ = try s.write("broken", "")
         s.environment["BROKEN"] = s.path("broken")
         #expect(try s.mcrun(["config", "breaker-cooldown", "1h"]).status == 0)
+        // One page for the host, not one per ticket: an `any` hook hears each notable event.
+        try FileManager.default.createDirectory(atPath: s.path("hooks.d"), withIntermediateDirectories: true)
+        _ = try s.script("hooks.d/any", "#!/bin/sh\ncat >> \"$0.seen\"\necho >> \"$0.seen\"\n")
         // A long retry delay: the launches counted are the starts, whatever the machine's pace.
-        let serve = try ServeProcess(s, arguments: ["--reconcile-interval", "1s", "--retry-delay", "30s"])
+        let serve = try ServeProcess(
+            s, arguments: ["--reconcile-interval", "1s", "--retry-delay", "30s", "--hooks-dir", s.path("hooks.d")])
         try serve.waitUntilReady()
 
         var refused: [JSONValue] = []
@@ -69,6 +73,12 @@ struct BreakerTests {
         let incidents = try s.events("host_incident")
         #expect(incidents.count == 1 && incidents.first?.data.objectValue?["escalated"] == .bool(true), "\(incidents)")
         #expect(try s.events("escalation").isEmpty)
+        func paged() -> [String] {
+            let seen = (try? String(contentsOfFile: s.path("hooks.d/any.seen"), encoding: .utf8)) ?? ""
+            return seen.split(separator: "\n").compactMap { (try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)))?.at("kind")?.stringValue }
+        }
+        try waitUntil("the event hook to hear of the incident") { paged().contains("host_incident") }
+        #expect(paged().filter { $0 == "host_incident" }.count == 1 && !paged().contains("escalation"), "\(paged())")
         for i in 1...6 {
             let row = try s.ticketRow("Q\(i)")
             #expect((row?.deaths ?? 0) == 0 && row?.escalated != true, "Q\(i): \(String(describing: row))")
