@@ -106,3 +106,43 @@ struct HostIncidentTests {
         #expect(try s.mcrun(["stop", "--all", "P5"]).status == 2)
     }
 }
+
+/// Relaunches that fail for a cause outside the agent (here tmux refusing new sessions) are
+/// the host's: owed again with a growing delay, one incident, never an escalation.
+@Suite(.serialized, .timeLimit(.minutes(1)))
+struct LaunchFailureIncidentTests {
+    @Test func relaunchesFailingOutsideTheAgentAreOneIncidentAndNeverEscalate() throws {
+        let s = try Scratch(name: "launchfail")
+        defer { s.cleanup() }
+        let wrapper = try s.script(
+            "tmux-wrapper",
+            """
+            #!/bin/sh
+            if [ -e "$FAIL_NEW_SESSION" ]; then
+              for a in "$@"; do [ "$a" = new-session ] && { echo "server refused the session" >&2; exit 1; }; done
+            fi
+            exec tmux "$@"
+            """)
+        let flag = s.path("fail-new-session")
+        let serve = try ServeProcess(
+            s, arguments: ["--reconcile-interval", "1s", "--retry-delay", "200ms"], environment: ["MCRUN_TMUX": wrapper, "FAIL_NEW_SESSION": flag])
+        try serve.waitUntilReady()
+        let agent = try s.startAgent("L1", ["sleep", "1000"])
+        _ = try s.write("fail-new-session", "")
+        kill(agent, SIGKILL)
+        try waitUntil("five relaunches that did not start; log:\n\(serve.log)", timeout: 20) {
+            try s.runtimes("L1").filter { $0.state == .launchFailed }.count >= 5
+        }
+        let row = try #require(try s.ticketRow("L1"))
+        #expect(!row.escalated && row.deaths == 1, "\(row)")
+        let incidents = try s.events("host_incident")
+        #expect(incidents.count == 1 && incidents.first?.data.objectValue?["kind"]?.stringValue == "launch_failed", "\(incidents)")
+        #expect(try s.mcrun(["ps"]).stdoutText.contains("HOST: host incident"))
+
+        try FileManager.default.removeItem(atPath: flag)
+        try waitUntil("L1 running again", timeout: 20) { try s.context().ledger.liveRuntime(ticket: "L1")?.state == .running }
+        try waitUntil("the incident closed") { try s.events("host_incident_closed").count == 1 }
+        #expect(try s.events("escalation").isEmpty)
+        #expect(try s.context().ledger.openIncidents().isEmpty)
+    }
+}

@@ -341,6 +341,10 @@ struct HostDoctor: ParsableCommand {
                 Check(
                     name: "host incident", status: .warn, detail: incident.summary(),
                     fix: "systemctl start mcrun-tmux.service (under systemd serve waits for it), or run mcrun serve")
+            case .launchFailed:
+                Check(
+                    name: "host incident", status: .warn, detail: incident.summary(),
+                    fix: "look at the retry_owed events (mcrun events --kind retry_owed) and serve's log for why tmux could not start the agents")
             }
         }
     }

@@ -9,6 +9,9 @@ public struct HostIncident: Sendable, Equatable {
         case tmuxLost = "tmux_lost"
         /// Agents of several tickets died right after starting: starts and relaunches are held.
         case breaker
+        /// Relaunches did not start for a cause outside the agent (tmux failed, no identity
+        /// in time, the launcher vanished): owed again, never escalated.
+        case launchFailed = "launch_failed"
     }
 
     public var id: Int64
@@ -45,6 +48,9 @@ public struct HostIncident: Sendable, Equatable {
         switch kind {
         case .tmuxLost:
             return "host incident: mcrun's tmux server lost \(age) ago; \(runtimes) runtime\(runtimes == 1 ? "" : "s") ended, relaunched once it is back"
+        case .launchFailed:
+            return
+                "host incident for \(age): relaunches fail outside the agents (\(cause)); \(tickets.count) ticket\(tickets.count == 1 ? "" : "s") owed a relaunch, tried again with a growing delay"
         case .breaker:
             var line = "host breaker open for \(age): \(cause); starts and relaunches held"
             if probeRuntimeID != nil {

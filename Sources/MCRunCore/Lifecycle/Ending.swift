@@ -221,9 +221,11 @@ public struct Ending: Sendable {
         return result
     }
 
-    /// A relaunch owed for a death did not start. A cause outside the agent leaves it owed
-    /// (up to the policy's attempts, with a growing delay); a cause in the agent's command or
-    /// directory, or too many attempts, escalates the ticket. Never dropped silently.
+    /// A relaunch owed for a death did not start. A cause outside the agent (tmux failed,
+    /// its launcher vanished, no identity in time) is the host's: the relaunch stays owed
+    /// with a growing delay (capped at 64 retry delays), one `launch_failed` host incident
+    /// says so, and the ticket never escalates for it. A cause in the agent's command or
+    /// directory escalates the ticket. Never dropped silently.
     static func owedRelaunchFailed(
         _ db: Database, runtime: Runtime, previous: Int64, reason: String, policy: DeathPolicy, actor: String, now: Double
     ) throws {
@@ -237,22 +239,20 @@ public struct Ending: Sendable {
                 db, kind: "retry_owed", runtime: runtime, actor: actor, reason: reason, data: ["previous_runtime_id": .int(previous)], now: now)
             return
         }
-        let attempts = try Ledger.failedRelaunches(db, of: previous)
-        if infrastructureLaunchFailures.contains(reason) && attempts < policy.maxRelaunchAttempts {
-            let delay = Double(policy.retryDelayMilliseconds) / 1000 * Double(1 << min(attempts, 6))
-            var owed = PendingRetry(ticket: runtime.ticket, runtimeID: previous, dueAt: now + max(delay, 0.5), createdAt: now)
-            owed.attempts = attempts
-            try Ledger.oweRetry(db, owed)
-            try Ledger.appendEvent(
-                db, kind: "retry_owed", runtime: runtime, actor: actor, reason: reason,
-                data: ["previous_runtime_id": .int(previous), "attempts": .int(Int64(attempts)), "due_at": .double(owed.dueAt)], now: now)
-        } else {
-            let why =
-                infrastructureLaunchFailures.contains(reason)
-                ? "the silent relaunch did not start after \(attempts) attempts (last: \(reason))"
-                : "the silent relaunch did not start: \(reason)"
-            try TicketTransition.escalate(reason: why, runtime: runtime).apply(db, ticket: runtime.ticket, actor: actor, now: now)
+        guard infrastructureLaunchFailures.contains(reason) else {
+            try TicketTransition.escalate(reason: "the silent relaunch did not start: \(reason)", runtime: runtime).apply(
+                db, ticket: runtime.ticket, actor: actor, now: now)
+            return
         }
+        let attempts = try Ledger.failedRelaunches(db, of: previous)
+        let delay = Double(policy.retryDelayMilliseconds) / 1000 * Double(1 << min(max(attempts - 1, 0), 6))
+        var owed = PendingRetry(ticket: runtime.ticket, runtimeID: previous, dueAt: now + max(delay, 0.5), createdAt: now)
+        owed.attempts = attempts
+        owed.hostIncidentID = try HostLaunchFailures.record(db, runtime: runtime, reason: reason, actor: actor, now: now).id
+        try Ledger.oweRetry(db, owed)
+        try Ledger.appendEvent(
+            db, kind: "retry_owed", runtime: runtime, actor: actor, reason: reason,
+            data: ["previous_runtime_id": .int(previous), "attempts": .int(Int64(attempts)), "due_at": .double(owed.dueAt)], now: now)
     }
 
     /// Why the agent is considered gone, as recorded on the death.

@@ -46,6 +46,7 @@ public struct Launcher: Sendable {
         _ = try failClosed { () throws(MCRunError) in try Ending(context: context).reapIfGone(ticket: request.ticket.rawValue) }
         let admitted = try admit(request)
         let runtime = try launch(admitted, timeoutMilliseconds: request.timeoutMilliseconds)
+        _ = try? context.ledger.launchesWorkAgain(actor: context.actor)
         ServiceNudge.send(context.stateDirectory)
         return runtime
     }
@@ -80,7 +81,10 @@ public struct Launcher: Sendable {
                     "host_incident_id": JSONValue(retry.hostIncidentID),
                 ])
         }
-        return try launch(admitted, timeoutMilliseconds: timeoutMilliseconds, startsTmuxServer: startsTmuxServer)
+        let runtime = try launch(admitted, timeoutMilliseconds: timeoutMilliseconds, startsTmuxServer: startsTmuxServer)
+        // A launch started: relaunches failing outside the agents are over.
+        _ = try? context.ledger.launchesWorkAgain(actor: actor)
+        return runtime
     }
 
     /// The admission transaction: policy, the one-live-runtime index and the capacity count

@@ -92,3 +92,43 @@ extension MCRunContext {
         return false
     }
 }
+
+/// Relaunches that do not start for a cause outside the agent (`Ending.infrastructureLaunchFailures`):
+/// one `launch_failed` host incident for all of them, closed by the next launch that starts.
+enum HostLaunchFailures {
+    static func record(_ db: Database, runtime: Runtime, reason: String, actor: String, now: Double) throws -> HostIncident {
+        if var open = try Ledger.openIncident(db, kind: .launchFailed) {
+            if !open.tickets.contains(runtime.ticket) { open.tickets.append(runtime.ticket) }
+            open.runtimes += 1
+            open.cause = "last: \(reason)"
+            try Ledger.updateIncident(db, open)
+            return open
+        }
+        let incident = try Ledger.insertIncident(
+            db, kind: .launchFailed, cause: "last: \(reason)", tickets: [runtime.ticket], runtimes: 1, nextProbeAt: nil, now: now)
+        try Ledger.appendEvent(
+            db, kind: "host_incident", runtime: runtime, actor: actor, reason: reason,
+            data: ["incident_id": .int(incident.id), "kind": .string(incident.kind.rawValue), "cause": .string(incident.cause), "escalated": false],
+            now: now)
+        return incident
+    }
+}
+
+extension Ledger {
+    /// A launch started: an open `launch_failed` incident is over. Returns it when closed.
+    public func launchesWorkAgain(actor: String) throws(MCRunError) -> HostIncident? {
+        guard try read({ db in try Ledger.openIncident(db, kind: .launchFailed) }) != nil else { return nil }
+        return try write { db in
+            guard var open = try Ledger.openIncident(db, kind: .launchFailed) else { return nil }
+            let now = WallClock.now()
+            open.endedAt = now
+            open.closedBy = actor
+            open.closeReason = "launch_started"
+            try Ledger.updateIncident(db, open)
+            try Ledger.appendEvent(
+                db, kind: "host_incident_closed", actor: actor, reason: "launch_started",
+                data: ["incident_id": .int(open.id), "kind": .string(open.kind.rawValue), "lasted_seconds": .double(now - open.startedAt)], now: now)
+            return open
+        }
+    }
+}
