@@ -146,3 +146,50 @@ struct LaunchFailureIncidentTests {
         #expect(try s.context().ledger.openIncidents().isEmpty)
     }
 }
+
+/// A relaunch whose shim cannot write the agent's identity (the ledger held by another
+/// process past the busy timeout) failed for the host: owed again, no escalation.
+@Suite(.serialized, .timeLimit(.minutes(1)))
+struct ShimLedgerUnwritableTests {
+    @Test func aShimTheLedgerRefusedIsAHostFailureAndTheRelaunchIsOwedAgain() throws {
+        let s = try Scratch(name: "shimledger")
+        defer { s.cleanup() }
+        // The shim waits at a gate while `hold` exists, so the test can take the lock
+        // between the relaunch's admission and the shim's write.
+        let shim = try s.script(
+            "shim-gate",
+            """
+            #!/bin/sh
+            if [ -e "$GATE.hold" ]; then while [ ! -e "$GATE.go" ]; do sleep 0.02; done; fi
+            exec "$REAL_MCRUN" "$@"
+            """)
+        let gate = s.path("gate")
+        let serve = try ServeProcess(
+            s, arguments: ["--reconcile-interval", "1s", "--retry-delay", "300ms"],
+            environment: ["MCRUN_BIN": shim, "GATE": gate, "REAL_MCRUN": Scratch.mcrunPath, "MCRUN_BUSY_TIMEOUT": "1"])
+        try serve.waitUntilReady()
+        let agent = try s.startAgent("U1", ["sleep", "1000"])
+        _ = try s.write("gate.hold", "")
+        kill(agent, SIGKILL)
+        try waitUntil("the relaunch admitted and its shim at the gate") {
+            try s.runtimes("U1").last.map { $0.episode == 2 && $0.state == .launching && $0.paneID != nil } ?? false
+        }
+        let lock = try s.holdLedgerLock()
+        _ = try s.write("gate.go", "")
+        try waitUntil(
+            "the shim to give up on the ledger; panes: \((try? s.tmux(["list-panes", "-a", "-F", "#{session_name} #{pane_dead} #{pane_dead_status}"]).stdoutText) ?? "?"); log:\n\(serve.log)"
+        ) {
+            try s.tmux(["list-panes", "-t", "=U1@2", "-F", "#{pane_dead}"]).stdoutText.hasPrefix("1")
+        }
+        try FileManager.default.removeItem(atPath: s.path("gate.hold"))
+        lock.release()
+        try waitUntil("U1 running again in a later episode; log:\n\(serve.log)", timeout: 20) {
+            try s.context().ledger.liveRuntime(ticket: "U1").map { $0.state == .running && $0.episode >= 3 } ?? false
+        }
+        let failed = try #require(try s.runtimes("U1").first { $0.episode == 2 })
+        #expect(failed.state == .launchFailed && failed.endReason == "ledger_unwritable", "\(failed.state) \(failed.endReason ?? "-")")
+        let row = try #require(try s.ticketRow("U1"))
+        #expect(!row.escalated && row.deaths == 1, "\(row)")
+        #expect(try s.events("escalation").isEmpty)
+    }
+}

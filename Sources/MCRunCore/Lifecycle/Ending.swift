@@ -61,7 +61,7 @@ public struct Ending: Sendable {
     }
 
     /// Infrastructure causes of a failed launch: a relaunch that failed for one of these is owed again.
-    static let infrastructureLaunchFailures: Set<String> = ["tmux_failed", "launcher_gone", "launch_timeout", "no_identity"]
+    static let infrastructureLaunchFailures: Set<String> = ["tmux_failed", "launcher_gone", "launch_timeout", "no_identity", "ledger_unwritable"]
 
     /// Records and tears down one runtime.
     @discardableResult

@@ -238,11 +238,14 @@ public struct Launcher: Sendable {
             if now >= nextPaneCheck, current.state == .launching {
                 nextPaneCheck = now + .milliseconds(250)
                 if let pane = try? context.tmux.pane(created.paneID), pane.dead {
+                    let screen = context.tmux.capture(created.paneID)
+                    // A shim the ledger refused failed for the host, not for the agent.
+                    let unwritable =
+                        (pane.deadStatus == Int(Shim.ledgerUnwritableExitCode) && pane.deadSignal == nil)
+                        || (screen?.contains("mcrun shim: " + Shim.ledgerUnwritableMessage) ?? false)
                     return try failUnlessStarted(
-                        current, reason: "shim_exited",
-                        message:
-                            "the launch shim for \(current.ticket) exited before the agent started: \(context.tmux.capture(created.paneID)?.replacingNewlines() ?? "")"
-                    )
+                        current, reason: unwritable ? "ledger_unwritable" : "shim_exited",
+                        message: "the launch shim for \(current.ticket) exited before the agent started: \(screen?.replacingNewlines() ?? "")")
                 }
             }
             usleep(pause)
