@@ -68,9 +68,9 @@ extension MCRunContext {
     /// Whether these runtimes' agents went away with the tmux server rather than each on
     /// its own. A dead agent's pane stays (remain-on-exit), so when every pane is there the
     /// server is up and these are ordinary deaths, told with one snapshot. A missing
-    /// session is one closed on its own, or its server is gone: no server running, or one
-    /// started after the agent (serve outside systemd starts it again at once), or one on
-    /// its way out, asked again for up to a second.
+    /// session is one closed on its own, or its server is gone: no server running, one
+    /// started after the agent (serve outside systemd starts it again at once) or in a later
+    /// boot, or one on its way out, asked again for up to a second.
     func tmuxServerLost(with runtimes: [Runtime]) -> Bool {
         guard !runtimes.isEmpty else { return false }
         // A hung server must not hold the record of a death for tmux's usual 10 s.
@@ -80,6 +80,9 @@ extension MCRunContext {
         if !first.serverRunning { return true }
         let missing = runtimes.filter { first.pane(of: $0) == nil }
         if missing.isEmpty { return false }
+        // An agent of an earlier boot went with that boot's server.
+        let boot = ProcFS.bootID()
+        if missing.contains(where: { $0.identity.map { $0.bootID != boot } ?? false }) { return true }
         if let serverStart = tmux.serverStartTime(), missing.contains(where: { $0.identity.map { serverStart > $0.startTime } ?? false }) {
             return true
         }
