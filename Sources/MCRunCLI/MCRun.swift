@@ -39,7 +39,7 @@ public struct MCRun: AsyncParsableCommand {
         version: BuildVersion.describe,
         subcommands: [
             RuntimeStart.self, RuntimeStop.self, RuntimeList.self, RuntimeShow.self, RuntimeAttach.self, RuntimeShim.self,
-            RuntimeAdopt.self, RuntimeSend.self, RuntimePark.self, RuntimeUnpark.self, HostKillSwitch.self,
+            RuntimeAdopt.self, RuntimeSend.self, RuntimePark.self, RuntimeUnpark.self, HostKillSwitch.self, HostBreakerCommand.self,
             HostConfigCommand.self, HostDoctor.self, HostMetrics.self, AgentActivity.self, Agent.self, LegacyHook.self,
             RuntimeLogs.self, RuntimeSignal.self, RuntimeHarvest.self, EventList.self, EventHooks.self,
             ServiceServe.self, TicketReset.self,

@@ -173,13 +173,13 @@ _mcrun() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    start|stop|ps|show|attach|adopt|send|park|unpark|killswitch|config|doctor|metrics|activity|agent|logs|signal|harvest|events|event-hooks|serve|reset|help)
+    start|stop|ps|show|attach|adopt|send|park|unpark|killswitch|breaker|config|doctor|metrics|activity|agent|logs|signal|harvest|events|event-hooks|serve|reset|help)
         # Offer subcommand argument completions
         "_mcrun_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'start stop ps show attach adopt send park unpark killswitch config doctor metrics activity agent logs signal harvest events event-hooks serve reset help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'start stop ps show attach adopt send park unpark killswitch breaker config doctor metrics activity agent logs signal harvest events event-hooks serve reset help' -- "${cur}"))
         ;;
     esac
 }
@@ -222,7 +222,7 @@ _mcrun_start() {
 
 _mcrun_stop() {
     repeating_flags=()
-    non_repeating_flags=(--json --recreate-ledger --version -h --help)
+    non_repeating_flags=(--json --recreate-ledger --all --exec-stop --version -h --help)
     repeating_options=()
     non_repeating_options=(--state-dir --actor --reason --grace --signal --interrupt-key)
     __mcrun_offer_flags_options 1
@@ -438,6 +438,35 @@ _mcrun_killswitch() {
     case "${positional_number}" in
     1)
         __mcrun_add_completions -W 'on'$'\n''off'$'\n''status'
+        return
+        ;;
+    esac
+}
+
+_mcrun_breaker() {
+    repeating_flags=()
+    non_repeating_flags=(--json --recreate-ledger --version -h --help)
+    repeating_options=()
+    non_repeating_options=(--state-dir --actor --reason)
+    __mcrun_offer_flags_options 1
+
+    # Offer option value completions
+    case "${prev}" in
+    '--state-dir')
+        return
+        ;;
+    '--actor')
+        return
+        ;;
+    '--reason')
+        return
+        ;;
+    esac
+
+    # Offer positional completions
+    case "${positional_number}" in
+    1)
+        __mcrun_add_completions -W 'status'$'\n''close'
         return
         ;;
     esac

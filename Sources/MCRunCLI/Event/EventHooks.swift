@@ -10,8 +10,8 @@ struct EventHooks: ParsableCommand {
         discussion: """
             Hooks live in --hooks-dir, $MCRUN_EVENT_HOOKS_DIR or STATE_DIR/event-hooks.d. A file named
             after an event kind (death, retry, retry_refused, retry_cancelled, escalation, park, stop,
-            completion, quarantine, orphan, or any other kind) runs for that kind; a file named `any`
-            runs for the ten listed.
+            completion, quarantine, orphan, waiting, host_incident, host_incident_closed, or any other
+            kind) runs for that kind; a file named `any` runs for those listed.
             `mcrun serve` delivers them; `mcrun event-hooks deliver` does the same in the foreground.
             Not to be confused with the agent's own hooks, which report to `mcrun activity` and
             `mcrun signal`, nor with the pane-log hook.

@@ -83,6 +83,7 @@ struct HostDoctor: ParsableCommand {
         checks += hooks(env)
         checks += state(stateDirectory)
         checks += serve(stateDirectory)
+        checks += incidents(stateDirectory)
         checks += units()
         return checks
     }
@@ -322,6 +323,30 @@ struct HostDoctor: ParsableCommand {
             ]
         }
         return [Check(name: "serve", status: .ok, detail: "pid \(pid): \(status ?? "no status yet")")]
+    }
+
+    /// Open host incidents: a breaker holding every start fails; a tmux server lost warns
+    /// (its runtimes are relaunched once it is back).
+    static func incidents(_ directory: StateDirectory) -> [Check] {
+        guard access(directory.ledgerPath, F_OK) == 0 else { return [] }
+        let open = Ledger.inspect(path: directory.ledgerPath).incidents
+        guard !open.isEmpty else { return [Check(name: "host incidents", status: .ok, detail: "none open")] }
+        return open.map { incident in
+            switch incident.kind {
+            case .breaker:
+                Check(
+                    name: "host breaker", status: .fail, detail: incident.summary(),
+                    fix: "find the common cause (mcrun breaker status), fix it, then: mcrun breaker close")
+            case .tmuxLost:
+                Check(
+                    name: "host incident", status: .warn, detail: incident.summary(),
+                    fix: "systemctl start mcrun-tmux.service (under systemd serve waits for it), or run mcrun serve")
+            case .launchFailed:
+                Check(
+                    name: "host incident", status: .warn, detail: incident.summary(),
+                    fix: "look at the retry_owed events (mcrun events --kind retry_owed) and serve's log for why tmux could not start the agents")
+            }
+        }
     }
 
     static let unitNames = ["mcrun.service", "mcrun-tmux.service"]

@@ -193,12 +193,16 @@ struct RuntimeList: MCRunCommand {
                     ["TICKET", "EP", "STATE", "ALIVE", "PID", "UPTIME", "BUSY", "OWNER", "DEATHS", "FLAGS", "SESSION", "NOTE"], table,
                     width: Terminal.columns(), dropFirst: ["SESSION", "UPTIME", "OWNER", "PID", "DEATHS", "EP", "BUSY"])
             if snapshot == nil { human += "\nwarning: mcrun's tmux server did not answer; sessions are not shown" }
+            // Host incidents first: what ended these runtimes was not their agents.
+            let incidents = listing.incidents.map { "HOST: \($0.summary(now: now))" }
+            if !incidents.isEmpty { human = incidents.joined(separator: "\n") + "\n\n" + human }
         }
         return Reply(
             fields: [
                 "runtimes": .array(json),
                 "orphans": .array(orphans.map { ["session": .string($0.sessionName), "pane": .string($0.paneID), "pid": .int(Int64($0.panePID))] }),
                 "tmux": .string(snapshot == nil ? "unreachable" : (snapshot!.serverRunning ? "running" : "not_running")),
+                "host_incidents": .array(listing.incidents.map(\.json)),
             ],
             human: human)
     }

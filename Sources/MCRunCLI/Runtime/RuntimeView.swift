@@ -59,7 +59,7 @@ enum RuntimeView {
     static func relaunchJSON(_ relaunch: PendingRetry) -> JSONValue {
         [
             "due_at": .double(relaunch.dueAt), "held_reason": JSONValue(relaunch.heldReason), "held_since": JSONValue(relaunch.heldSince),
-            "attempts": .int(Int64(relaunch.attempts)),
+            "attempts": .int(Int64(relaunch.attempts)), "host_incident_id": JSONValue(relaunch.hostIncidentID),
         ]
     }
 

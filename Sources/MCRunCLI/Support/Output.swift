@@ -90,6 +90,7 @@ enum Output {
         ]
         if let runtime = error.runtime { object["runtime"] = RuntimeView.json(runtime) }
         if let cause = error.cause { object["cause"] = .string(cause) }
+        if let detail = error.detail { object["detail"] = detail }
         printJSON(.object(object))
     }
 }

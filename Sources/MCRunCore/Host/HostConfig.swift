@@ -12,6 +12,10 @@ public enum HostConfig {
         case harvestTimeout = "harvest-timeout"
         case maxSilentRetries = "max-silent-retries"
         case retryDelay = "retry-delay"
+        case breakerTickets = "breaker-tickets"
+        case breakerWindow = "breaker-window"
+        case breakerFastDeath = "breaker-fast-death"
+        case breakerCooldown = "breaker-cooldown"
 
         public var setting: Setting {
             switch self {
@@ -22,6 +26,10 @@ public enum HostConfig {
             case .harvestTimeout: .harvestTimeout
             case .maxSilentRetries: .maxSilentRetries
             case .retryDelay: .retryDelay
+            case .breakerTickets: .breakerTickets
+            case .breakerWindow: .breakerWindow
+            case .breakerFastDeath: .breakerFastDeath
+            case .breakerCooldown: .breakerCooldown
             }
         }
 
@@ -34,6 +42,10 @@ public enum HostConfig {
             case .interruptKey: Sender.defaultInterruptKey
             case .maxSilentRetries: String(DeathPolicy().maxSilentRetries)
             case .retryDelay: String(Double(DeathPolicy().retryDelayMilliseconds) / 1000)
+            case .breakerTickets: String(BreakerPolicy().tickets)
+            case .breakerWindow: String(BreakerPolicy().windowSeconds)
+            case .breakerFastDeath: String(BreakerPolicy().fastDeathSeconds)
+            case .breakerCooldown: String(BreakerPolicy().cooldownSeconds)
             }
         }
 
@@ -46,6 +58,10 @@ public enum HostConfig {
             case .harvestTimeout: "a live runtime without pane output this long is silent (e.g. 30m), or none"
             case .maxSilentRetries: "unexpected deaths of a ticket relaunched silently before it escalates (default 1)"
             case .retryDelay: "delay before a silent relaunch (default 2s), e.g. 500ms"
+            case .breakerTickets: "tickets whose agents die fast within breaker-window that open the host breaker (default 3; 0: off)"
+            case .breakerWindow: "how far back fast deaths count for the breaker (default 2m)"
+            case .breakerFastDeath: "an agent that dies within this of starting died fast (default 10s)"
+            case .breakerCooldown: "how long the breaker holds launches before one probe launch (default 5m)"
             }
         }
     }
@@ -53,6 +69,7 @@ public enum HostConfig {
     public static let maxCapacity = 100_000
     static let busyWindowRange = 1...DurationText.hour
     static let retryDelayRange = 0...DurationText.day
+    static let breakerDurationRange = 1...DurationText.day
 
     /// The stored form of `value`, or nil to clear the setting.
     public static func normalise(_ key: Key, _ value: String) throws(MCRunError) -> String? {
@@ -96,6 +113,16 @@ public enum HostConfig {
         case .retryDelay:
             guard let ms = DurationText.milliseconds(value, in: retryDelayRange) else {
                 throw .badInput("bad_value", "retry-delay \(value.debugDescription) is not \(DurationText.expectation(retryDelayRange))")
+            }
+            return String(Double(ms) / 1000)
+        case .breakerTickets:
+            guard let n = Int(value), n >= 0, n <= 1000 else {
+                throw .badInput("bad_value", "breaker-tickets \(value.debugDescription) is not a whole number from 0 to 1000")
+            }
+            return String(n)
+        case .breakerWindow, .breakerFastDeath, .breakerCooldown:
+            guard let ms = DurationText.milliseconds(value, in: breakerDurationRange) else {
+                throw .badInput("bad_value", "\(key.rawValue) \(value.debugDescription) is not \(DurationText.expectation(breakerDurationRange))")
             }
             return String(Double(ms) / 1000)
         }

@@ -35,6 +35,8 @@ public struct MCRunError: Error, CustomStringConvertible, Sendable {
     /// The runtime the error is about, e.g. the winner of a 409.
     public var runtime: Runtime?
     public var cause: String?
+    /// Structured facts behind the refusal (e.g. the breaker's evidence), printed as `detail` by `--json`.
+    public var detail: JSONValue?
 
     public init(_ code: Code, _ reason: String, _ message: String, runtime: Runtime? = nil, cause: (any Error)? = nil) {
         self.code = code

@@ -18,6 +18,14 @@ public enum Setting: String, Sendable, CaseIterable {
     case maxSilentRetries = "max_silent_retries"
     /// Seconds before a silent relaunch.
     case retryDelay = "retry_delay"
+    /// Tickets whose agents die fast within the window that open the host breaker; 0: off.
+    case breakerTickets = "breaker_tickets"
+    /// Seconds over which fast deaths are counted for the breaker.
+    case breakerWindow = "breaker_window"
+    /// An agent that dies within this many seconds of starting died fast.
+    case breakerFastDeath = "breaker_fast_death"
+    /// Seconds the breaker stays open before it admits one probe launch.
+    case breakerCooldown = "breaker_cooldown"
 }
 
 /// Refusals by policy (exit 5): told apart from a conflict with a live runtime (exit 4).

@@ -18,6 +18,8 @@ extension Ledger {
 
     /// How many relaunches of the owed retry for `previous` failed to launch.
     static func failedRelaunches(_ db: Database, of previous: Int64) throws -> Int {
-        try Int.fetchOne(db, sql: "SELECT count(*) FROM runtimes WHERE relaunch_of = ? AND state = 'launch_failed'", arguments: [previous]) ?? 0
+        try Int.fetchOne(
+            db, sql: "SELECT count(*) FROM runtimes WHERE relaunch_of = ? AND state = 'launch_failed' AND end_reason IS NOT 'tmux_down'", arguments: [previous])
+            ?? 0
     }
 }

@@ -23,6 +23,8 @@ extension Ledger {
         public var busySettings: Activity.Settings
         /// The configured harvest timeout in seconds; nil is off.
         public var harvestTimeout: Double?
+        /// Open host incidents (none on a ledger older than they are).
+        public var incidents: [HostIncident] = []
     }
 
     /// The newest episode of each ticket with its ticket row and owed relaunch, and the
@@ -49,7 +51,7 @@ extension Ledger {
             }
             return Listing(
                 tickets: listed, busySettings: try Activity.Settings.load(db),
-                harvestTimeout: try HarvestTimeout.limit(db, environment: environment))
+                harvestTimeout: try HarvestTimeout.limit(db, environment: environment), incidents: (try? Ledger.openIncidents(db)) ?? [])
         }
     }
 

@@ -16,6 +16,10 @@ public struct LedgerMetrics: Sendable {
     public var ticketsParked = 0
     public var relaunchesOwed = 0
     public var killSwitchOn = false
+    /// Open host incidents by kind (every kind present, 0 when none open).
+    public var incidentsOpen: [HostIncident.Kind: Int] = [:]
+    /// Host incidents ever opened, by kind.
+    public var incidentsTotal: [HostIncident.Kind: Int] = [:]
     public var heartbeat: ServeHeartbeat?
 
     /// The event kinds counted: deaths, silent relaunches, escalations, event hooks that
@@ -46,6 +50,17 @@ extension Ledger {
             m.ticketsParked = try Int.fetchOne(db, sql: "SELECT count(*) FROM tickets WHERE parked = 1") ?? 0
             m.relaunchesOwed = try Int.fetchOne(db, sql: "SELECT count(*) FROM pending_retries") ?? 0
             m.killSwitchOn = try Ledger.killSwitch(db).on
+            for kind in HostIncident.Kind.allCases {
+                m.incidentsOpen[kind] = 0
+                m.incidentsTotal[kind] = 0
+            }
+            // A ledger older than host incidents has none.
+            let incidents = (try? Row.fetchAll(db, sql: "SELECT kind, count(*) AS n, sum(ended_at IS NULL) AS open FROM host_incidents GROUP BY kind")) ?? []
+            for row in incidents {
+                guard let kind = HostIncident.Kind(rawValue: row["kind"]) else { continue }
+                m.incidentsTotal[kind] = row["n"]
+                m.incidentsOpen[kind] = row["open"]
+            }
             m.heartbeat = try Self.serveHeartbeat(db)
             return m
         }

@@ -83,6 +83,8 @@ extension Ledger {
         public var heartbeat: ServeHeartbeat?
         /// Migrations this binary knows that the file has not had yet (the next writer applies them).
         public var pendingMigrations: [String]
+        /// Open host incidents (the tmux server lost, the breaker).
+        public var incidents: [HostIncident] = []
     }
 
     public static func inspect(path: String) -> Inspection {
@@ -100,7 +102,8 @@ extension Ledger {
                 let applied = Set(try migrator.appliedIdentifiers(db))
                 let pending = migrator.migrations.filter { !applied.contains($0) }
                 let heartbeat = applied.contains("v8-ops") ? try serveHeartbeat(db) : nil
-                return Inspection(integrity: integrity, heartbeat: heartbeat, pendingMigrations: pending)
+                let incidents = applied.contains("v10-host-incidents") ? try openIncidents(db) : []
+                return Inspection(integrity: integrity, heartbeat: heartbeat, pendingMigrations: pending, incidents: incidents)
             }
         } catch let error as DatabaseError {
             return Inspection(integrity: LedgerIntegrity(ok: false, detail: error.message ?? "\(error.resultCode)"), heartbeat: nil, pendingMigrations: [])

@@ -295,6 +295,32 @@ extension Ledger {
                     ALTER TABLE runtimes ADD COLUMN original_argv TEXT;
                     """)
         }
+        m.registerMigration("v10-host-incidents") { db in
+            // Failures of the host rather than of one agent (mcrun's tmux server lost, a
+            // breaker opened by agents dying right after starting on several tickets): one
+            // row per incident, opened once and closed when its cause goes away. At most one
+            // open incident of each kind.
+            try db.execute(
+                sql: """
+                    CREATE TABLE host_incidents (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        kind TEXT NOT NULL,
+                        cause TEXT NOT NULL,
+                        started_at REAL NOT NULL,
+                        ended_at REAL,
+                        closed_by TEXT,
+                        close_reason TEXT,
+                        tickets TEXT NOT NULL DEFAULT '[]',
+                        runtimes INTEGER NOT NULL DEFAULT 0,
+                        probe_runtime_id INTEGER,
+                        next_probe_at REAL
+                    );
+                    CREATE UNIQUE INDEX host_incidents_one_open ON host_incidents(kind) WHERE ended_at IS NULL;
+                    -- Why a relaunch is owed: NULL for a ticket's first death, else the host
+                    -- incident that ended the runtime (its relaunch is not a retry of the ticket).
+                    ALTER TABLE pending_retries ADD COLUMN host_incident_id INTEGER;
+                    """)
+        }
         return m
     }()
 }

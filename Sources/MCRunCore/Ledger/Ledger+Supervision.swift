@@ -8,6 +8,8 @@ extension Ledger {
         public var busy: Int
         public var escalated: Int
         public var retries: [PendingRetry]
+        /// Open host incidents (the tmux server lost, the breaker), oldest first.
+        public var incidents: [HostIncident] = []
     }
 
     /// Every runtime in a live state (launching, running, stopping).
@@ -47,7 +49,8 @@ extension Ledger {
                            (SELECT count(*) FROM tickets WHERE escalated = 1) AS escalated
                     """)
             return PassView(
-                live: row?["live"] ?? 0, busy: row?["busy"] ?? 0, escalated: row?["escalated"] ?? 0, retries: try Ledger.pendingRetries(db))
+                live: row?["live"] ?? 0, busy: row?["busy"] ?? 0, escalated: row?["escalated"] ?? 0, retries: try Ledger.pendingRetries(db),
+                incidents: try Ledger.openIncidents(db))
         }
     }
 

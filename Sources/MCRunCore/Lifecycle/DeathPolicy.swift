@@ -12,14 +12,10 @@ public struct DeathPolicy: Sendable, Equatable {
     /// Deaths (since the last completion or reset) that are still relaunched.
     public var maxSilentRetries: Int
     public var retryDelayMilliseconds: Int
-    /// Launch attempts of one owed relaunch that may fail for a cause outside the agent
-    /// (tmux failed, its launcher vanished, no identity in time) before the ticket escalates.
-    public var maxRelaunchAttempts: Int
 
-    public init(maxSilentRetries: Int = 1, retryDelayMilliseconds: Int = 2_000, maxRelaunchAttempts: Int = 3) {
+    public init(maxSilentRetries: Int = 1, retryDelayMilliseconds: Int = 2_000) {
         self.maxSilentRetries = maxSilentRetries
         self.retryDelayMilliseconds = retryDelayMilliseconds
-        self.maxRelaunchAttempts = maxRelaunchAttempts
     }
 
     public enum Decision: Sendable, Equatable {

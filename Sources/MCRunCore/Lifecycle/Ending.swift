@@ -26,6 +26,9 @@ public struct Ending: Sendable {
         /// A stop or park carried out while the ledger could not be written, kept in the
         /// state directory's reserve: its end is that stop, never a death.
         case stoppedUnrecorded(IntentReserve.Intent)
+        /// The agent went away with mcrun's tmux server: a host incident, not the ticket's
+        /// death (`TmuxLoss`). Decided by `record` for deaths, never asked for by a caller.
+        case tmuxLost(AgentIdentity.Liveness)
     }
 
     public struct Subject: Sendable {
@@ -53,10 +56,12 @@ public struct Ending: Sendable {
         public var death: TicketTransition.DeathRecord?
         /// The agent ended after its DONE was accepted.
         public var completed = false
+        /// The end was a host incident's (the tmux server lost, the breaker), not the ticket's death.
+        public var hostIncident: HostIncident?
     }
 
     /// Infrastructure causes of a failed launch: a relaunch that failed for one of these is owed again.
-    static let infrastructureLaunchFailures: Set<String> = ["tmux_failed", "launcher_gone", "launch_timeout", "no_identity"]
+    static let infrastructureLaunchFailures: Set<String> = ["tmux_failed", "launcher_gone", "launch_timeout", "no_identity", "ledger_unwritable"]
 
     /// Records and tears down one runtime.
     @discardableResult
@@ -87,7 +92,21 @@ public struct Ending: Sendable {
             }
         }
         let handles = Dictionary(subjects.compactMap { s in s.handle.map { (s.runtime.id!, $0) } }, uniquingKeysWith: { a, _ in a })
-        let facts = context.endFacts(subjects.map(\.runtime), handles: handles, waitMilliseconds: 0, screens: false)
+        // An agent that died soon after it started may be one of several failing for one
+        // cause (the host breaker): its exit status, which tells failing from being killed,
+        // is worth a short wait.
+        let fast = (try? context.ledger.read { db in try BreakerPolicy.load(db) })?.fastDeathSeconds ?? BreakerPolicy().fastDeathSeconds
+        let now = WallClock.now()
+        let young = subjects.contains { s in
+            guard case .death = s.cause, let started = s.runtime.startedAt else { return false }
+            return now - started <= fast
+        }
+        let facts = context.endFacts(subjects.map(\.runtime), handles: handles, waitMilliseconds: young ? 250 : 0, screens: false)
+        // Agents that went away with the tmux server did not die on their own.
+        let deaths = subjects.filter { if case .death = $0.cause { true } else { false } }.map(\.runtime)
+        if context.tmuxServerLost(with: deaths) {
+            for i in subjects.indices { if case .death(let liveness) = subjects[i].cause { subjects[i].cause = .tmuxLost(liveness) } }
+        }
         let actor = context.actor
         let ended = try context.ledger.write { db in
             let policy = try DeathPolicy.load(db)
@@ -112,19 +131,31 @@ public struct Ending: Sendable {
             throw MCRunError(.notFound, "no_runtime", "runtime \(runtimeID) does not exist")
         }
         let done = current.verdict == .done
+        var blame = HostBreaker.Blame.agent
         let transition: Transition
         let reason: String
         var data = facts.data
         switch cause {
-        case .death(let liveness):
+        case .death(let liveness), .tmuxLost(let liveness):
             // Only an agent known to be gone is a death: never record a live or unreadable one dead.
             guard liveness != .alive && liveness != .unknown else {
                 throw MCRunError(
                     .refused, "agent_not_gone", "runtime \(runtimeID): the agent is \(liveness.rawValue), not gone; no death recorded, nothing torn down")
             }
             guard current.state == .running else { return Ended(runtime: current, applied: false) }
-            transition = done ? .completed : .died
-            reason = done ? "done" : Self.deathReason(liveness)
+            if case .tmuxLost = cause, !done {
+                transition = .lostWithTmux
+                reason = TmuxLoss.reason
+            } else {
+                transition = done ? .completed : .died
+                reason = done ? "done" : Self.deathReason(liveness)
+                if !done {
+                    var died = current
+                    facts.apply(to: &died)
+                    blame = try HostBreaker.blame(db, death: died, now: now)
+                }
+                if blame != .agent { data = data.merging(["charged": false, "host_incident": .string(HostIncident.Kind.breaker.rawValue)]) }
+            }
             data = data.merging(["liveness": .string(liveness.rawValue)])
             if let noticedAt { data = data.merging(["noticed_at": .double(noticedAt)]) }
         case .stop(let why, let parked, let detail):
@@ -161,8 +192,14 @@ public struct Ending: Sendable {
         }
         var result = Ended(runtime: ended, applied: true, completed: ended.state == .completed)
         switch cause {
-        case .death where done:
+        case .death where done, .tmuxLost where done:
             try TicketTransition.completion.apply(db, ticket: ended.ticket, actor: actor, now: now)
+        case .tmuxLost:
+            result.hostIncident = try TmuxLoss.record(db, runtime: ended, actor: actor, now: now)
+        case .death where blame != .agent:
+            // Blamed on the host by the breaker: not the ticket's death.
+            try HostBreaker.charge(db, blame, runtime: ended, actor: actor, now: now)
+            result.hostIncident = try Ledger.openIncident(db, kind: .breaker)
         case .death:
             result.death = try TicketTransition.death(runtime: ended, policy: policy).apply(db, ticket: ended.ticket, actor: actor, now: now).death
         case .launchFailed(let why, _):
@@ -184,28 +221,38 @@ public struct Ending: Sendable {
         return result
     }
 
-    /// A relaunch owed for a death did not start. A cause outside the agent leaves it owed
-    /// (up to the policy's attempts, with a growing delay); a cause in the agent's command or
-    /// directory, or too many attempts, escalates the ticket. Never dropped silently.
+    /// A relaunch owed for a death did not start. A cause outside the agent (tmux failed,
+    /// its launcher vanished, no identity in time) is the host's: the relaunch stays owed
+    /// with a growing delay (capped at 64 retry delays), one `launch_failed` host incident
+    /// says so, and the ticket never escalates for it. A cause in the agent's command or
+    /// directory escalates the ticket. Never dropped silently.
     static func owedRelaunchFailed(
         _ db: Database, runtime: Runtime, previous: Int64, reason: String, policy: DeathPolicy, actor: String, now: Double
     ) throws {
-        let attempts = try Ledger.failedRelaunches(db, of: previous)
-        if infrastructureLaunchFailures.contains(reason) && attempts < policy.maxRelaunchAttempts {
-            let delay = Double(policy.retryDelayMilliseconds) / 1000 * Double(1 << min(attempts, 6))
-            var owed = PendingRetry(ticket: runtime.ticket, runtimeID: previous, dueAt: now + max(delay, 0.5), createdAt: now)
-            owed.attempts = attempts
+        if reason == "tmux_down" {
+            // The server is its unit's and was down: nothing was tried; owed again, held until it is back.
+            var owed = PendingRetry(ticket: runtime.ticket, runtimeID: previous, dueAt: now, createdAt: now)
+            owed.heldReason = "tmux_down"
+            owed.heldSince = now
             try Ledger.oweRetry(db, owed)
             try Ledger.appendEvent(
-                db, kind: "retry_owed", runtime: runtime, actor: actor, reason: reason,
-                data: ["previous_runtime_id": .int(previous), "attempts": .int(Int64(attempts)), "due_at": .double(owed.dueAt)], now: now)
-        } else {
-            let why =
-                infrastructureLaunchFailures.contains(reason)
-                ? "the silent relaunch did not start after \(attempts) attempts (last: \(reason))"
-                : "the silent relaunch did not start: \(reason)"
-            try TicketTransition.escalate(reason: why, runtime: runtime).apply(db, ticket: runtime.ticket, actor: actor, now: now)
+                db, kind: "retry_owed", runtime: runtime, actor: actor, reason: reason, data: ["previous_runtime_id": .int(previous)], now: now)
+            return
         }
+        guard infrastructureLaunchFailures.contains(reason) else {
+            try TicketTransition.escalate(reason: "the silent relaunch did not start: \(reason)", runtime: runtime).apply(
+                db, ticket: runtime.ticket, actor: actor, now: now)
+            return
+        }
+        let attempts = try Ledger.failedRelaunches(db, of: previous)
+        let delay = Double(policy.retryDelayMilliseconds) / 1000 * Double(1 << min(max(attempts - 1, 0), 6))
+        var owed = PendingRetry(ticket: runtime.ticket, runtimeID: previous, dueAt: now + max(delay, 0.5), createdAt: now)
+        owed.attempts = attempts
+        owed.hostIncidentID = try HostLaunchFailures.record(db, runtime: runtime, reason: reason, actor: actor, now: now).id
+        try Ledger.oweRetry(db, owed)
+        try Ledger.appendEvent(
+            db, kind: "retry_owed", runtime: runtime, actor: actor, reason: reason,
+            data: ["previous_runtime_id": .int(previous), "attempts": .int(Int64(attempts)), "due_at": .double(owed.dueAt)], now: now)
     }
 
     /// Why the agent is considered gone, as recorded on the death.

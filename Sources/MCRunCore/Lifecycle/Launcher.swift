@@ -54,6 +54,7 @@ public struct Launcher: Sendable {
         _ = try failClosed { () throws(MCRunError) in try Ending(context: context).reapIfGone(ticket: request.ticket.rawValue) }
         let admitted = try admit(request)
         let runtime = try launch(admitted, timeoutMilliseconds: request.timeoutMilliseconds)
+        _ = try? context.ledger.launchesWorkAgain(actor: context.actor)
         ServiceNudge.send(context.stateDirectory)
         return runtime
     }
@@ -66,7 +67,16 @@ public struct Launcher: Sendable {
     /// When the start gave a resume template and the dead episode recorded its agent's
     /// session, the template with that session is run instead (`resumed_session` on the
     /// `retry` event); otherwise the caller's own argv.
-    public func relaunch(_ retry: PendingRetry, from previous: Runtime, timeoutMilliseconds: Int = 10_000) throws(MCRunError) -> Runtime {
+    ///
+    /// `startsTmuxServer` false (the service under systemd, where the server is its unit's):
+    /// with no server running the relaunch is refused (`tmux_down`) before anything is
+    /// admitted, and tmux is told never to start one (`tmux -N`).
+    public func relaunch(
+        _ retry: PendingRetry, from previous: Runtime, timeoutMilliseconds: Int = 10_000, startsTmuxServer: Bool = true
+    ) throws(MCRunError) -> Runtime {
+        if !startsTmuxServer, (try? context.tmux.snapshot().serverRunning) != true {
+            throw MCRunError(.refused, "tmux_down", "mcrun's tmux server is not running; the relaunch of \(retry.ticket) waits for it")
+        }
         let original = previous.originalArgv ?? previous.argv
         let resumed = ResumeTemplate.argv(previous.resumeArgv, sessionID: previous.agentSessionID)
         var request = LaunchRequest(
@@ -80,13 +90,17 @@ public struct Launcher: Sendable {
                 throw MCRunError(.declined, "retry_cancelled", "the relaunch of \(retry.ticket) was cancelled or already done")
             }
             try Ledger.appendEvent(
-                db, kind: "retry", runtime: admitted, actor: actor, reason: "silent_retry",
+                db, kind: "retry", runtime: admitted, actor: actor, reason: retry.hostIncidentID == nil ? "silent_retry" : "host_incident",
                 data: [
                     "previous_runtime_id": .int(previous.id!), "previous_episode": .int(Int64(previous.episode)), "attempt": .int(Int64(retry.attempts + 1)),
                     "resumed_session": JSONValue(resumedSession),
+                    "host_incident_id": JSONValue(retry.hostIncidentID),
                 ])
         }
-        return try launch(admitted, timeoutMilliseconds: timeoutMilliseconds)
+        let runtime = try launch(admitted, timeoutMilliseconds: timeoutMilliseconds, startsTmuxServer: startsTmuxServer)
+        // A launch started: relaunches failing outside the agents are over.
+        _ = try? context.ledger.launchesWorkAgain(actor: actor)
+        return runtime
     }
 
     /// The admission transaction: policy, the one-live-runtime index and the capacity count
@@ -107,6 +121,7 @@ public struct Launcher: Sendable {
                 try Policy.checkNotParked(ticket, action: action)
                 try Policy.checkNotHeld(db, ticket: ticket.id, action: action)
                 try Policy.checkNotEscalated(ticket, action: action, force: request.force)
+                let probeOf = try HostBreaker.checkAdmission(db, action: action, actor: actor, now: now)
                 if let live = try Ledger.liveRuntime(db, ticket: ticket.id) {
                     guard live.isAbandonedLaunch else {
                         throw MCRunError(
@@ -142,6 +157,7 @@ public struct Launcher: Sendable {
                 ]
                 if ticket.escalated { data = data.merging(["forced_past_escalation": true]) }
                 try Ledger.appendEvent(db, kind: "launch", runtime: runtime, actor: actor, data: data, now: now)
+                if let probeOf { try HostBreaker.markProbe(db, probeOf, runtime: runtime, actor: actor, now: now) }
                 try within(db, runtime)
                 return runtime
             }
@@ -164,7 +180,7 @@ public struct Launcher: Sendable {
 
     /// Creates the session of an admitted runtime and waits for the shim to record the
     /// agent's identity (used by `start` and by the service's relaunch).
-    public func launch(_ admitted: Runtime, timeoutMilliseconds: Int) throws(MCRunError) -> Runtime {
+    public func launch(_ admitted: Runtime, timeoutMilliseconds: Int, startsTmuxServer: Bool = true) throws(MCRunError) -> Runtime {
         let runtimeID = admitted.id!
         let ending = Ending(context: context)
         let shim = [context.executable, "shim", "--state-dir", context.stateDirectory.path, "--runtime", String(runtimeID)]
@@ -176,11 +192,14 @@ public struct Launcher: Sendable {
         case .commands(let commands): attach = commands
         case .missing(let reason): paneLogMissing = reason
         }
+        var tmux = context.tmux
+        tmux.startsServer = startsTmuxServer
         do {
-            try context.tmux.writeConfig()
-            created = try context.tmux.newSession(name: admitted.sessionName, cwd: admitted.cwd, command: shim, then: attach)
+            try tmux.writeConfig()
+            created = try tmux.newSession(name: admitted.sessionName, cwd: admitted.cwd, command: shim, then: attach)
         } catch {
-            let failed = try? ending.end(admitted, .launchFailed(reason: "tmux_failed", detail: ["error": .string("\(error)")]))
+            let down = !startsTmuxServer && TmuxServer.isNoServer("\(error)")
+            let failed = try? ending.end(admitted, .launchFailed(reason: down ? "tmux_down" : "tmux_failed", detail: ["error": .string("\(error)")]))
             throw MCRunError(
                 .internalError, "launch_failed", "could not create the tmux session for \(admitted.ticket): \(error)", runtime: failed?.runtime, cause: error)
         }
@@ -239,11 +258,14 @@ public struct Launcher: Sendable {
             if now >= nextPaneCheck, current.state == .launching {
                 nextPaneCheck = now + .milliseconds(250)
                 if let pane = try? context.tmux.pane(created.paneID), pane.dead {
+                    let screen = context.tmux.capture(created.paneID)
+                    // A shim the ledger refused failed for the host, not for the agent.
+                    let unwritable =
+                        (pane.deadStatus == Int(Shim.ledgerUnwritableExitCode) && pane.deadSignal == nil)
+                        || (screen?.contains("mcrun shim: " + Shim.ledgerUnwritableMessage) ?? false)
                     return try failUnlessStarted(
-                        current, reason: "shim_exited",
-                        message:
-                            "the launch shim for \(current.ticket) exited before the agent started: \(context.tmux.capture(created.paneID)?.replacingNewlines() ?? "")"
-                    )
+                        current, reason: unwritable ? "ledger_unwritable" : "shim_exited",
+                        message: "the launch shim for \(current.ticket) exited before the agent started: \(screen?.replacingNewlines() ?? "")")
                 }
             }
             usleep(pause)

@@ -13,6 +13,9 @@ public struct PendingRetry: Codable, Sendable, Equatable {
     public var heldSince: Double?
     /// Launch attempts that failed for a cause outside the agent; the relaunch stays owed.
     public var attempts: Int = 0
+    /// Owed because a host incident (mcrun's tmux server lost, the breaker) ended the
+    /// runtime, not because its agent died: the relaunch is not a retry of the ticket.
+    public var hostIncidentID: Int64?
 
     enum CodingKeys: String, CodingKey {
         case ticket
@@ -22,6 +25,7 @@ public struct PendingRetry: Codable, Sendable, Equatable {
         case heldReason = "held_reason"
         case heldSince = "held_since"
         case attempts
+        case hostIncidentID = "host_incident_id"
     }
 
     public init(ticket: String, runtimeID: Int64, dueAt: Double, createdAt: Double) {

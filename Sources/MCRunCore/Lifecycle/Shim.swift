@@ -7,6 +7,13 @@ import Glibc
 public enum Shim {
     /// Variables the pane sets for itself; every other variable is the recorded environment.
     static let fromPane = ["TMUX", "TMUX_PANE", "TERM"]
+    /// The shim's exit code when the ledger would not take the agent's identity (locked past
+    /// the busy timeout, read-only, full): EX_TEMPFAIL, so the launcher can tell the host's
+    /// failure from the agent's (`ledger_unwritable`, a relaunch owed again, no escalation).
+    public static let ledgerUnwritableExitCode: Int32 = 75
+    /// How the shim's last words start then: the launcher reads them from the pane when tmux
+    /// (3.3) lost the exit status.
+    public static let ledgerUnwritableMessage = "cannot record the agent's identity"
 
     public static func run(context: MCRunContext, runtimeID: Int64) -> Never {
         func die(_ message: String, code: Int32) -> Never {
@@ -53,7 +60,7 @@ public enum Shim {
                 if let paneID { r.paneID = paneID }
             }
         } catch {
-            die("cannot record the agent's identity: \(error.message)", code: 1)
+            die("\(ledgerUnwritableMessage): \(error.message)", code: ledgerUnwritableExitCode)
         }
         guard recorded.applied else {
             die("runtime \(runtimeID) became \(recorded.runtime.state.rawValue) before the agent started; not starting it", code: 1)

@@ -24,6 +24,11 @@ public enum TicketTransition: Sendable {
     /// escalation it caused with it. From a standing with a death counted; the runtime's
     /// `healed` event records it.
     case deathTakenBack(maxSilentRetries: Int)
+    /// A death counted before the host breaker opened and blamed on the host when it did:
+    /// the count is taken back, and the escalation it caused with it; a relaunch owed stays
+    /// owed (held by the breaker). From a standing with a death counted; the `host_incident`
+    /// event lists the tickets.
+    case deathBlamedOnHost(maxSilentRetries: Int)
 
     public struct DeathRecord: Sendable, Equatable {
         public var deaths: Int
@@ -48,7 +53,7 @@ public enum TicketTransition: Sendable {
         case .park: !ticket.parked
         case .unpark: ticket.parked
         case .escalate: !ticket.escalated
-        case .deathTakenBack: ticket.deaths > 0 || ticket.escalated
+        case .deathTakenBack, .deathBlamedOnHost: ticket.deaths > 0 || ticket.escalated
         case .death, .reset, .completion: true
         }
     }
@@ -129,6 +134,15 @@ public enum TicketTransition: Sendable {
                 Self.clearStanding(&ticket)
                 try save(db, &ticket, now)
             }
+        case .deathBlamedOnHost(let maxSilentRetries):
+            if ticket.deaths > 0 { ticket.deaths -= 1 }
+            if ticket.escalated && ticket.deaths <= maxSilentRetries {
+                result.wasEscalated = true
+                ticket.escalated = false
+                ticket.escalatedReason = nil
+                ticket.escalatedAt = nil
+            }
+            try save(db, &ticket, now)
         case .deathTakenBack(let maxSilentRetries):
             if ticket.deaths > 0 { ticket.deaths -= 1 }
             // Escalation comes when deaths exceed the silent retries; below that again, it

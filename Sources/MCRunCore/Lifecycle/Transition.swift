@@ -34,6 +34,9 @@ public struct Transition: Sendable {
     public static let adopted = Transition(from: [.running], to: .running, event: "adopt")
     /// A reconcile pass found the agent of a runtime recorded dead still alive in its pane.
     public static let healed = Transition(from: [.dead], to: .running, event: "healed")
+    /// The agent went away with mcrun's tmux server: a host incident, not a death of the
+    /// ticket (no count, no escalation); a relaunch is owed for when the server is back.
+    public static let lostWithTmux = Transition(from: [.running], to: .dead, event: "host_lost")
     /// The exec after a recorded identity failed: the process is the shim, about to exit.
     public static let execFailed = Transition(from: [.running], to: .launchFailed, event: "launch_failed")
 

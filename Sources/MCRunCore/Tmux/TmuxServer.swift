@@ -9,6 +9,9 @@ public struct TmuxServer: Sendable {
     public var binary: String
     public var historyLimit: Int
     public var timeoutMilliseconds: Int
+    /// False where the server is another unit's (mcrun-tmux.service): `tmux -N`, so a call
+    /// while it is down fails instead of starting a server in the caller's cgroup.
+    public var startsServer = true
 
     public init(directory: StateDirectory, environment: [String: String] = [:]) {
         socketPath = directory.tmuxSocketPath
@@ -50,6 +53,7 @@ public struct TmuxServer: Sendable {
     /// Runs one tmux command sequence: each inner array is one command, joined with `;`.
     public func run(_ commands: [[String]], stdin: [UInt8]? = nil, environment: [String]? = nil) throws -> Subprocess.Result {
         var argv = [binary, "-S", socketPath, "-f", configPath]
+        if !startsServer { argv.append("-N") }
         for (i, command) in commands.enumerated() {
             if i > 0 { argv.append(";") }
             argv += command
@@ -70,6 +74,8 @@ public struct TmuxServer: Sendable {
 
     static func isNoServer(_ text: String) -> Bool {
         text.contains("no server running") || text.contains("error connecting to") || text.contains("No such file or directory")
+            // A server that exits while it is being asked.
+            || text.contains("server exited unexpectedly") || text.contains("lost server")
     }
 
     // MARK: Operators
@@ -197,6 +203,16 @@ public struct TmuxServer: Sendable {
                 deadStatus: Int(f[4]), deadSignal: Int(f[5]), activity: Double(f[6]))
         }
         return Snapshot(serverRunning: true, panes: panes)
+    }
+
+    /// When the running server started (`/proc` clock ticks since boot, as agents' start
+    /// times are kept); nil when none runs or it cannot be read. A server younger than an
+    /// agent is not the one that agent ran in.
+    public func serverStartTime() -> UInt64? {
+        guard let result = try? run([["display-message", "-p", "#{pid}"]]), result.succeeded,
+            let pid = Int32(result.stdoutText.trimmingWhitespace())
+        else { return nil }
+        return ProcFS.stat(pid)?.startTime
     }
 
     /// One pane's state; nil when it (or the server) is gone.

@@ -52,7 +52,7 @@ public final class EventHookDispatcher: Service, Sendable {
     /// policy or dropped by a stop or park among them.
     public static let notableKinds: Set<String> = [
         "death", "retry", "retry_refused", "retry_cancelled", "escalation", "park", "stop", "completion", "quarantine", "orphan",
-        "waiting",
+        "waiting", "host_incident", "host_incident_closed",
     ]
 
     public let context: MCRunContext
@@ -218,7 +218,7 @@ public final class EventHookDispatcher: Service, Sendable {
         if let f = event.fromState { metadata["from"] = "\(f)" }
         if let t = event.toState { metadata["to"] = "\(t)" }
         if let r = event.reason { metadata["reason"] = "\(r)" }
-        let level: Logger.Level = ["death", "escalation", "orphan", "hook_failed", "quarantine"].contains(event.kind) ? .warning : .info
+        let level: Logger.Level = ["death", "escalation", "orphan", "hook_failed", "quarantine", "host_incident"].contains(event.kind) ? .warning : .info
         logger.log(
             level: level, "\(event.kind) \(event.ticket ?? "-")\(event.episode.map { "@\($0)" } ?? "")\(event.reason.map { ": \($0)" } ?? "")",
             metadata: metadata)

@@ -32,6 +32,13 @@ public enum MetricsExposition {
         family("mcrun_send_queue_depth", "gauge", "Messages queued for busy agents, not yet delivered.", [("", Double(m.sendQueuePending))])
         family("mcrun_event_hook_deliveries_pending", "gauge", "Event-hook deliveries not yet done.", [("", Double(m.hookDeliveriesPending))])
         family("mcrun_killswitch", "gauge", "1 while the kill switch is on.", [("", m.killSwitchOn ? 1 : 0)])
+        family(
+            "mcrun_host_incident_open", "gauge",
+            "1 while a host incident of this kind is open (tmux_lost: mcrun's tmux server lost; breaker: the host breaker).",
+            HostIncident.Kind.allCases.map { ("{kind=\"\($0.rawValue)\"}", Double(m.incidentsOpen[$0] ?? 0)) })
+        family(
+            "mcrun_host_incidents_total", "counter", "Host incidents opened, by kind.",
+            HostIncident.Kind.allCases.map { ("{kind=\"\($0.rawValue)\"}", Double(m.incidentsTotal[$0] ?? 0)) })
         family("mcrun_serve_running", "gauge", "1 while a mcrun serve supervises this state directory.", [("", serveRunning ? 1 : 0)])
         if let heartbeat = m.heartbeat {
             family(

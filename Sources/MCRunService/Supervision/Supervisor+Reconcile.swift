@@ -1,5 +1,6 @@
 import Logging
 import MCRunCore
+import Synchronization
 
 /// The safety net under the pidfds: one full pass over tmux and the ledger.
 extension Supervisor {
@@ -49,6 +50,16 @@ extension Supervisor {
         for runtime in ending.replayIntents(tearDown: false) { scheduleTeardown(runtime) }
 
         grantOperators()
+
+        // Outside systemd serve keeps the server itself: started again after a loss, once the
+        // deaths it caused are recorded as the host's.
+        var tmuxRunning = snapshot.serverRunning
+        if !tmuxRunning && !notifier.isUnderSystemd {
+            ensureTmuxServer()
+            tmuxRunning = (try? context.tmux.snapshot().serverRunning) ?? false
+        }
+        noteTmuxServer(running: tmuxRunning)
+        settleHostIncidents(tmuxRunning: tmuxRunning)
 
         let liveSessions = Set(live.map(\.sessionName))
         reconcileSessions(snapshot.panes.filter { !liveSessions.contains($0.sessionName) })
@@ -104,6 +115,50 @@ extension Supervisor {
             break
         }
         return nil
+    }
+
+    /// Under systemd the server is mcrun-tmux.service's: while it is down serve waits for
+    /// it and says so (log once, STATUS=), and never starts one.
+    func noteTmuxServer(running: Bool) {
+        let wasDown = tmuxDown
+        tmuxDown = !running
+        guard notifier.isUnderSystemd else { return }
+        if !running && !wasDown {
+            shared.withLock { $0.tmuxDownSince = Instant.now }
+            logger.warning(
+                "mcrun's tmux server is not running; waiting for mcrun-tmux.service (serve never starts it under systemd); relaunches wait",
+                metadata: ["event": "tmux_down"])
+        } else if running && wasDown {
+            shared.withLock { $0.tmuxDownSince = nil }
+            logger.info("mcrun's tmux server is running again", metadata: ["event": "tmux_up"])
+        }
+    }
+
+    /// Closes the tmux incident once the server answers (its held relaunches go), and the
+    /// breaker once its probe has outlived the fast-death time.
+    private func settleHostIncidents(tmuxRunning: Bool) {
+        if tmuxRunning {
+            do {
+                if let closed = try context.ledger.tmuxServerBack(actor: context.actor) {
+                    deferred.removeAll()
+                    logger.info(
+                        "mcrun's tmux server is back; relaunching the \(closed.runtimes) runtime\(closed.runtimes == 1 ? "" : "s") it took down, once",
+                        metadata: ["event": "host_incident_closed", "kind": "\(closed.kind.rawValue)", "incident_id": "\(closed.id)"])
+                }
+            } catch {
+                logger.warning("cannot close the tmux incident: \(error.message)")
+            }
+        }
+        do {
+            if let closed = try context.ledger.settleBreakerProbe(actor: context.actor) {
+                deferred.removeAll()
+                logger.info(
+                    "the breaker's probe survived; breaker closed, held starts and relaunches may go",
+                    metadata: ["event": "host_incident_closed", "kind": "\(closed.kind.rawValue)", "incident_id": "\(closed.id)"])
+            }
+        } catch {
+            logger.warning("cannot settle the breaker's probe: \(error.message)")
+        }
     }
 
     /// Teardowns a crash left owed, other than those already under way.

@@ -7,9 +7,13 @@ extension Supervisor {
     var launchesInFlight: Int { relaunching.count + finishing.count }
 
     func startDueRetries() {
+        // With no tmux server (under systemd: until its unit is back) nothing is relaunched.
+        if tmuxDown && notifier.isUnderSystemd { return }
         let now = WallClock.now()
         for retry in retries.values.sorted(by: { $0.dueAt < $1.dueAt })
         where retry.dueAt <= now && !relaunching.contains(retry.ticket) && !deferred.contains(retry.ticket)
+            // Held by a tmux incident until the pass finds the server back.
+            && retry.heldReason != "tmux_down"
             // Leftovers of the dead episode go before a new one starts.
             && !tearingDown.contains(retry.runtimeID)
         {
@@ -41,7 +45,8 @@ extension Supervisor {
             if previous.teardownOwed { return .deferred }
         }
         do {
-            let runtime = try Launcher(context: context).relaunch(retry, from: previous, timeoutMilliseconds: configuration.launchTimeoutMilliseconds)
+            let runtime = try Launcher(context: context).relaunch(
+                retry, from: previous, timeoutMilliseconds: configuration.launchTimeoutMilliseconds, startsTmuxServer: !notifier.isUnderSystemd)
             logger.info(
                 "relaunched \(runtime.ticket) as episode \(runtime.episode)",
                 metadata: ["ticket": "\(runtime.ticket)", "runtime_id": "\(runtime.id!)", "event": "retry"])
@@ -64,7 +69,7 @@ extension Supervisor {
     }
 
     /// Refusals that pass by themselves (or by an operator's switch): the retry stays owed.
-    static let passingRefusals: Set<String> = ["killswitch", "capacity", "capacity_unknown"]
+    static let passingRefusals: Set<String> = ["killswitch", "capacity", "capacity_unknown", "breaker_open", "tmux_down"]
 
     /// Refused by the same admission as `start`. While the kill switch is on or capacity is
     /// full the retry stays owed, marked held with the reason, and is tried again after each

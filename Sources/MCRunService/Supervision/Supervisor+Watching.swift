@@ -60,6 +60,8 @@ extension Supervisor {
         do {
             for ended in try ending.record(subjects) where ended.applied {
                 log(ended)
+                // A tmux loss is looked at by a pass at once: the server may be back already.
+                if ended.hostIncident?.kind == .tmuxLost { nextPass = .now }
                 if case .retry(let dueAt)? = ended.death?.decision {
                     retries[ended.runtime.ticket] = PendingRetry(
                         ticket: ended.runtime.ticket, runtimeID: ended.runtime.id!, dueAt: dueAt, createdAt: WallClock.now())

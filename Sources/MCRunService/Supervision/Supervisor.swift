@@ -54,7 +54,7 @@ public final class Supervisor: Service, @unchecked Sendable {
     static let teardownLimit = 4
     static let teardownNiceness: Int32 = 10
 
-    private struct Shared {
+    struct Shared {
         var inbox: [Message] = []
         var counts = Counts()
         var passFailure: String?
@@ -62,6 +62,10 @@ public final class Supervisor: Service, @unchecked Sendable {
         var passFailingSince: Instant?
         /// Why the ledger refused the deaths waiting to be recorded, as STATUS= says it.
         var recordFailure: String?
+        /// Open host incidents as of the last pass, one line each.
+        var incidents: [String] = []
+        /// Under systemd, since when the pass found no tmux server (serve waits for its unit).
+        var tmuxDownSince: Instant?
     }
 
     enum Message {
@@ -85,7 +89,7 @@ public final class Supervisor: Service, @unchecked Sendable {
         var escalated = 0
     }
 
-    private let shared = Mutex(Shared())
+    let shared = Mutex(Shared())
     /// When the last pass in which both the ledger and tmux answered ended (`Instant`
     /// nanoseconds); 0: none yet.
     private let lastFullPass = Atomic<Int64>(0)
@@ -126,13 +130,17 @@ public final class Supervisor: Service, @unchecked Sendable {
         }
     }
     var reportedOrphans: Set<String> = []
+    /// The last pass found no tmux server: relaunches wait (under systemd, for its unit).
+    var tmuxDown = false
+    /// Host incidents already logged as open, by id.
+    var loggedIncidents: Set<Int64> = []
     /// Why the operators could not be granted tmux access, as last logged (logged once per cause).
     var operatorAccessFailure: String?
     private var started = false
     private let startedAt = WallClock.now()
     /// When the last heartbeat was written to the ledger; written at most once a second.
     private var lastHeartbeat: Instant?
-    private var nextPass = Instant(nanoseconds: 0)
+    var nextPass = Instant(nanoseconds: 0)
     var nextPoll = Instant(nanoseconds: 0)
 
     public init(context: MCRunContext, configuration: SupervisorConfiguration, notifier: any ServiceNotifying, logger: Logger) throws(MCRunError) {
@@ -209,12 +217,17 @@ public final class Supervisor: Service, @unchecked Sendable {
         if failing.isEmpty, let age = lastFullPassAge(now: now), age > stale {
             failing.append("loop stuck: no full pass for \(age.milliseconds / 1000) s")
         }
+        let (incidents, tmuxDownSince) = shared.withLock { ($0.incidents, $0.tmuxDownSince) }
+        if let tmuxDownSince {
+            failing.append("waiting \((now - tmuxDownSince).milliseconds / 1000) s for mcrun-tmux.service (mcrun's tmux server is not running)")
+        }
         let prefix = failing.isEmpty ? "" : failing.joined(separator: "; ") + "; "
+        let host = incidents.map { "; \($0)" }.joined()
         guard let age = lastFullPassAge(now: now) else {
             let waited = (now - startedAtInstant).milliseconds / 1000
-            return prefix + (isReady ? "degraded: no full reconcile pass in \(waited) s" : "starting: first reconcile pass") + "; \(mode)"
+            return prefix + (isReady ? "degraded: no full reconcile pass in \(waited) s" : "starting: first reconcile pass") + "; \(mode)" + host
         }
-        return prefix + "\(counts.live) live, \(counts.busy) busy, \(counts.escalated) escalated; last pass \(age.milliseconds / 1000)s ago; \(mode)"
+        return prefix + "\(counts.live) live, \(counts.busy) busy, \(counts.escalated) escalated; last pass \(age.milliseconds / 1000)s ago; \(mode)" + host
     }
 
     /// `READY=1` with a degraded STATUS=, from the heartbeat, when the first pass has not
@@ -285,7 +298,11 @@ public final class Supervisor: Service, @unchecked Sendable {
     }
 
     private func begin() {
-        if !notifier.isUnderSystemd { ensureTmuxServer() }
+        if !notifier.isUnderSystemd {
+            ensureTmuxServer()
+        } else {
+            logger.info("under systemd: mcrun's tmux server is mcrun-tmux.service's; serve never starts one itself")
+        }
         logger.info(
             "supervising \(context.stateDirectory.path)",
             metadata: ["event": "serve_start", "death_detection": "\(eventDriven ? "pidfd" : "polling")"])
@@ -322,7 +339,7 @@ public final class Supervisor: Service, @unchecked Sendable {
     }
 
     /// Without systemd nobody else starts mcrun's tmux server. It daemonises, so it outlives serve.
-    private func ensureTmuxServer() {
+    func ensureTmuxServer() {
         guard let snapshot = try? context.tmux.snapshot(), !snapshot.serverRunning else { return }
         do {
             try context.tmux.writeConfig()
@@ -344,10 +361,17 @@ public final class Supervisor: Service, @unchecked Sendable {
         // Refused retries get one more attempt per pass.
         deferred.removeAll()
         let counts = Counts(live: view.live, busy: view.busy, escalated: view.escalated)
+        let now = WallClock.now()
+        for incident in view.incidents where loggedIncidents.insert(incident.id).inserted {
+            logger.error(
+                "\(incident.summary(now: now))", metadata: ["event": "host_incident", "kind": "\(incident.kind.rawValue)", "incident_id": "\(incident.id)"])
+        }
+        loggedIncidents.formIntersection(view.incidents.map(\.id))
         shared.withLock { state in
             state.counts = counts
             state.passFailure = nil
             state.passFailingSince = nil
+            state.incidents = view.incidents.map { $0.summary(now: now) }
         }
         let passEnd = Instant.now
         lastFullPass.store(passEnd.nanoseconds, ordering: .releasing)

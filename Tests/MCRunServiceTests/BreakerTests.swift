@@ -1,0 +1,131 @@
+import Foundation
+import Glibc
+import MCRunCore
+import MCRunTestSupport
+import Testing
+
+/// The host breaker: agents of several tickets dying right after they start are one host
+/// incident, not a death and an escalation per ticket.
+@Suite(.serialized, .timeLimit(.minutes(1)))
+struct BreakerTests {
+    /// An agent that fails at once while `$BROKEN` exists (a provider's quota, say), and
+    /// runs normally once the cause is fixed.
+    static func agent(_ s: Scratch) throws -> String {
+        try s.script(
+            "agent.sh",
+            """
+            #!/bin/sh
+            if [ -e "$BROKEN" ]; then echo "error: quota exceeded for this account"; exit 1; fi
+            exec sleep 1000
+            """)
+    }
+
+    static func launches(_ s: Scratch) throws -> Int { try s.events("launch").count }
+
+    @Test func sixTicketsFailingAtStartOpenOneBreakerInsteadOfTwelveLaunchesAndSixEscalations() throws {
+        let s = try Scratch(name: "breaker6")
+        defer { s.cleanup() }
+        let agent = try Self.agent(s)
+        _ = try s.write("broken", "")
+        s.environment["BROKEN"] = s.path("broken")
+        #expect(try s.mcrun(["config", "breaker-cooldown", "1h"]).status == 0)
+        // One page for the host, not one per ticket: an `any` hook hears each notable event.
+        try FileManager.default.createDirectory(atPath: s.path("hooks.d"), withIntermediateDirectories: true)
+        _ = try s.script("hooks.d/any", "#!/bin/sh\ncat >> \"$0.seen\"\necho >> \"$0.seen\"\n")
+        // A long retry delay: the launches counted are the starts, whatever the machine's pace.
+        let serve = try ServeProcess(
+            s, arguments: ["--reconcile-interval", "1s", "--retry-delay", "30s", "--hooks-dir", s.path("hooks.d")])
+        try serve.waitUntilReady()
+
+        var refused: [JSONValue] = []
+        for i in 1...6 {
+            let ticket = "Q\(i)"
+            let (result, json) = try s.mcrunJSON(["start", ticket, "--", agent])
+            if result.status == 0 {
+                try waitUntil("\(ticket)'s agent to die") { try s.runtimes(ticket).last?.state.isEnded == true }
+            } else {
+                #expect(result.status == 5, "\(result.stderrText)")
+                #expect(json.at("reason")?.stringValue == "breaker_open", "\(json)")
+                refused.append(json)
+            }
+        }
+        // Three launches (breaker-tickets' default), then every start held.
+        #expect(try Self.launches(s) == 3)
+        #expect(refused.count == 3)
+        let evidence = try #require(refused.last?.at("detail.evidence")?.arrayValue)
+        #expect(Set(evidence.compactMap { $0.at("ticket")?.stringValue }) == ["Q1", "Q2", "Q3"])
+        try waitUntil("the last screens read into the evidence") {
+            let (_, status) = try s.mcrunJSON(["breaker", "status"])
+            let items = status.at("evidence")?.arrayValue ?? []
+            return items.count == 3
+                && items.allSatisfy {
+                    $0.at("exit_code")?.intValue == 1
+                        && ($0.at("last_lines")?.arrayValue ?? []).contains { $0.stringValue?.contains("quota exceeded") == true }
+                }
+        }
+        #expect(refused.last?.at("message")?.stringValue?.contains("Q1") == true)
+
+        // Relaunches owed for the first deaths are held too, through several passes.
+        try holdsFalse("another launch while the breaker is open", for: 2.5) { try Self.launches(s) > 3 }
+        #expect(try s.context().ledger.pendingRetries().allSatisfy { $0.heldReason == "breaker_open" })
+
+        // One incident, escalated once; no ticket charged.
+        let incidents = try s.events("host_incident")
+        #expect(incidents.count == 1 && incidents.first?.data.objectValue?["escalated"] == .bool(true), "\(incidents)")
+        #expect(try s.events("escalation").isEmpty)
+        func paged() -> [String] {
+            let seen = (try? String(contentsOfFile: s.path("hooks.d/any.seen"), encoding: .utf8)) ?? ""
+            return seen.split(separator: "\n").compactMap { (try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)))?.at("kind")?.stringValue }
+        }
+        try waitUntil("the event hook to hear of the incident") { paged().contains("host_incident") }
+        #expect(paged().filter { $0 == "host_incident" }.count == 1 && !paged().contains("escalation"), "\(paged())")
+        for i in 1...6 {
+            let row = try s.ticketRow("Q\(i)")
+            #expect((row?.deaths ?? 0) == 0 && row?.escalated != true, "Q\(i): \(String(describing: row))")
+        }
+        let doctor = try s.mcrun(["doctor"])
+        #expect(doctor.stdoutText.contains("FAIL  host breaker"), "\(doctor.stdoutText)")
+
+        // The cause fixed, an operator closes it: held relaunches go, and survive.
+        try FileManager.default.removeItem(atPath: s.path("broken"))
+        let closed = try s.mcrun(["breaker", "close", "--reason", "quota raised"])
+        #expect(closed.status == 0, "\(closed.stderrText)")
+        try waitUntil("Q1 to Q3 relaunched and running") {
+            try ["Q1", "Q2", "Q3"].allSatisfy { try s.context().ledger.liveRuntime(ticket: $0)?.state == .running }
+        }
+        #expect(try s.mcrun(["start", "Q4", "--", agent]).status == 0)
+        #expect(try s.events("host_incident_closed").count == 1)
+    }
+
+    @Test func afterTheCooldownOneProbeLaunchDecides() throws {
+        let s = try Scratch(name: "breakerprobe")
+        defer { s.cleanup() }
+        let agent = try Self.agent(s)
+        _ = try s.write("broken", "")
+        s.environment["BROKEN"] = s.path("broken")
+        for (key, value) in [("breaker-tickets", "2"), ("breaker-cooldown", "1s"), ("breaker-fast-death", "2s")] {
+            #expect(try s.mcrun(["config", key, value]).status == 0)
+        }
+        let serve = try ServeProcess(s, arguments: ["--reconcile-interval", "1s", "--retry-delay", "300ms"])
+        try serve.waitUntilReady()
+        for ticket in ["R1", "R2"] {
+            #expect(try s.mcrun(["start", ticket, "--", agent]).status == 0)
+            try waitUntil("\(ticket)'s agent to die") { try s.runtimes(ticket).last?.state.isEnded == true }
+        }
+        #expect(try s.events("host_incident").count == 1)
+        // A probe that dies fast keeps it open for another cool-down.
+        try waitUntil("a probe that failed; log:\n\(serve.log)", timeout: 15) { try !s.events("breaker_probe_failed").isEmpty }
+        #expect(try s.context().ledger.openIncidents().first?.kind == .breaker)
+        // Fixed: the next probe outlives breaker-fast-death and closes it.
+        try FileManager.default.removeItem(atPath: s.path("broken"))
+        try waitUntil("the breaker closed by a probe that survived; log:\n\(serve.log)", timeout: 20) {
+            try s.events("host_incident_closed").first?.reason == "probe_survived"
+        }
+        try waitUntil("both tickets running again") {
+            try ["R1", "R2"].allSatisfy { try s.context().ledger.liveRuntime(ticket: $0)?.state == .running }
+        }
+        #expect(try s.events("host_incident").count == 1)
+        #expect(try s.events("escalation").isEmpty)
+        for ticket in ["R1", "R2"] { #expect(try s.ticketRow(ticket)?.deaths == 0) }
+    }
+}
