@@ -102,7 +102,7 @@ struct AttachWatchTests {
         #expect(ended.status == 0 && ended.signal == nil && !ended.timedOut)
         for line in lines() {
             let json = try #require(JSONValue.parse(String(line)), "not JSON: \(line)")
-            #expect(json.at("schema_version")?.intValue == 1 && json.at("ok")?.boolValue == true)
+            #expect(json.at("schema_version")?.intValue == 2 && json.at("ok")?.boolValue == true)
             #expect(json.at("runtimes")?.arrayValue?.first?.at("ticket")?.stringValue == "A1")
         }
     }

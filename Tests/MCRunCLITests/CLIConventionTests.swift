@@ -72,14 +72,14 @@ struct CLIConventionTests {
         try #require(try s.mcrun(["start", "A1", "--", "sleep", "1000"]).status == 0)
         for args in [["ps"], ["show", "A1"], ["config"], ["killswitch", "status"], ["metrics"], ["doctor"], ["show", "NOPE"], ["attach", "A1", "--print"]] {
             let (_, json) = try s.mcrunJSON(args)
-            #expect(json.at("schema_version")?.intValue == 1, "\(args): \(json)")
+            #expect(json.at("schema_version")?.intValue == 2, "\(args): \(json)")
         }
         let events = try s.mcrun(["events", "--json"])
         let lines = events.stdoutText.split(separator: "\n")
         #expect(!lines.isEmpty)
         for line in lines {
             let event = try JSONDecoder().decode(JSONValue.self, from: Data(line.utf8))
-            #expect(event.at("schema_version")?.intValue == 1, "\(line)")
+            #expect(event.at("schema_version")?.intValue == 2, "\(line)")
         }
     }
 

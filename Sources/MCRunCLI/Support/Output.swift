@@ -57,7 +57,7 @@ extension MCRunCommand {
 enum Output {
     /// The version of every JSON object the CLI prints (docs/dispatcher.md): raised when a
     /// field changes meaning or goes away, not when one is added.
-    static let schemaVersion = 1
+    static let schemaVersion = 2
 
     /// `value` with `schema_version`, when it is an object.
     static func stamped(_ value: JSONValue) -> JSONValue {
