@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "mcrun", targets: ["mcrun"]),
         .executable(name: "mcrun-pane-log", targets: ["mcrun-pane-log"]),
+        .executable(name: "mcrun-shim", targets: ["mcrun-shim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -29,11 +30,16 @@ let package = Package(
         .target(name: "PaneLogFilter", swiftSettings: strict),
         .executableTarget(name: "mcrun-pane-log", dependencies: ["PaneLogFilter"], swiftSettings: strict),
 
+        // The launch shim and its handshake with the launcher: pure Swift, no Foundation, no
+        // SQLite, so the process that runs between the tmux call and the agent starts at once.
+        .target(name: "LaunchHandshake", dependencies: ["CLinux"], swiftSettings: strict),
+        .executableTarget(name: "mcrun-shim", dependencies: ["LaunchHandshake", "CLinux"], swiftSettings: strict),
+
         // The domain: identity, ledger, tmux, launching and stopping runtimes.
         .target(
             name: "MCRunCore",
             dependencies: [
-                "CLinux",
+                "CLinux", "LaunchHandshake",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -8,7 +8,7 @@
 #   scripts/install.sh --uninstall [--purge] [same options]
 #
 # Layout (PREFIX defaults to /usr/local, SYSCONFDIR to /etc):
-#   PREFIX/bin/mcrun, PREFIX/bin/mcrun-pane-log
+#   PREFIX/bin/mcrun, PREFIX/bin/mcrun-pane-log, PREFIX/bin/mcrun-shim
 #   PREFIX/lib/mcrun/hooks/            pane-log and the agent hooks (mcrun finds them
 #                                      relative to its own binary)
 #   PREFIX/share/man/man1/mcrun.1      if the tree has share/man/man1/mcrun.1
@@ -21,7 +21,7 @@
 #   PREFIX/lib/mcrun/installed-files   what was installed, for --uninstall
 #
 # --destdir DIR stages everything under DIR (for packaging) and runs nothing there.
-# --binaries DIR installs mcrun and mcrun-pane-log already built in DIR instead of building.
+# --binaries DIR installs mcrun, mcrun-pane-log and mcrun-shim already built in DIR instead of building.
 # --dry-run prints every action and changes nothing.
 # --uninstall removes what was installed; the configuration file and the state directory
 # (/var/lib/mcrun) stay unless --purge. The mcrun user stays (systemd never removes users).
@@ -111,10 +111,13 @@ fi
 # Build (or take prebuilt binaries).
 if [ -z "$binaries" ]; then
     run bash scripts/setup.sh
-    run swift build -c release --static-swift-stdlib
+    # One product at a time: a plain release build would also build the test support target.
+    for product in mcrun mcrun-pane-log mcrun-shim; do
+        run swift build -c release --static-swift-stdlib --product "$product"
+    done
     binaries=.build/release
 fi
-for exe in mcrun mcrun-pane-log; do
+for exe in mcrun mcrun-pane-log mcrun-shim; do
     ((dry_run)) || [ -x "$binaries/$exe" ] || { echo "install.sh: $binaries/$exe is not an executable" >&2; exit 1; }
 done
 
@@ -137,6 +140,7 @@ put_text() {
 
 put 0755 "$binaries/mcrun" "$bindir/mcrun"
 put 0755 "$binaries/mcrun-pane-log" "$bindir/mcrun-pane-log"
+put 0755 "$binaries/mcrun-shim" "$bindir/mcrun-shim"
 while IFS= read -r -d '' hook; do
     mode=0644
     [ -x "$hook" ] && mode=0755

@@ -38,7 +38,7 @@ public struct MCRun: AsyncParsableCommand {
             """,
         version: BuildVersion.describe,
         subcommands: [
-            RuntimeStart.self, RuntimeStop.self, RuntimeList.self, RuntimeShow.self, RuntimeAttach.self, RuntimeShim.self,
+            RuntimeStart.self, RuntimeStop.self, RuntimeList.self, RuntimeShow.self, RuntimeAttach.self,
             RuntimeAdopt.self, RuntimeSend.self, RuntimePark.self, RuntimeUnpark.self, HostKillSwitch.self, HostBreakerCommand.self,
             HostConfigCommand.self, HostDoctor.self, HostMetrics.self, AgentActivity.self, Agent.self, LegacyHook.self,
             RuntimeLogs.self, RuntimeSignal.self, RuntimeHarvest.self, EventList.self, EventHooks.self,
@@ -46,20 +46,6 @@ public struct MCRun: AsyncParsableCommand {
         ])
 
     public init() {}
-
-    /// The launch shim runs here, on the main thread, before anything is awaited. Its exec
-    /// must come from the thread-group leader: an exec from another thread makes that thread
-    /// take over the PID while the old leader is briefly a zombie, and a supervisor looking
-    /// at that moment would see the agent dead.
-    public static func runShimIfAsked(arguments: [String]) {
-        guard arguments.first == "shim" else { return }
-        do {
-            let command = try RuntimeShim.parse(Array(arguments.dropFirst()))
-            try command.run()
-        } catch {
-            RuntimeShim.exit(withError: error)
-        }
-    }
 
     /// Parses and runs, mapping every failure onto the documented exit codes: usage errors
     /// exit 2 (not ArgumentParser's 64).

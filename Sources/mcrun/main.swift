@@ -1,7 +1,4 @@
 import Glibc
 import MCRunCLI
 
-let arguments = Array(CommandLine.arguments.dropFirst())
-// Synchronous, on the main thread: see `runShimIfAsked`.
-MCRun.runShimIfAsked(arguments: arguments)
-exit(await MCRun.run(arguments: arguments))
+exit(await MCRun.run(arguments: Array(CommandLine.arguments.dropFirst())))

@@ -146,7 +146,9 @@ import Testing
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         // Copied by cp, not by this process: a descriptor of ours open for writing at the
         // moment a parallel test spawns would leak into it, and exec would fail (ETXTBSY).
-        let copied = try Subprocess.run(["cp", Scratch.binDirectory + "/mcrun", Scratch.binDirectory + "/mcrun-pane-log", bin])
+        let copied = try Subprocess.run([
+            "cp", Scratch.binDirectory + "/mcrun", Scratch.binDirectory + "/mcrun-pane-log", Scratch.binDirectory + "/mcrun-shim", bin,
+        ])
         #expect(copied.succeeded, "\(copied.stderrText)")
         func installed(_ arguments: [String]) throws -> Subprocess.Result {
             try Subprocess.run([bin + "/mcrun"] + arguments, environment: s.processEnvironment, workingDirectory: s.directory, timeoutMilliseconds: 30_000)
@@ -208,7 +210,7 @@ import Testing
         let real = try install(common)
         #expect(real.succeeded, "\(real.stderrText)")
         for path in [
-            "opt/mcrun/bin/mcrun", "opt/mcrun/bin/mcrun-pane-log", "opt/mcrun/lib/mcrun/hooks/pane-log",
+            "opt/mcrun/bin/mcrun", "opt/mcrun/bin/mcrun-pane-log", "opt/mcrun/bin/mcrun-shim", "opt/mcrun/lib/mcrun/hooks/pane-log",
             "opt/mcrun/lib/mcrun/hooks/claude-code/settings.json", "opt/mcrun/share/man/man1/mcrun.1",
             "opt/mcrun/share/bash-completion/completions/mcrun", "etc/systemd/system/mcrun-tmux.service",
             "etc/sysusers.d/mcrun.conf", "etc/tmpfiles.d/mcrun.conf", "etc/mcrun/mcrun.conf",

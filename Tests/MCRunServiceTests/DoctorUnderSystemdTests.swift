@@ -18,7 +18,7 @@ struct DoctorUnderSystemdTests {
     static func install(_ ns: SystemdNamespace) throws -> String {
         let dir = "/run/mcrun-doctor"
         try FileManager.default.createDirectory(atPath: ns.hostPath(dir), withIntermediateDirectories: true)
-        for name in ["mcrun", "mcrun-pane-log"] {
+        for name in ["mcrun", "mcrun-pane-log", "mcrun-shim"] {
             try FileManager.default.copyItem(atPath: Scratch.binDirectory + "/" + name, toPath: ns.hostPath(dir + "/" + name))
         }
         try FileManager.default.copyItem(atPath: package.appendingPathComponent("hooks").path, toPath: ns.hostPath(dir + "/hooks"))

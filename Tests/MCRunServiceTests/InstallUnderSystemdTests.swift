@@ -23,7 +23,7 @@ extension SystemdNamespace {
         for item in ["scripts", "hooks", "units", "dist", "share"] where files.fileExists(atPath: Scratch.packageRoot + "/" + item) {
             try files.copyItem(atPath: Scratch.packageRoot + "/" + item, toPath: target + "/" + item)
         }
-        for name in ["mcrun", "mcrun-pane-log"] {
+        for name in ["mcrun", "mcrun-pane-log", "mcrun-shim"] {
             try files.copyItem(atPath: Scratch.binDirectory + "/" + name, toPath: target + "/bin/" + name)
         }
         return Self.stagedPackage
@@ -109,7 +109,7 @@ struct InstallUnderSystemdTests {
             // The install path, with the binaries under test instead of a release build.
             try await install(ns)
             for path in [
-                "/usr/local/bin/mcrun", "/usr/local/bin/mcrun-pane-log", "/usr/local/lib/mcrun/hooks/pane-log",
+                "/usr/local/bin/mcrun", "/usr/local/bin/mcrun-pane-log", "/usr/local/bin/mcrun-shim", "/usr/local/lib/mcrun/hooks/pane-log",
                 "/usr/local/lib/mcrun/hooks/claude-code/settings.json", "/etc/systemd/system/mcrun.service",
                 "/etc/systemd/system/mcrun-tmux.service", "/etc/sysusers.d/mcrun.conf", "/etc/mcrun/mcrun.conf",
             ] {

@@ -37,7 +37,7 @@ struct ServeUnderSystemdTests {
         if SystemdNamespace.isVisibleInside(hostPath: Scratch.mcrunPath) { return Scratch.mcrunPath }
         let dir = "/run/mcrun-test-bin"
         try FileManager.default.createDirectory(atPath: ns.hostPath(dir), withIntermediateDirectories: true)
-        for name in ["mcrun", "mcrun-pane-log"] {
+        for name in ["mcrun", "mcrun-pane-log", "mcrun-shim"] {
             let target = ns.hostPath(dir + "/" + name)
             try? FileManager.default.removeItem(atPath: target)
             try FileManager.default.copyItem(atPath: Scratch.binDirectory + "/" + name, toPath: target)

@@ -12,7 +12,7 @@ public final class Scratch: @unchecked Sendable {
     public var environment: [String: String]
     private var cleanups: [() -> Void] = []
 
-    /// The build directory holding the test bundle, `mcrun` and `mcrun-pane-log`.
+    /// The build directory holding the test bundle, `mcrun`, `mcrun-pane-log` and `mcrun-shim`.
     public static let binDirectory: String = {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = (exe as NSString).deletingLastPathComponent

@@ -10,6 +10,10 @@ int mcrun_pidfd_open(pid_t pid, unsigned int flags);
 /// pidfd_send_signal(2): signal exactly the process the pidfd refers to, never a recycled PID.
 int mcrun_pidfd_send_signal(int pidfd, int sig);
 
+/// SO_PEERCRED: the process and user at the other end of a connected unix socket, as the
+/// kernel recorded them at connect(2). Returns -1 and sets errno.
+int mcrun_peer_credentials(int fd, pid_t *pid, uid_t *uid);
+
 /// prctl(PR_SET_CHILD_SUBREAPER, on).
 int mcrun_set_child_subreaper(int on);
 

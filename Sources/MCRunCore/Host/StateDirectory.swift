@@ -38,6 +38,8 @@ public struct StateDirectory: Sendable {
     public var logsDirectory: String { path + "/logs" }
 
     public func paneLogPath(runtimeID: Int64) -> String { logsDirectory + "/runtime-\(runtimeID).log" }
+    /// Where a launcher listens for the shim of the runtime it launches (see `LaunchHandshake`).
+    public func launchSocketPath(runtimeID: Int64) -> String { path + "/launch-\(runtimeID).sock" }
 
     /// Creates the directories with mode 0750 and takes away any access of others.
     public func prepare() throws(MCRunError) {

@@ -342,13 +342,4 @@ extension Ending {
             return nil
         }
     }
-
-    /// For the shim, which cannot read facts about its own pane: records its launch failure
-    /// (`.launchFailed` or `.execFailed`); the launcher or the service tears down.
-    public func recordFromShim(runtimeID: Int64, _ cause: Cause) throws(MCRunError) {
-        let actor = context.actor
-        _ = try context.ledger.write { db in
-            try Self.record(db, runtimeID: runtimeID, cause: cause, facts: EndFacts(), policy: try DeathPolicy.load(db), actor: actor, now: WallClock.now())
-        }
-    }
 }

@@ -1,6 +1,7 @@
 import CLinux
 import GRDB
 import Glibc
+import LaunchHandshake
 
 /// What `start` asks for.
 public struct LaunchRequest: Sendable {
@@ -178,12 +179,52 @@ public struct Launcher: Sendable {
         }
     }
 
-    /// Creates the session of an admitted runtime and waits for the shim to record the
-    /// agent's identity (used by `start` and by the service's relaunch).
+    /// The shim tmux runs as a new pane's only process: `MCRUN_SHIM_BIN`, else `mcrun-shim`
+    /// beside the mcrun binary.
+    public static func shimBinary(environment: [String: String], executable: String) -> String {
+        environment["MCRUN_SHIM_BIN"] ?? PaneHooks.parent(executable) + "/mcrun-shim"
+    }
+
+    /// Variables the pane sets for itself; every other variable is the recorded environment.
+    static let fromPane = ["TMUX", "TMUX_PANE", "TERM"]
+
+    /// The environment the agent starts with: the recorded one and its episode's variables;
+    /// the shim adds the pane's own (`fromPane`).
+    static func agentEnvironment(_ runtime: Runtime, stateDirectory: StateDirectory) -> [String] {
+        var env = runtime.env
+        for key in Self.fromPane { env[key] = nil }
+        env["MCRUN_TICKET"] = runtime.ticket
+        env["MCRUN_EPISODE"] = String(runtime.episode)
+        env["MCRUN_NONCE"] = runtime.nonce
+        env["MCRUN_RUNTIME_ID"] = String(runtime.id!)
+        env["MCRUN_STATE_DIR"] = stateDirectory.path
+        return env.map { "\($0.key)=\($0.value)" }.sorted()
+    }
+
+    /// Creates the session of an admitted runtime and returns once the agent's identity is
+    /// recorded (used by `start` and by the service's relaunch). The shim in the pane connects
+    /// to a socket this launcher listens on (see `LaunchHandshake`): the wait wakes on that
+    /// connection, or on the shim's exit (a pidfd), never on a timer; the identity comes from
+    /// the kernel's credentials of the peer and is recorded, with the session, in one
+    /// transaction before the shim may exec the agent.
     public func launch(_ admitted: Runtime, timeoutMilliseconds: Int, startsTmuxServer: Bool = true) throws(MCRunError) -> Runtime {
         let runtimeID = admitted.id!
         let ending = Ending(context: context)
-        let shim = [context.executable, "shim", "--state-dir", context.stateDirectory.path, "--runtime", String(runtimeID)]
+        let deadline = Instant.after(milliseconds: timeoutMilliseconds)
+        let socketPath = context.stateDirectory.launchSocketPath(runtimeID: runtimeID)
+        let listener: Int32
+        switch LaunchSocket.listen(at: socketPath) {
+        case .success(let fd): listener = fd
+        case .failure(let error):
+            let failed = try? ending.end(admitted, .launchFailed(reason: "launch_socket", detail: ["error": .string(error.description)]))
+            throw MCRunError(
+                .internalError, "launch_failed", "cannot listen at \(socketPath) for the shim of \(admitted.ticket): \(error)", runtime: failed?.runtime)
+        }
+        defer {
+            close(listener)
+            unlink(socketPath)
+        }
+        let shim = [Self.shimBinary(environment: context.environment, executable: context.executable), socketPath]
         let created: TmuxServer.Created
         let paneLog = PaneHooks.logAttachment(context, runtimeID: runtimeID)
         var attach: [[String]] = []
@@ -203,73 +244,143 @@ public struct Launcher: Sendable {
             throw MCRunError(
                 .internalError, "launch_failed", "could not create the tmux session for \(admitted.ticket): \(error)", runtime: failed?.runtime, cause: error)
         }
-        try? context.ledger.recordSession(runtimeID: runtimeID, sessionID: created.sessionID, paneID: created.paneID, paneLogMissing: paneLogMissing)
-        // Wait for the shim's compare-and-set. Short polls: the ledger is local and the
-        // shim usually records within a few milliseconds.
-        let deadline = Instant.after(milliseconds: timeoutMilliseconds)
-        var pause: UInt32 = 500
-        var nextPaneCheck = Instant.after(milliseconds: 250)
-        while true {
-            let current = try context.ledger.read { db in try Ledger.runtime(db, id: runtimeID) }
-            guard let current else { throw .internalError("runtime \(runtimeID) vanished from the ledger") }
-            switch current.state {
-            case .launching, .stopping:
-                // Stopping: a stop or park took the launch over; its end is awaited below.
-                break
-            case .running:
-                guard current.pid == created.panePID else {
-                    throw MCRunError(
-                        .internalError, "identity_mismatch",
-                        "the recorded agent PID \(current.pid ?? 0) of \(current.ticket) is not its pane's process \(created.panePID); see: mcrun show \(current.ticket)",
-                        runtime: current)
-                }
-                return current
-            case .stopped, .completed, .dead:
-                // Ended by a stop or park while tmux was creating the session: its teardown may
-                // have come before the session existed, so the session is removed here too.
-                try? context.tmux.killSession(TmuxServer.exact(current.sessionName))
-                let ticket = try context.ledger.read { db in try Ledger.ticket(db, id: current.ticket) }
-                if let ticket, ticket.parked {
-                    throw MCRunError(
-                        .refused, "ticket_parked",
-                        "start refused: ticket \(current.ticket) was parked while its agent was starting; it did not run; unpark it with: mcrun unpark \(current.ticket)",
-                        runtime: current)
-                }
-                throw MCRunError(
-                    .busy, "stopped_during_launch",
-                    "ticket \(current.ticket) was stopped (\(current.endReason ?? "requested")) while its agent was starting; see: mcrun show \(current.ticket)",
-                    runtime: current)
-            case .launchFailed:
-                // Failed by the shim (bad directory, exec error): keep its words, clean up the session.
-                let screen = context.tmux.capture(created.paneID)
-                let ended = ending.tearDown(current, lastScreen: screen)
-                var shown = screen ?? ""
-                if shown.count > 400 { shown = String(shown.suffix(400)) }
-                throw MCRunError(
-                    .internalError, "launch_failed",
-                    "the agent for \(current.ticket) did not start (\(current.endReason ?? current.state.rawValue))\(shown.isEmpty ? "" : ": " + shown.replacingNewlines())",
-                    runtime: ended)
+        /// Where a failed launch is recorded, the row names its session and pane for the teardown.
+        func recordSession() {
+            try? context.ledger.recordSession(runtimeID: runtimeID, sessionID: created.sessionID, paneID: created.paneID, paneLogMissing: paneLogMissing)
+        }
+        func current() throws(MCRunError) -> Runtime {
+            guard let row = try context.ledger.read({ db in try Ledger.runtime(db, id: runtimeID) }) else {
+                throw .internalError("runtime \(runtimeID) vanished from the ledger")
             }
-            let now = Instant.now
-            if now >= deadline, current.state == .launching {
+            return row
+        }
+        guard let shimFD = Self.awaitShim(listener: listener, panePID: created.panePID, deadline: deadline) else {
+            recordSession()
+            let row = try current()
+            guard row.state == .launching else { return try settle(row, created: created, ending: ending) }
+            if deadline.hasPassed {
                 return try failUnlessStarted(
-                    current, reason: "launch_timeout", message: "the agent for \(current.ticket) did not report its identity within \(timeoutMilliseconds) ms")
+                    row, reason: "launch_timeout", message: "the agent for \(row.ticket) did not report its identity within \(timeoutMilliseconds) ms")
             }
-            if now >= nextPaneCheck, current.state == .launching {
-                nextPaneCheck = now + .milliseconds(250)
-                if let pane = try? context.tmux.pane(created.paneID), pane.dead {
-                    let screen = context.tmux.capture(created.paneID)
-                    // A shim the ledger refused failed for the host, not for the agent.
-                    let unwritable =
-                        (pane.deadStatus == Int(Shim.ledgerUnwritableExitCode) && pane.deadSignal == nil)
-                        || (screen?.contains("mcrun shim: " + Shim.ledgerUnwritableMessage) ?? false)
-                    return try failUnlessStarted(
-                        current, reason: unwritable ? "ledger_unwritable" : "shim_exited",
-                        message: "the launch shim for \(current.ticket) exited before the agent started: \(screen?.replacingNewlines() ?? "")")
+            return try failUnlessStarted(
+                row, reason: "shim_exited",
+                message: "the launch shim for \(row.ticket) exited before the agent started: \(context.tmux.capture(created.paneID)?.replacingNewlines() ?? "")"
+            )
+        }
+        defer { close(shimFD) }
+        LaunchSocket.setTimeout(shimFD, milliseconds: max(1, deadline.remainingMilliseconds))
+        let plan = LaunchHandshake.Message.plan(
+            cwd: admitted.cwd, argv: admitted.argv, environment: Self.agentEnvironment(admitted, stateDirectory: context.stateDirectory))
+        let answer = LaunchHandshake.send(plan, on: shimFD) ? LaunchHandshake.receive(on: shimFD) : nil
+        guard case .ready? = answer else {
+            recordSession()
+            if case .failed(let reason, let message)? = answer {
+                let ended = try ending.end(admitted, .launchFailed(reason: reason, detail: ["error": .string(message)]))
+                guard ended.applied else { return try settle(ended.runtime, created: created, ending: ending) }
+                let screen = context.tmux.capture(created.paneID)
+                let tornDown = ending.tearDown(ended.runtime, lastScreen: screen)
+                throw MCRunError(
+                    .internalError, "launch_failed", "the agent for \(admitted.ticket) did not start (\(reason)): \(message)", runtime: tornDown)
+            }
+            let row = try current()
+            guard row.state == .launching else { return try settle(row, created: created, ending: ending) }
+            return try failUnlessStarted(
+                row, reason: "shim_exited",
+                message:
+                    "the launch shim for \(row.ticket) stopped answering before the agent started: \(context.tmux.capture(created.paneID)?.replacingNewlines() ?? "")"
+            )
+        }
+        // The shim waits for `go`: its PID and start time are those the agent will have.
+        let identity: AgentIdentity
+        do { identity = try AgentIdentity.of(pid: created.panePID) } catch {
+            recordSession()
+            return try failUnlessStarted(
+                try current(), reason: "no_identity", message: "the identity of the agent for \(admitted.ticket) cannot be read: \(error.message)")
+        }
+        let recorded = try context.ledger.applyIfCurrent(Transition.launched, to: runtimeID, actor: context.actor, data: ["pid": .int(Int64(identity.pid))]) {
+            r in
+            r.record(identity)
+            r.startedAt = WallClock.now()
+            r.sessionID = created.sessionID
+            r.paneID = created.paneID
+            r.paneLogMissing = paneLogMissing
+        }
+        guard recorded.applied else {
+            _ = LaunchHandshake.send(
+                .refused(message: "runtime \(runtimeID) became \(recorded.runtime.state.rawValue) before the agent started; not starting it"), on: shimFD)
+            recordSession()
+            return try settle(recorded.runtime, created: created, ending: ending)
+        }
+        _ = LaunchHandshake.send(.go, on: shimFD)
+        // End-of-file: the exec closed the shim's end. A shim that cannot exec says why.
+        guard case .execFailed(let reason)? = LaunchHandshake.receive(on: shimFD) else { return recorded.runtime }
+        let ended = try ending.end(recorded.runtime, .execFailed(detail: ["error": .string(reason)]))
+        let screen = context.tmux.capture(created.paneID)
+        let tornDown = ended.applied ? ending.tearDown(ended.runtime, lastScreen: screen) : ended.runtime
+        throw MCRunError(
+            .internalError, "launch_failed", "the agent for \(admitted.ticket) did not start (exec_failed): cannot execute \(admitted.argv[0]): \(reason)",
+            runtime: tornDown)
+    }
+
+    /// Waits for the pane's shim to connect, waking on the connection or on the shim's exit;
+    /// nil when it exited first or the deadline passed. A connection from any other process
+    /// than the pane's (the kernel's credentials say which) is closed and ignored.
+    static func awaitShim(listener: Int32, panePID: Int32, deadline: Instant) -> Int32? {
+        let exitFD = mcrun_pidfd_open(panePID, 0)
+        defer { if exitFD >= 0 { close(exitFD) } }
+        // Without pidfds (old kernels), the pane's process is looked at every 50 ms.
+        let slice = exitFD >= 0 ? Int.max : 50
+        while true {
+            var fds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0), pollfd(fd: exitFD, events: Int16(POLLIN), revents: 0)]
+            let wait = min(max(0, deadline.remainingMilliseconds), slice)
+            let ready = poll(&fds, exitFD >= 0 ? 2 : 1, Int32(clamping: wait))
+            if ready < 0 && errno == EINTR { continue }
+            if fds[0].revents & Int16(POLLIN) != 0 {
+                let fd = LaunchSocket.accept(listener)
+                if fd >= 0 {
+                    if let peer = LaunchSocket.peer(fd), peer.pid == panePID, peer.uid == geteuid() { return fd }
+                    close(fd)
                 }
+                continue
             }
-            usleep(pause)
-            pause = min(pause * 2, 2_000)
+            let exited = exitFD >= 0 ? fds[1].revents != 0 : (kill(panePID, 0) != 0 && errno == ESRCH)
+            if exited || deadline.hasPassed { return nil }
+        }
+    }
+
+    /// A launch that a stop or park took over: waits (bounded) for its end, removes the
+    /// session (the stop's teardown may have come before it existed), and says what happened.
+    private func settle(_ row: Runtime, created: TmuxServer.Created, ending: Ending) throws(MCRunError) -> Runtime {
+        var current = row
+        let deadline = Instant.after(milliseconds: 10_000)
+        while current.state == .stopping && !deadline.hasPassed {
+            // The stopper of a launch that has no agent yet ends it at once; this is rare.
+            usleep(2_000)
+            guard let row = try context.ledger.read({ db in try Ledger.runtime(db, id: current.id!) }) else { break }
+            current = row
+        }
+        switch current.state {
+        case .running:
+            return current
+        case .launchFailed:
+            let screen = context.tmux.capture(created.paneID)
+            let ended = ending.tearDown(current, lastScreen: screen)
+            throw MCRunError(
+                .internalError, "launch_failed", "the agent for \(current.ticket) did not start (\(current.endReason ?? current.state.rawValue))",
+                runtime: ended)
+        default:
+            try? context.tmux.killSession(TmuxServer.exact(current.sessionName))
+            let ticket = try context.ledger.read { db in try Ledger.ticket(db, id: current.ticket) }
+            if let ticket, ticket.parked {
+                throw MCRunError(
+                    .refused, "ticket_parked",
+                    "start refused: ticket \(current.ticket) was parked while its agent was starting; it did not run; unpark it with: mcrun unpark \(current.ticket)",
+                    runtime: current)
+            }
+            throw MCRunError(
+                .busy, "stopped_during_launch",
+                "ticket \(current.ticket) was stopped (\(current.endReason ?? "requested")) while its agent was starting; see: mcrun show \(current.ticket)",
+                runtime: current)
         }
     }
 
@@ -319,21 +430,6 @@ extension String {
 /// PATH lookup as execvp does it, but against the agent's PATH rather than ours.
 public enum Executable {
     public static func resolve(_ name: String, path: String?, cwd: String) -> String? {
-        if name.contains("/") {
-            let full = name.hasPrefix("/") ? name : cwd + "/" + name
-            return isExecutableFile(full) ? full : nil
-        }
-        let search = path ?? "/usr/local/bin:/usr/bin:/bin"
-        for dir in search.split(separator: ":", omittingEmptySubsequences: false) {
-            let base = dir.isEmpty ? cwd : (dir.hasPrefix("/") ? String(dir) : cwd + "/" + dir)
-            let candidate = base + "/" + name
-            if isExecutableFile(candidate) { return candidate }
-        }
-        return nil
-    }
-
-    static func isExecutableFile(_ path: String) -> Bool {
-        let mode = mcrun_file_mode(path)
-        return mode >= 0 && UInt32(mode) & S_IFMT == S_IFREG && access(path, X_OK) == 0
+        ProgramLookup.resolve(name, path: path, cwd: cwd)
     }
 }
