@@ -171,6 +171,8 @@ struct RuntimeList: MCRunCommand {
                     json.append(.object(o))
                 }
             }
+            // The table only for people: with --json it would be built and thrown away.
+            guard !global.json else { continue }
             let since = runtime.startedAt ?? runtime.createdAt
             table.append([
                 runtime.ticket, String(runtime.episode), runtime.status(liveness: liveness), alive,

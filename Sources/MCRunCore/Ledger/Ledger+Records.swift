@@ -220,6 +220,19 @@ extension Runtime.CodingKeys: ColumnExpression {}
 
 extension Ticket: LedgerRecord {
     static let databaseTableName = "tickets"
+
+    // By hand, as for runtimes: `ps` reads every ticket.
+    init(row: Row) throws {
+        self.init(id: row[CodingKeys.id.rawValue], now: row[CodingKeys.createdAt.rawValue])
+        parked = row[CodingKeys.parked.rawValue]
+        parkedReason = row[CodingKeys.parkedReason.rawValue]
+        parkedAt = row[CodingKeys.parkedAt.rawValue]
+        deaths = row[CodingKeys.deaths.rawValue]
+        escalated = row[CodingKeys.escalated.rawValue]
+        escalatedReason = row[CodingKeys.escalatedReason.rawValue]
+        escalatedAt = row[CodingKeys.escalatedAt.rawValue]
+        updatedAt = row[CodingKeys.updatedAt.rawValue]
+    }
 }
 
 extension PendingRetry: LedgerRecord {

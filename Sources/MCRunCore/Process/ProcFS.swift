@@ -44,13 +44,22 @@ public enum ProcFS {
 
     static func parseStat(_ bytes: [UInt8], pid: Int32) -> ProcStat? {
         guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true)
-        // After the name: state(3) ppid(4) pgrp(5) session(6) ... starttime(22).
-        guard fields.count >= 20, let state = fields[0].first,
-            let ppid = Int32(decoding: fields[1]), let pgrp = Int32(decoding: fields[2]),
-            let session = Int32(decoding: fields[3]), let start = UInt64(decoding: fields[19])
+        // After the name: state(3) ppid(4) pgrp(5) session(6) ... starttime(22). Only the
+        // first twenty fields are looked at, in one pass without copying.
+        var fields: [Range<Int>] = []
+        fields.reserveCapacity(20)
+        var i = close + 1
+        while fields.count < 20 && i < bytes.count {
+            while i < bytes.count && bytes[i] == UInt8(ascii: " ") { i += 1 }
+            let start = i
+            while i < bytes.count && bytes[i] != UInt8(ascii: " ") { i += 1 }
+            if i > start { fields.append(start..<i) }
+        }
+        guard fields.count >= 20,
+            let ppid = Int32(decoding: bytes[fields[1]]), let pgrp = Int32(decoding: bytes[fields[2]]),
+            let session = Int32(decoding: bytes[fields[3]]), let start = UInt64(decoding: bytes[fields[19]])
         else { return nil }
-        return ProcStat(pid: pid, state: state, ppid: ppid, processGroup: pgrp, session: session, startTime: start)
+        return ProcStat(pid: pid, state: bytes[fields[0].lowerBound], ppid: ppid, processGroup: pgrp, session: session, startTime: start)
     }
 
     /// The `Threads:` count of /proc/PID/status; 0 when unreadable.

@@ -195,8 +195,11 @@ public struct TmuxServer: Sendable {
             if result.stderrText.contains("no current target") { return Snapshot(serverRunning: true, panes: []) }
             throw Failure(arguments: ["list-panes"], message: result.timedOut ? "timed out" : result.stderrText)
         }
-        let panes = result.stdoutText.split(separator: "\n").compactMap { line -> Pane? in
-            let f = line.split(separator: "\t", maxSplits: 7, omittingEmptySubsequences: false).map(String.init)
+        // Split as bytes, not as Characters: one line per pane, every ps and reconcile pass.
+        let panes = result.stdout.split(separator: UInt8(ascii: "\n")).compactMap { line -> Pane? in
+            let f = line.split(separator: UInt8(ascii: "\t"), maxSplits: 7, omittingEmptySubsequences: false).map {
+                String(decoding: $0, as: UTF8.self)
+            }
             guard f.count == 8, let pid = Int32(f[2]) else { return nil }
             return Pane(
                 sessionID: f[0], sessionName: f[7], paneID: f[1], panePID: pid, dead: f[3] == "1",
