@@ -70,7 +70,7 @@ let package = Package(
         .target(name: "MCRunTestSupport", dependencies: ["MCRunCore"], path: "Tests/MCRunTestSupport", swiftSettings: strict),
         .testTarget(name: "PaneLogFilterTests", dependencies: ["PaneLogFilter"], resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "MCRunCoreTests", dependencies: ["MCRunCore", "MCRunTestSupport"], swiftSettings: strict),
-        .testTarget(name: "MCRunCLITests", dependencies: ["MCRunCLI", "MCRunCore", "MCRunTestSupport"], swiftSettings: strict),
+        .testTarget(name: "MCRunCLITests", dependencies: ["MCRunCLI", "MCRunCore", "MCRunTestSupport", "LaunchHandshake"], swiftSettings: strict),
         .testTarget(
             name: "MCRunServiceTests",
             dependencies: ["MCRunService", "MCRunCore", "MCRunTestSupport"],
