@@ -297,13 +297,23 @@ public struct Launcher: Sendable {
             return try failUnlessStarted(
                 try current(), reason: "no_identity", message: "the identity of the agent for \(admitted.ticket) cannot be read: \(error.message)")
         }
-        let recorded = try context.ledger.applyIfCurrent(Transition.launched, to: runtimeID, actor: context.actor, data: ["pid": .int(Int64(identity.pid))]) {
-            r in
-            r.record(identity)
-            r.startedAt = WallClock.now()
-            r.sessionID = created.sessionID
-            r.paneID = created.paneID
-            r.paneLogMissing = paneLogMissing
+        let recorded: (runtime: Runtime, applied: Bool)
+        do {
+            recorded = try context.ledger.applyIfCurrent(Transition.launched, to: runtimeID, actor: context.actor, data: ["pid": .int(Int64(identity.pid))]) {
+                r in
+                r.record(identity)
+                r.startedAt = WallClock.now()
+                r.sessionID = created.sessionID
+                r.paneID = created.paneID
+                r.paneLogMissing = paneLogMissing
+            }
+        } catch {
+            // Not recorded, so not started: the shim is refused and the launch fails (the
+            // session is removed even when the ledger cannot take that either).
+            _ = LaunchHandshake.send(.refused(message: "the agent's identity could not be recorded: \(error.message)"), on: shimFD)
+            recordSession()
+            return try failUnlessStarted(
+                admitted, reason: "identity_unrecorded", message: "the identity of the agent for \(admitted.ticket) could not be recorded: \(error.message)")
         }
         guard recorded.applied else {
             _ = LaunchHandshake.send(
