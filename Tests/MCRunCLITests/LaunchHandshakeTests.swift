@@ -84,6 +84,22 @@ import Testing
         #expect(result.stderrText.contains("cannot reach the launcher"), "\(result.stderrText)")
     }
 
+    /// Without its shim a start fails at once and says what to install; nothing is left live.
+    @Test func aMissingShimFailsTheStartWithTheFix() throws {
+        let s = try Scratch(name: "noshim")
+        defer { s.cleanup() }
+        s.environment["MCRUN_SHIM_BIN"] = s.path("no-such-shim")
+        let (result, json) = try s.mcrunJSON(["start", "M1", "--", "sleep", "300"])
+        #expect(result.status == 1, "\(result.stderrText)")
+        #expect(json["reason"]?.stringValue == "launch_failed")
+        #expect(result.stderrText.contains("MCRUN_SHIM_BIN"), "\(result.stderrText)")
+        #expect(try s.context().ledger.runtime(ticket: "M1", episode: nil)?.state == .launchFailed)
+        #expect(try s.context().ledger.runtime(ticket: "M1", episode: nil)?.endReason == "shim_missing")
+        s.environment["MCRUN_SHIM_BIN"] = nil
+        let (again, _) = try s.mcrunJSON(["start", "M1", "--", "sleep", "300"])
+        #expect(again.status == 0, "\(again.stderrText)")
+    }
+
     /// Every message survives the trip, a long environment included.
     @Test func messagesRoundTrip() throws {
         var pair: [Int32] = [0, 0]

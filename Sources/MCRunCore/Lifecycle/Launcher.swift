@@ -225,6 +225,13 @@ public struct Launcher: Sendable {
             unlink(socketPath)
         }
         let shim = [Self.shimBinary(environment: context.environment, executable: context.executable), socketPath]
+        guard access(shim[0], X_OK) == 0 else {
+            let failed = try? ending.end(admitted, .launchFailed(reason: "shim_missing", detail: ["error": .string("\(shim[0]) is missing or not executable")]))
+            throw MCRunError(
+                .internalError, "launch_failed",
+                "cannot start \(admitted.ticket): the launch shim \(shim[0]) is missing or not executable; install mcrun-shim beside mcrun, or set MCRUN_SHIM_BIN",
+                runtime: failed?.runtime)
+        }
         let created: TmuxServer.Created
         let paneLog = PaneHooks.logAttachment(context, runtimeID: runtimeID)
         var attach: [[String]] = []
