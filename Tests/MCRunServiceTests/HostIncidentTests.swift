@@ -147,37 +147,40 @@ struct LaunchFailureIncidentTests {
     }
 }
 
-/// A relaunch whose shim cannot write the agent's identity (the ledger held by another
-/// process past the busy timeout) failed for the host: owed again, no escalation.
+/// A relaunch whose agent's identity the ledger would not take (held by another process past
+/// the busy timeout) failed for the host: owed again, no escalation.
 @Suite(.serialized, .timeLimit(.minutes(1)))
 struct ShimLedgerUnwritableTests {
     @Test func aShimTheLedgerRefusedIsAHostFailureAndTheRelaunchIsOwedAgain() throws {
         let s = try Scratch(name: "shimledger")
         defer { s.cleanup() }
         // The shim waits at a gate while `hold` exists, so the test can take the lock
-        // between the relaunch's admission and the shim's write.
+        // between the relaunch's admission and the write of the agent's identity.
         let shim = try s.script(
             "shim-gate",
             """
             #!/bin/sh
-            if [ -e "$GATE.hold" ]; then while [ ! -e "$GATE.go" ]; do sleep 0.02; done; fi
-            exec "$REAL_MCRUN" "$@"
+            if [ -e "$GATE.hold" ]; then : > "$GATE.reached"; while [ ! -e "$GATE.go" ]; do sleep 0.02; done; fi
+            exec "$REAL_SHIM" "$@"
             """)
         let gate = s.path("gate")
         let serve = try ServeProcess(
             s, arguments: ["--reconcile-interval", "1s", "--retry-delay", "300ms"],
-            environment: ["MCRUN_BIN": shim, "GATE": gate, "REAL_MCRUN": Scratch.mcrunPath, "MCRUN_BUSY_TIMEOUT": "1"])
+            environment: [
+                "MCRUN_SHIM_BIN": shim, "GATE": gate, "REAL_SHIM": Scratch.binDirectory + "/mcrun-shim", "MCRUN_BUSY_TIMEOUT": "1",
+            ])
         try serve.waitUntilReady()
         let agent = try s.startAgent("U1", ["sleep", "1000"])
         _ = try s.write("gate.hold", "")
         kill(agent, SIGKILL)
         try waitUntil("the relaunch admitted and its shim at the gate") {
-            try s.runtimes("U1").last.map { $0.episode == 2 && $0.state == .launching && $0.paneID != nil } ?? false
+            try s.runtimes("U1").last.map { $0.episode == 2 && $0.state == .launching } ?? false
+                && FileManager.default.fileExists(atPath: gate + ".reached")
         }
         let lock = try s.holdLedgerLock()
         _ = try s.write("gate.go", "")
         try waitUntil(
-            "the shim to give up on the ledger; panes: \((try? s.tmux(["list-panes", "-a", "-F", "#{session_name} #{pane_dead} #{pane_dead_status}"]).stdoutText) ?? "?"); log:\n\(serve.log)"
+            "the refused shim to exit; panes: \((try? s.tmux(["list-panes", "-a", "-F", "#{session_name} #{pane_dead} #{pane_dead_status}"]).stdoutText) ?? "?"); log:\n\(serve.log)"
         ) {
             try s.tmux(["list-panes", "-t", "=U1@2", "-F", "#{pane_dead}"]).stdoutText.hasPrefix("1")
         }

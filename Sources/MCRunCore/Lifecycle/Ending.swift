@@ -61,7 +61,9 @@ public struct Ending: Sendable {
     }
 
     /// Infrastructure causes of a failed launch: a relaunch that failed for one of these is owed again.
-    static let infrastructureLaunchFailures: Set<String> = ["tmux_failed", "launcher_gone", "launch_timeout", "no_identity", "ledger_unwritable"]
+    static let infrastructureLaunchFailures: Set<String> = [
+        "tmux_failed", "launcher_gone", "launch_timeout", "no_identity", "ledger_unwritable", "shim_missing", "launch_socket",
+    ]
 
     /// Records and tears down one runtime.
     @discardableResult

@@ -320,7 +320,7 @@ public struct Launcher: Sendable {
             _ = LaunchHandshake.send(.refused(message: "the agent's identity could not be recorded: \(error.message)"), on: shimFD)
             recordSession()
             return try failUnlessStarted(
-                admitted, reason: "identity_unrecorded", message: "the identity of the agent for \(admitted.ticket) could not be recorded: \(error.message)")
+                admitted, reason: "ledger_unwritable", message: "the identity of the agent for \(admitted.ticket) could not be recorded: \(error.message)")
         }
         guard recorded.applied else {
             _ = LaunchHandshake.send(
