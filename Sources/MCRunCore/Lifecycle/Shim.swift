@@ -23,7 +23,9 @@ public enum Shim {
         }
         let ledger = context.ledger
         let actor = "shim (pid \(getpid()))"
-        guard let runtime = try? ledger.read({ db in try Ledger.runtime(db, id: runtimeID) }) else {
+        guard let (runtime, cgroupRoot) = try? ledger.read({ db in (try Ledger.runtime(db, id: runtimeID), try HostConfig.value(db, .cgroupRoot)) }),
+            let runtime
+        else {
             die("runtime \(runtimeID) is not in the ledger", code: 1)
         }
         guard runtime.state == .launching else {
@@ -51,6 +53,8 @@ public enum Shim {
         guard let program = Executable.resolve(runtime.argv[0], path: env["PATH"], cwd: runtime.cwd) else {
             failLaunch("command_not_found", "\(runtime.argv[0]): command not found", code: 127)
         }
+        // Join the runtime's cgroup before the exec, so the agent and all it starts are in it.
+        let joined = Shim.joinCgroup(runtime, setting: cgroupRoot, stateDirectory: context.stateDirectory.path)
         let paneID = context.environment["TMUX_PANE"]
         let recorded: (runtime: Runtime, applied: Bool)
         do {
@@ -58,6 +62,8 @@ public enum Shim {
                 r.record(identity)
                 r.startedAt = WallClock.now()
                 if let paneID { r.paneID = paneID }
+                r.cgroup = joined.cgroup
+                r.cgroupMissing = joined.missing
             }
         } catch {
             die("\(ledgerUnwritableMessage): \(error.message)", code: ledgerUnwritableExitCode)
@@ -75,5 +81,12 @@ public enum Shim {
         let reason = String(cString: strerror(errno))
         try? Ending(context: context).recordFromShim(runtimeID: runtimeID, .execFailed(detail: ["error": .string(reason)]))
         die("cannot execute \(program): \(reason)", code: 126)
+    }
+
+    static func joinCgroup(_ runtime: Runtime, setting: String?, stateDirectory: String) -> RuntimeCgroup.Joined {
+        let hierarchy = CgroupHierarchy.current()
+        let placement = CgroupPlacement.resolve(setting: setting, stateDirectory: stateDirectory, hierarchy: hierarchy)
+        return RuntimeCgroup.join(
+            ticket: runtime.ticket, episode: runtime.episode, limits: runtime.limits ?? ResourceLimits(), placement: placement, hierarchy: hierarchy)
     }
 }
