@@ -19,11 +19,14 @@ public struct LaunchRequest: Sendable {
     public var resumeArgv: [String]?
     /// The caller's argv when `argv` is a resumed one (a relaunch); kept for the next relaunch.
     var originalArgv: [String]?
+    /// The runtime's own limits; the host's defaults (`mcrun config`) fill the rest.
+    public var limits: ResourceLimits
 
     public init(
         ticket: TicketID, argv: [String], cwd: String, env: [String: String], owner: String?, timeoutMilliseconds: Int = 10_000,
-        force: Bool = false, agent: AgentKind? = nil, resumeArgv: [String]? = nil
+        force: Bool = false, agent: AgentKind? = nil, resumeArgv: [String]? = nil, limits: ResourceLimits = ResourceLimits()
     ) {
+        self.limits = limits
         self.ticket = ticket
         self.argv = argv
         self.cwd = cwd
@@ -81,7 +84,8 @@ public struct Launcher: Sendable {
         let resumed = ResumeTemplate.argv(previous.resumeArgv, sessionID: previous.agentSessionID)
         var request = LaunchRequest(
             ticket: previous.ticketID, argv: resumed ?? original, cwd: previous.cwd, env: previous.env, owner: previous.owner,
-            timeoutMilliseconds: timeoutMilliseconds, agent: previous.agentKind, resumeArgv: previous.resumeArgv)
+            timeoutMilliseconds: timeoutMilliseconds, agent: previous.agentKind, resumeArgv: previous.resumeArgv,
+            limits: previous.limits ?? ResourceLimits())
         if resumed != nil { request.originalArgv = original }
         let resumedSession = resumed == nil ? nil : previous.agentSessionID
         let actor = context.actor
@@ -142,6 +146,8 @@ public struct Launcher: Sendable {
                     createdAt: now, updatedAt: now, busy: false, relaunchOf: relaunchOf, agentKind: request.agent,
                     resumeArgv: request.resumeArgv, originalArgv: request.originalArgv)
                 runtime.sessionName = "\(ticket.id)@\(runtime.episode)"
+                let limits = request.limits.over(try HostConfig.defaultLimits(db))
+                runtime.limits = limits.isEmpty ? nil : limits
                 guard try Ledger.admitRuntime(db, &runtime) else {
                     // The index is the guarantee; the check above only gives a better answer.
                     let winner = try Ledger.liveRuntime(db, ticket: ticket.id)
