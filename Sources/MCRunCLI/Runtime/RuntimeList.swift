@@ -196,6 +196,11 @@ struct RuntimeList: MCRunCommand {
             // Host incidents first: what ended these runtimes was not their agents.
             let incidents = listing.incidents.map { "HOST: \($0.summary(now: now))" }
             if !incidents.isEmpty { human = incidents.joined(separator: "\n") + "\n\n" + human }
+            let uncontained = rows.filter { $0.runtime.state.isLive && $0.runtime.cgroup == nil && $0.runtime.cgroupMissing != nil }
+            if let first = uncontained.first?.runtime.cgroupMissing {
+                human +=
+                    "\nnote: \(uncontained.count) live runtime\(uncontained.count == 1 ? " has" : "s have") no cgroup (\(first)); their leftovers are found by searching /proc"
+            }
         }
         return Reply(
             fields: [
