@@ -182,4 +182,21 @@ struct CgroupFallbackTests {
         let config = try s.mcrun(["config", "--json"]).stdoutText
         #expect(!config.contains("lots") && !config.contains("10001") && !config.contains("relative/path"), "\(config)")
     }
+
+    @Test func doctorSaysWhichHierarchyEnforcesEachLimit() throws {
+        let s = try Scratch(name: "cgroup-doctor")
+        defer { s.cleanup() }
+        let json = try s.mcrunJSON(["doctor"]).json
+        let checks = Dictionary(
+            (json.at("checks")?.arrayValue ?? []).map { ($0.at("name")?.stringValue ?? "?", $0) }, uniquingKeysWith: { a, _ in a })
+        let hierarchy = CgroupHierarchy.current()
+        let v2 = try #require(checks["cgroup v2"])
+        if let mount = hierarchy.unifiedMount {
+            #expect(v2.at("detail")?.stringValue?.contains(mount) == true, "\(v2)")
+            #expect(v2.at("detail")?.stringValue?.hasPrefix(hierarchy.ownV1.isEmpty ? "unified" : "hybrid") == true, "\(v2)")
+        }
+        let limits = try #require(checks["cgroup limits"]?.at("detail")?.stringValue)
+        for (controller, where_) in hierarchy.limitSupport() { #expect(limits.contains("\(controller): \(where_)"), "\(limits)") }
+        #expect(checks["runtime cgroups"] != nil)
+    }
 }

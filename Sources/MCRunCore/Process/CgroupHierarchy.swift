@@ -19,6 +19,12 @@ public struct CgroupHierarchy: Sendable, Equatable {
         parse(mountinfo: text("/proc/self/mountinfo") ?? "", cgroups: text("/proc/self/cgroup") ?? "")
     }
 
+    /// The hierarchy as another process sees it (its cgroups, this process's mounts); nil
+    /// when its /proc entry is unreadable.
+    public static func of(pid: Int32) -> CgroupHierarchy? {
+        text("/proc/\(pid)/cgroup").map { parse(mountinfo: text("/proc/self/mountinfo") ?? "", cgroups: $0) }
+    }
+
     static func parse(mountinfo: String, cgroups: String) -> CgroupHierarchy {
         // mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS
         var unified: (root: String, point: String)?

@@ -287,13 +287,14 @@ public enum CgroupPlacement: Sendable, Equatable {
     /// - unset: under systemd (`Delegate=yes` on mcrun-tmux.service) the service's own
     ///   cgroup, with the server in its `server` leaf; elsewhere `mcrun-HASH` at the top of
     ///   the cgroup2 tree, one per state directory, where this user may create it.
-    public static func resolve(setting: String?, stateDirectory: String, hierarchy: CgroupHierarchy) -> CgroupPlacement {
+    /// `create: false` (doctor) decides without creating anything.
+    public static func resolve(setting: String?, stateDirectory: String, hierarchy: CgroupHierarchy, create: Bool = true) -> CgroupPlacement {
         if setting == off { return .unavailable("cgroups are off (mcrun config cgroup-root off)") }
         guard let mount = hierarchy.unifiedMount, let own = hierarchy.ownUnified else {
             return .unavailable("no cgroup2 file system is mounted")
         }
         if let setting {
-            return usable(setting, create: true).map { .unavailable("cgroup-root \(setting): \($0)") } ?? .base(setting, serverLeaf: false)
+            return usable(setting, create: create).map { .unavailable("cgroup-root \(setting): \($0)") } ?? .base(setting, serverLeaf: false)
         }
         let name = own.split(separator: "/").last.map(String.init) ?? ""
         let parent = own.split(separator: "/").dropLast().joined(separator: "/")
@@ -305,7 +306,10 @@ public enum CgroupPlacement: Sendable, Equatable {
             return .base(own, serverLeaf: true)
         }
         let top = mount + "/mcrun-" + stateHash(stateDirectory)
-        if let why = usable(top, create: true) {
+        if !create && access(top, F_OK) != 0 {
+            return usable(mount, create: false).map { .unavailable("no writable cgroup2 subtree (\(mount): \($0))") } ?? .base(top, serverLeaf: false)
+        }
+        if let why = usable(top, create: create) {
             return .unavailable("no writable cgroup2 subtree (\(top): \(why))")
         }
         return .base(top, serverLeaf: false)
