@@ -133,6 +133,11 @@ struct CgroupTests {
         let show = try s.mcrun(["show", "T4"]).stdoutText
         #expect(show.contains("limits: memory-max 96M, cpu-weight 50, pids-max 64"), "\(show)")
         #expect(show.contains("cgroup: \(cgroup.path)"), "\(show)")
+        let metrics = try s.mcrun(["metrics"]).stdoutText
+        for family in ["mcrun_runtime_memory_bytes", "mcrun_runtime_memory_peak_bytes", "mcrun_runtime_cpu_seconds_total"] {
+            #expect(metrics.contains("\(family){ticket=\"T4\",episode=\"1\"} "), "\(family) missing:\n\(metrics)")
+        }
+        #expect(metrics.contains("mcrun_runtimes_without_cgroup 0\n"))
     }
 }
 
@@ -159,6 +164,7 @@ struct CgroupFallbackTests {
         #expect(missing.contains("not a cgroup2 directory"), "\(json)")
         #expect(try s.mcrun(["ps"]).stdoutText.contains("no cgroup"), "the ps header does not say leftovers are searched for")
         #expect(try s.mcrun(["show", "T5"]).stdoutText.contains("no cgroup: "))
+        #expect(try s.mcrun(["metrics"]).stdoutText.contains("mcrun_runtimes_without_cgroup 1\n"))
         let child = try s.pids(["child.pid"])[0]
         #expect(try s.mcrun(["stop", "T5", "--grace", "500ms"]).status == 0)
         #expect(!processExists(child))
