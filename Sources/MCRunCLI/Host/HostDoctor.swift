@@ -10,7 +10,8 @@ struct HostDoctor: ParsableCommand {
         abstract: "Check this host's mcrun set-up: each check ok, warn or fail, with the fix.",
         discussion: """
             Checks tmux (version, mcrun's server options), pidfd and PIDFD_GET_INFO,
-            cgroup v2 and delegation, the pane-log hook and the agent hooks, the agent
+            cgroup v2 (unified or hybrid), which hierarchy enforces each limit and where
+            the agents' cgroups go, the pane-log hook and the agent hooks, the agent
             hook configuration of this user, the state directory's owner and modes, the
             ledger's integrity (PRAGMA quick_check on a read-only connection), whether
             serve runs and its STATUS, and the systemd units. It changes nothing: no
