@@ -105,7 +105,8 @@ struct CgroupsUnderSystemdTests {
                 fi
                 exec sleep 600
                 """
-            let (startedD, _) = try await mcrun(ns, ["start", "D", "--json", "--cwd", "/home/mcrun", "--pids-max", "64", "--", "/bin/sh", "-c", diesOnce])
+            let (startedD, _) = try await mcrun(
+                ns, ["start", "D", "--json", "--cwd", "/home/mcrun", "--pids-max", "64", "--memory-max", "256M", "--", "/bin/sh", "-c", diesOnce])
             #expect(startedD.succeeded, "\(startedD)")
             let orphan = try await pids(ns, ["orphan.pid"])[0]
             var relaunched: JSONValue?
@@ -118,6 +119,14 @@ struct CgroupsUnderSystemdTests {
             #expect(try await !exists(ns, Self.unit + "/runtime-D-1"), "the dead episode's cgroup was not removed")
             #expect(relaunched?.at("cgroup")?.stringValue == Self.unit + "/runtime-D-2")
             #expect(relaunched?.at("limits.pids_max.value")?.intValue == 64, "the relaunch lost its limits: \(String(describing: relaunched))")
+            #expect(relaunched?.at("limits.memory_max.value")?.intValue == 256 << 20)
+            let memoryEnforced = controllers.contains("memory")
+            #expect(relaunched?.at("limits.memory_max.enforced_by")?.stringValue == (memoryEnforced ? "cgroup2" : "none"))
+            if !memoryEnforced {
+                // Said, not claimed: show names the limits the namespace cannot enforce.
+                let show = try await mcrun(ns, ["show", "D"]).0.standardOutput
+                #expect(show.contains("not enforced: memory"), "\(show)")
+            }
             let pidsEnforced = controllers.contains("pids")
             #expect(relaunched?.at("limits.pids_max.enforced_by")?.stringValue == (pidsEnforced ? "cgroup2" : "none"))
             if pidsEnforced {

@@ -42,7 +42,7 @@ struct RuntimeShow: MCRunCommand {
             if let kind = r.agentKind { lines.append("  agent: \(kind.rawValue)") }
             if let cgroup = r.cgroup {
                 lines.append(
-                    "  cgroup: \(cgroup.path)\(cgroup.v1.isEmpty ? "" : " (with cgroup v1 groups for \(cgroup.v1.keys.sorted().joined(separator: ", ")))")"
+                    "  cgroup\(r.state.isEnded ? " (removed at its end)" : ""): \(cgroup.path)\(cgroup.v1.isEmpty ? "" : " (with cgroup v1 groups for \(cgroup.v1.keys.sorted().joined(separator: ", ")))")"
                 )
             } else if let missing = r.cgroupMissing {
                 lines.append("  no cgroup: \(missing); leftovers are found by searching /proc")
