@@ -125,6 +125,9 @@ func processExists(_ pid: Int32) -> Bool {
         try s.editLedger("UPDATE runtimes SET start_time = start_time + 1 WHERE ticket = 'R1';")
         if let cgroup = json.at("runtime.cgroup")?.stringValue, let own = CgroupHierarchy.current().ownUnified {
             try String(pid).write(toFile: own + "/cgroup.procs", atomically: false, encoding: .utf8)
+            for group in CgroupHierarchy.current().ownV1.values {
+                try String(pid).write(toFile: group + "/cgroup.procs", atomically: false, encoding: .utf8)
+            }
             #expect(!(try String(contentsOfFile: cgroup + "/cgroup.procs", encoding: .utf8)).contains(String(pid)))
         }
         let entry = try #require(try s.psEntry("R1"))

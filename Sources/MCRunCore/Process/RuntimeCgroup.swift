@@ -322,22 +322,33 @@ public enum CgroupPlacement: Sendable, Equatable {
     public static func removeSubtree(stateDirectory: String, hierarchy: CgroupHierarchy = .current()) -> Int {
         guard let mount = hierarchy.unifiedMount else { return 0 }
         let base = mount + "/mcrun-" + stateHash(stateDirectory)
-        guard let directory = opendir(base) else { return 0 }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name.hasPrefix("runtime-") || name == "server" { names.append(name) }
-        }
-        closedir(directory)
+        let names = childDirectories(base).filter { $0.hasPrefix("runtime-") || $0 == "server" }
         var removed = 0
         for name in names {
             var v1: [String: String] = [:]
             for (controller, parent) in hierarchy.ownV1 { v1[controller] = parent + "/mcrun-" + stateHash(base) + "/" + name }
             if RuntimeCgroup(path: base + "/" + name, v1: v1).killAll(agentPID: nil).removed { removed += 1 }
         }
-        for parent in hierarchy.ownV1.values { _ = rmdir(parent + "/mcrun-" + stateHash(base)) }
+        // v1 groups whose cgroup2 twin is gone already (their processes left the v2 group).
+        for parent in hierarchy.ownV1.values {
+            let v1Base = parent + "/mcrun-" + stateHash(base)
+            for name in childDirectories(v1Base) where name.hasPrefix("runtime-") { _ = rmdir(v1Base + "/" + name) }
+            _ = rmdir(v1Base)
+        }
         _ = rmdir(base)
         return removed
+    }
+
+    static func childDirectories(_ path: String) -> [String] {
+        guard let directory = opendir(path) else { return [] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 
     /// nil when `directory` is a cgroup2 directory this process may create children in and
