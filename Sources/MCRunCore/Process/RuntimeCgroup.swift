@@ -284,9 +284,10 @@ public enum CgroupPlacement: Sendable, Equatable {
 
     /// - `cgroup-root off`: none.
     /// - `cgroup-root PATH`: that cgroup2 directory (created if its parent is writable).
-    /// - unset: under systemd (`Delegate=yes` on mcrun-tmux.service) the service's own
-    ///   cgroup, with the server in its `server` leaf; elsewhere `mcrun-HASH` at the top of
-    ///   the cgroup2 tree, one per state directory, where this user may create it.
+    /// - unset: under systemd (`Delegate=yes` on mcrun-tmux.service, which systemd marks on
+    ///   the cgroup) the service's own cgroup, with the server in its `server` leaf;
+    ///   elsewhere `mcrun-HASH` at the top of the cgroup2 tree, one per state directory,
+    ///   where this user may create it.
     /// `create: false` (doctor) decides without creating anything.
     public static func resolve(setting: String?, stateDirectory: String, hierarchy: CgroupHierarchy, create: Bool = true) -> CgroupPlacement {
         if setting == off { return .unavailable("cgroups are off (mcrun config cgroup-root off)") }
@@ -294,15 +295,19 @@ public enum CgroupPlacement: Sendable, Equatable {
             return .unavailable("no cgroup2 file system is mounted")
         }
         if let setting {
-            return usable(setting, create: create).map { .unavailable("cgroup-root \(setting): \($0)") } ?? .base(setting, serverLeaf: false)
+            // The server's own cgroup named as the root: it moves to a leaf first.
+            return usable(setting, create: create).map { .unavailable("cgroup-root \(setting): \($0)") }
+                ?? .base(setting, serverLeaf: own == setting)
         }
+        // Under systemd: the unit's cgroup when systemd delegated it (it marks a delegated
+        // cgroup with the `user.delegate` attribute, from version 251), or its `server` leaf.
         let name = own.split(separator: "/").last.map(String.init) ?? ""
         let parent = own.split(separator: "/").dropLast().joined(separator: "/")
         let parentPath = own.hasPrefix("/") ? "/" + parent : parent
-        if name == "server", parentPath.hasSuffix(".service"), usable(parentPath, create: false) == nil {
+        if name == "server", isDelegated(parentPath), usable(parentPath, create: false) == nil {
             return .base(parentPath, serverLeaf: false)
         }
-        if name.hasSuffix(".service"), own != mount, usable(own, create: false) == nil {
+        if own != mount, isDelegated(own), usable(own, create: false) == nil {
             return .base(own, serverLeaf: true)
         }
         let top = mount + "/mcrun-" + stateHash(stateDirectory)
@@ -337,6 +342,17 @@ public enum CgroupPlacement: Sendable, Equatable {
         }
         _ = rmdir(base)
         return removed
+    }
+
+    /// systemd's mark on a cgroup it delegated (`Delegate=yes`): `user.delegate` (readable by
+    /// the unit's user) or `trusted.delegate`, set to 1.
+    static func isDelegated(_ directory: String) -> Bool {
+        for name in ["user.delegate", "trusted.delegate"] {
+            var value = [UInt8](repeating: 0, count: 8)
+            let n = value.withUnsafeMutableBytes { CLinux.getxattr(directory, name, $0.baseAddress, $0.count) }
+            if n == 1 && value[0] == UInt8(ascii: "1") { return true }
+        }
+        return false
     }
 
     static func childDirectories(_ path: String) -> [String] {
