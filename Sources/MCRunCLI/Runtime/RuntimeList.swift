@@ -197,9 +197,11 @@ struct RuntimeList: MCRunCommand {
             let incidents = listing.incidents.map { "HOST: \($0.summary(now: now))" }
             if !incidents.isEmpty { human = incidents.joined(separator: "\n") + "\n\n" + human }
             let uncontained = rows.filter { $0.runtime.state.isLive && $0.runtime.cgroup == nil && $0.runtime.cgroupMissing != nil }
+            // Above the table: what stop can and cannot reach is read before the rows.
             if let first = uncontained.first?.runtime.cgroupMissing {
-                human +=
-                    "\nnote: \(uncontained.count) live runtime\(uncontained.count == 1 ? " has" : "s have") no cgroup (\(first)); their leftovers are found by searching /proc"
+                human =
+                    "note: \(uncontained.count) live runtime\(uncontained.count == 1 ? " has" : "s have") no cgroup (\(first)); their leftovers are found by searching /proc\n"
+                    + human
             }
         }
         return Reply(
