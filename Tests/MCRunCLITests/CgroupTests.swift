@@ -61,6 +61,21 @@ struct CgroupTests {
         #expect((teardown.at("data.leftovers_killed")?.intValue ?? 0) >= 1)
     }
 
+    @Test func aStopTheLedgerCannotRecordStillKillsTheWholeCgroup() throws {
+        let s = try Scratch(name: "cgroup-unrecorded")
+        defer { s.cleanup() }
+        let json = try s.startJSON("T7", [try escapingAgent(s)])
+        let cgroup = try #require(json.at("runtime.cgroup")?.stringValue)
+        let escapees = try s.pids(["setsid.pid", "daemon.pid", "stubborn.pid"])
+        let frozen = [s.stateDir + "/ledger.sqlite", s.stateDir]
+        s.onCleanup { _ = try? Subprocess.run(["chattr", "-i"] + frozen) }
+        try #require(try Subprocess.run(["chattr", "+i"] + frozen).succeeded)
+        let stop = try s.mcrun(["stop", "T7", "--grace", "500ms", "--json"])
+        #expect(stop.status == 8, "\(stop.stderrText)")
+        for pid in escapees { #expect(!processExists(pid), "pid \(pid) survived a stop the ledger could not record") }
+        #expect(access(cgroup, F_OK) != 0)
+    }
+
     @Test func aDeathKillsWhatTheAgentLeftInItsCgroup() throws {
         let s = try Scratch(name: "cgroup-death")
         defer { s.cleanup() }
