@@ -119,8 +119,17 @@ func processExists(_ pid: Int32) -> Bool {
         defer { s.cleanup() }
         let json = try s.startJSON("R1", ["sleep", "300"])
         let pid = Int32(try #require(json.at("runtime.pid")?.intValue))
-        // Pretend the PID now belongs to another process: same PID, other start time.
+        // Pretend the PID now belongs to another process: same PID, other start time. Another
+        // process is not in the runtime's cgroup either: where the runtime has one, it moves
+        // out to this test's own cgroup.
         try s.editLedger("UPDATE runtimes SET start_time = start_time + 1 WHERE ticket = 'R1';")
+        if let cgroup = json.at("runtime.cgroup")?.stringValue, let own = CgroupHierarchy.current().ownUnified {
+            try String(pid).write(toFile: own + "/cgroup.procs", atomically: false, encoding: .utf8)
+            for group in CgroupHierarchy.current().ownV1.values {
+                try String(pid).write(toFile: group + "/cgroup.procs", atomically: false, encoding: .utf8)
+            }
+            #expect(!(try String(contentsOfFile: cgroup + "/cgroup.procs", encoding: .utf8)).contains(String(pid)))
+        }
         let entry = try #require(try s.psEntry("R1"))
         #expect(entry["alive"]?.boolValue == false)
         #expect(entry["liveness"]?.stringValue == "recycled")

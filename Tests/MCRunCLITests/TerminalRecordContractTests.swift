@@ -32,6 +32,14 @@ struct TerminalRecordContractTests {
         return t
     }
 
+    /// A death whose cgroup saw the OOM killer, under a 64M limit.
+    func outOfMemory() -> Runtime {
+        var r = runtime(.dead, signal: 9)
+        r.limits = ResourceLimits(memoryMax: 64 << 20)
+        r.usage = ResourceUsage(memoryPeak: 64 << 20, oomKills: 1)
+        return r
+    }
+
     /// One record of every kind, with the stop condition each must carry.
     var everyKind: [(name: String, record: TerminalRecord, condition: TerminalRecord.StopCondition)] {
         [
@@ -43,6 +51,8 @@ struct TerminalRecordContractTests {
             ("escalated", TerminalRecord.derive(runtime(.dead, code: 1), ticket: ticket(deaths: 2, escalated: true)), .escalated),
             ("launch_failed", TerminalRecord.derive(runtime(.launchFailed, reason: "launch_timeout"), ticket: ticket()), .launchFailed),
             ("launch_failed, permanent", TerminalRecord.derive(runtime(.launchFailed, reason: "command_not_found"), ticket: ticket()), .launchFailed),
+            ("out of memory", TerminalRecord.derive(outOfMemory(), ticket: ticket(deaths: 1)), .died),
+            ("out of memory, escalated", TerminalRecord.derive(outOfMemory(), ticket: ticket(deaths: 2, escalated: true)), .escalated),
             ("silent", TerminalRecord.derive(runtime(.running), ticket: ticket(), silence: .init(seconds: 90, limit: 60)), .silent),
         ]
     }
@@ -118,5 +128,15 @@ struct TerminalRecordContractTests {
             #expect(record["stop_condition"]?.stringValue == condition)
             #expect(harvest.json.at("runtime.ended_by") != nil && harvest.json.at("runtime.deaths") != nil)
         }
+    }
+
+    @Test func outOfMemoryIsTheCauseWithTheLimitAndPeakAndNoBlindRetry() {
+        let record = TerminalRecord.derive(outOfMemory(), ticket: ticket(deaths: 1))
+        #expect(record.rootCause == "out_of_memory")
+        #expect(record.safeRetry == false)
+        #expect(record.summary.contains("memory-max 64M, peak 64M"), "\(record.summary)")
+        #expect(record.nextActions.first == "mcrun start T --memory-max 128M -- COMMAND")
+        // The same exit without OOM kills is an ordinary death.
+        #expect(TerminalRecord.derive(runtime(.dead, signal: 9), ticket: ticket(deaths: 1)).rootCause == "killed_by_signal")
     }
 }

@@ -65,6 +65,10 @@ struct DoctorUnderSystemdTests {
             // systemd's StatusText, as `systemctl show` gives it.
             #expect(serve.at("detail")?.stringValue?.contains("1 live, 0 busy, 0 escalated") == true, "\(serve)")
             #expect(found["pane-log hook"]?.at("status")?.stringValue == "ok")
+            // Seen from the tmux server: the unit's delegated subtree.
+            let cgroups = try #require(found["runtime cgroups"])
+            #expect(cgroups.at("status")?.stringValue == "ok", "\(cgroups)")
+            #expect(cgroups.at("detail")?.stringValue?.contains("/system.slice/mcrun-tmux.service") == true, "\(cgroups)")
 
             try await ns.systemctl("disable", "--runtime", "mcrun.service")
             let disabled = try await ns.run(mcrun + ["doctor", "--state-dir", "/var/lib/mcrun", "--json"])

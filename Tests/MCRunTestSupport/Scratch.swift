@@ -61,6 +61,9 @@ public final class Scratch: @unchecked Sendable {
         let tmux = ["tmux", "-S", stateDir + "/tmux/sock", "kill-server"]
         _ = try? Subprocess.run(tmux, timeoutMilliseconds: 5000)
         Scratch.killProcesses(withEnvironment: "MCRUN_STATE_DIR=\(stateDir)")
+        // Runtime cgroups (created where this user may write the cgroup2 tree) go with the
+        // state directory, with anything a failed test left in them.
+        CgroupPlacement.removeSubtree(stateDirectory: stateDir)
         try? FileManager.default.removeItem(atPath: directory)
     }
 

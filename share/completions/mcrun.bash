@@ -188,7 +188,7 @@ _mcrun_start() {
     repeating_flags=()
     non_repeating_flags=(--json --recreate-ledger --adopt --force --version -h --help)
     repeating_options=(--env)
-    non_repeating_options=(--state-dir --actor --owner --cwd --timeout --agent --resume-argv)
+    non_repeating_options=(--state-dir --actor --owner --cwd --timeout --agent --resume-argv --memory-max --cpu-weight --pids-max)
     __mcrun_offer_flags_options -1
 
     # Offer option value completions
@@ -215,6 +215,15 @@ _mcrun_start() {
         return
         ;;
     '--resume-argv')
+        return
+        ;;
+    '--memory-max')
+        return
+        ;;
+    '--cpu-weight')
+        return
+        ;;
+    '--pids-max')
         return
         ;;
     esac

@@ -23,7 +23,7 @@ function __mcrun_parse_tokens -S
         __mcrun_parse_subcommand 0 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'start'
-            __mcrun_parse_subcommand -r 2 'state-dir=' 'json' 'actor=' 'recreate-ledger' 'owner=' 'cwd=' 'env=+' 'adopt' 'force' 'timeout=' 'agent=' 'resume-argv=' 'version' 'h/help'
+            __mcrun_parse_subcommand -r 2 'state-dir=' 'json' 'actor=' 'recreate-ledger' 'owner=' 'cwd=' 'env=+' 'adopt' 'force' 'timeout=' 'agent=' 'resume-argv=' 'memory-max=' 'cpu-weight=' 'pids-max=' 'version' 'h/help'
         case 'stop'
             __mcrun_parse_subcommand 1 'state-dir=' 'json' 'actor=' 'recreate-ledger' 'all' 'exec-stop' 'reason=' 'grace=' 'signal=' 'interrupt-key=' 'version' 'h/help'
         case 'ps'
@@ -173,6 +173,9 @@ complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "m
 complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "mcrun start" timeout' -l 'timeout' -d 'How long to wait for the agent\'s identity before the launch fails, 1ms to 1h (default 10s; a bare number is milliseconds).' -rfka ''
 complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "mcrun start" agent' -l 'agent' -d 'The agent the command runs: claude-code, codex, aider, or none (default: from the command\'s name: claude, codex, aider). Chooses how its activity is read.' -rfka ''
 complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "mcrun start" resume-argv' -l 'resume-argv' -d 'The argv that resumes the agent\'s own session on a relaunch, {session_id} standing for the id its hooks recorded: words separated by spaces, or a JSON array of strings; no shell. Used only when the dead episode recorded a session.' -rfka ''
+complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "mcrun start" memory-max' -l 'memory-max' -d 'Memory limit of the runtime\'s cgroup, e.g. 4G (default: mcrun config memory-max). Over it, the kernel\'s OOM killer ends the agent and out of memory is the recorded cause.' -rfka ''
+complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "mcrun start" cpu-weight' -l 'cpu-weight' -d 'CPU weight of the runtime\'s cgroup, 1-10000; 100 is an even share (default: mcrun config cpu-weight).' -rfka ''
+complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "mcrun start" pids-max' -l 'pids-max' -d 'Task limit of the runtime\'s cgroup (default: mcrun config pids-max).' -rfka ''
 complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "mcrun start" version' -l 'version' -d 'Show the version.'
 complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "mcrun start" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'mcrun' -n '__mcrun_should_offer_completions_for_flags_or_options "mcrun stop" state-dir' -l 'state-dir' -d 'State directory (default: $MCRUN_STATE_DIR, else state-dir in ~/.config/mcrun/mcrun.conf or /etc/mcrun/mcrun.conf, else systemd\'s $STATE_DIRECTORY, $XDG_STATE_HOME/mcrun or ~/.local/state/mcrun).' -rfka ''

@@ -50,6 +50,10 @@ int mcrun_pidfd_wait_status(int pidfd, int *status);
 /// own on Linux); 0 on success.
 int mcrun_nice_this_thread(int increment);
 
+/// getxattr(2), which Swift's Glibc module does not export: systemd marks a cgroup it
+/// delegated with the `user.delegate` attribute.
+#include <sys/xattr.h>
+
 /// epoll(7) and eventfd(2), which Swift's Glibc module does not export: the supervisor
 /// waits on every agent's pidfd in one epoll set.
 #include <sys/epoll.h>

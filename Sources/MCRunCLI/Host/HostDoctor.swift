@@ -10,7 +10,8 @@ struct HostDoctor: ParsableCommand {
         abstract: "Check this host's mcrun set-up: each check ok, warn or fail, with the fix.",
         discussion: """
             Checks tmux (version, mcrun's server options), pidfd and PIDFD_GET_INFO,
-            cgroup v2 and delegation, the pane-log hook and the agent hooks, the agent
+            cgroup v2 (unified or hybrid), which hierarchy enforces each limit and where
+            the agents' cgroups go, the pane-log hook and the agent hooks, the agent
             hook configuration of this user, the state directory's owner and modes, the
             ledger's integrity (PRAGMA quick_check on a read-only connection), whether
             serve runs and its STATUS, and the systemd units. It changes nothing: no
@@ -79,7 +80,7 @@ struct HostDoctor: ParsableCommand {
     static func checks(stateDirectory: StateDirectory, environment env: [String: String]) -> [Check] {
         var checks: [Check] = []
         checks += tmux(stateDirectory, env)
-        checks += kernel()
+        checks += kernel(serverPID: tmuxServerPID(stateDirectory, env), stateDirectory: stateDirectory)
         checks += hooks(env)
         checks += state(stateDirectory)
         checks += serve(stateDirectory)
@@ -134,7 +135,14 @@ struct HostDoctor: ParsableCommand {
 
     // MARK: kernel
 
-    static func kernel() -> [Check] {
+    /// The PID of mcrun's tmux server, when it answers.
+    static func tmuxServerPID(_ directory: StateDirectory, _ env: [String: String]) -> Int32? {
+        let server = TmuxServer(directory: directory, environment: env)
+        guard access(server.socketPath, F_OK) == 0, let r = try? server.run([["display-message", "-p", "#{pid}"]]), r.succeeded else { return nil }
+        return Int32(r.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    static func kernel(serverPID: Int32?, stateDirectory: StateDirectory) -> [Check] {
         var checks = [
             KernelSupport.pidfd
                 ? Check(name: "pidfd", status: .ok, detail: "pidfd_open works: deaths are noticed as they happen")
@@ -146,24 +154,48 @@ struct HostDoctor: ParsableCommand {
                 : Check(
                     name: "PIDFD_GET_INFO", status: .warn, detail: "not supported: exit statuses are read from tmux's dead pane", fix: "Linux 6.15 or later"),
         ]
-        guard access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0 else {
+        return checks + cgroups(serverPID: serverPID, stateDirectory: stateDirectory.path)
+    }
+
+    /// The hierarchy (unified or hybrid), where each limit can be enforced, and where the
+    /// agents' cgroups go, seen from mcrun's tmux server (the shim is its child).
+    static func cgroups(serverPID: Int32?, stateDirectory: String) -> [Check] {
+        let hierarchy = CgroupHierarchy.current()
+        guard let mount = hierarchy.unifiedMount else {
+            return [
+                Check(
+                    name: "cgroup v2", status: .warn, detail: "no cgroup2 file system: agents run without cgroups; leftovers are found by searching /proc",
+                    fix: "mount cgroup2 (boot with systemd.unified_cgroup_hierarchy=1)")
+            ]
+        }
+        var checks: [Check] = []
+        let v1 = hierarchy.ownV1.keys.sorted()
+        checks.append(
+            Check(
+                name: "cgroup v2", status: .ok,
+                detail: v1.isEmpty
+                    ? "unified hierarchy at \(mount)"
+                    : "hybrid hierarchy: cgroup2 at \(mount) (membership, kill, events), \(v1.joined(separator: ", ")) in cgroup v1"))
+        let support = hierarchy.limitSupport()
+        let missing = CgroupHierarchy.limitControllers.filter { support[$0] == nil }
+        let detail = CgroupHierarchy.limitControllers.map { "\($0): \(support[$0] ?? "none")" }.joined(separator: ", ")
+        checks.append(
+            missing.isEmpty
+                ? Check(name: "cgroup limits", status: .ok, detail: "enforced by \(detail)")
+                : Check(
+                    name: "cgroup limits", status: .warn, detail: "\(detail): \(missing.joined(separator: ", ")) limits are recorded but not enforced",
+                    fix: "enable the controller for mcrun-tmux.service (Delegate=yes on a unified host) or mount its cgroup v1 hierarchy"))
+        let seen = serverPID.flatMap(CgroupHierarchy.of(pid:)) ?? hierarchy
+        switch CgroupPlacement.resolve(setting: nil, stateDirectory: stateDirectory, hierarchy: seen, create: false) {
+        case .base(let base, _):
+            checks.append(
+                Check(name: "runtime cgroups", status: .ok, detail: "each agent gets runtime-TICKET-EPISODE under \(base); stop kills it whole"))
+        case .unavailable(let why):
             checks.append(
                 Check(
-                    name: "cgroup v2", status: .warn, detail: "no unified cgroup hierarchy at /sys/fs/cgroup",
-                    fix: "boot with systemd.unified_cgroup_hierarchy=1"))
-            return checks
+                    name: "runtime cgroups", status: .warn, detail: "agents run without cgroups (\(why)); leftovers are found by searching /proc",
+                    fix: "Delegate=yes on mcrun-tmux.service (as shipped), root outside systemd, or mcrun config cgroup-root PATH"))
         }
-        checks.append(Check(name: "cgroup v2", status: .ok, detail: "unified hierarchy mounted"))
-        let own =
-            (String(data: FileManager.default.contents(atPath: "/proc/self/cgroup") ?? Data(), encoding: .utf8) ?? "")
-            .split(separator: "\n").first { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) } ?? "/"
-        let control = "/sys/fs/cgroup" + (own == "/" ? "" : own) + "/cgroup.subtree_control"
-        checks.append(
-            access(control, W_OK) == 0
-                ? Check(name: "cgroup delegation", status: .ok, detail: "this process may manage its cgroup \(own)")
-                : Check(
-                    name: "cgroup delegation", status: .warn, detail: "cgroup \(own) is not delegated to this user",
-                    fix: "Delegate=yes in the unit that runs mcrun's tmux server, to give agents resource limits of their own"))
         return checks
     }
 

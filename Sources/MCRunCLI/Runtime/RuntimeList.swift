@@ -195,6 +195,13 @@ struct RuntimeList: MCRunCommand {
                     ["TICKET", "EP", "STATE", "ALIVE", "PID", "UPTIME", "BUSY", "OWNER", "DEATHS", "FLAGS", "SESSION", "NOTE"], table,
                     width: Terminal.columns(), dropFirst: ["SESSION", "UPTIME", "OWNER", "PID", "DEATHS", "EP", "BUSY"])
             if snapshot == nil { human += "\nwarning: mcrun's tmux server did not answer; sessions are not shown" }
+            let uncontained = rows.filter { $0.runtime.state.isLive && $0.runtime.cgroup == nil && $0.runtime.cgroupMissing != nil }
+            // Above the table: what stop can and cannot reach is read before the rows.
+            if let first = uncontained.first?.runtime.cgroupMissing {
+                human =
+                    "note: \(uncontained.count) live runtime\(uncontained.count == 1 ? " has" : "s have") no cgroup (\(first)); their leftovers are found by searching /proc\n"
+                    + human
+            }
             // Host incidents first: what ended these runtimes was not their agents.
             let incidents = listing.incidents.map { "HOST: \($0.summary(now: now))" }
             if !incidents.isEmpty { human = incidents.joined(separator: "\n") + "\n\n" + human }

@@ -40,6 +40,21 @@ struct RuntimeShow: MCRunCommand {
             if let pid = r.pid { lines.append("  agent pid \(pid), start time \(r.startTime ?? 0), boot \(r.bootID ?? "-")") }
             if let missing = r.paneLogMissing { lines.append("  no pane log: \(missing)") }
             if let kind = r.agentKind { lines.append("  agent: \(kind.rawValue)") }
+            if let cgroup = r.cgroup {
+                lines.append(
+                    "  cgroup\(r.state.isEnded ? " (removed at its end)" : ""): \(cgroup.path)\(cgroup.v1.isEmpty ? "" : " (with cgroup v1 groups for \(cgroup.v1.keys.sorted().joined(separator: ", ")))")"
+                )
+            } else if let missing = r.cgroupMissing {
+                lines.append("  no cgroup: \(missing); leftovers are found by searching /proc")
+            }
+            let limits = r.limits ?? ResourceLimits()
+            if !limits.isEmpty {
+                let unenforced = ["memory": limits.memoryMax != nil, "cpu": limits.cpuWeight != nil, "pids": limits.pidsMax != nil]
+                    .filter { $0.value && r.cgroup?.enforced[$0.key] == nil }.keys.sorted()
+                lines.append(
+                    "  limits: \(limits.summary)\(unenforced.isEmpty || r.state == .launching ? "" : " (not enforced: \(unenforced.joined(separator: ", ")))")")
+            }
+            if let usage = RuntimeView.usage(r) { lines.append("  usage: \(RuntimeView.usageText(usage))") }
             if let session = r.agentSessionID {
                 lines.append("  agent session: \(session)\(r.agentTranscriptPath.map { ", transcript \($0)" } ?? "")")
             }

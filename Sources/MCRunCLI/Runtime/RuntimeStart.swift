@@ -14,6 +14,7 @@ struct RuntimeStart: MCRunCommand {
               mcrun start T-42 --cwd ~/src/app --env API=dev -- aider --yes
               mcrun start T-42 --adopt --owner dispatcher --json -- codex
               mcrun start T-42 --resume-argv 'claude --resume {session_id}' -- claude "Fix the parser"
+              mcrun start T-42 --memory-max 4G --pids-max 512 -- claude
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -53,6 +54,23 @@ struct RuntimeStart: MCRunCommand {
             "The argv that resumes the agent's own session on a relaunch, {session_id} standing for the id its hooks recorded: words separated by spaces, or a JSON array of strings; no shell. Used only when the dead episode recorded a session.",
             valueName: "template"))
     var resumeArgv: String?
+
+    @Option(
+        parsing: .unconditional,
+        help:
+            "Memory limit of the runtime's cgroup, e.g. 4G (default: mcrun config memory-max). Over it, the kernel's OOM killer ends the agent and out of memory is the recorded cause.",
+        transform: Bounded.size())
+    var memoryMax: Int64?
+
+    @Option(
+        parsing: .unconditional, help: "CPU weight of the runtime's cgroup, 1-10000; 100 is an even share (default: mcrun config cpu-weight).",
+        transform: Bounded.integer(ResourceLimits.cpuWeightRange))
+    var cpuWeight: Int?
+
+    @Option(
+        parsing: .unconditional, help: "Task limit of the runtime's cgroup (default: mcrun config pids-max).",
+        transform: Bounded.integer(ResourceLimits.pidsMaxRange))
+    var pidsMax: Int?
 
     @Argument(parsing: .postTerminator, help: "The agent's command and arguments, after --.")
     var command: [String] = []
@@ -107,7 +125,8 @@ struct RuntimeStart: MCRunCommand {
         }
         let request = LaunchRequest(
             ticket: ticketID, argv: command, cwd: directory, env: env, owner: owner, timeoutMilliseconds: timeout.milliseconds, force: force,
-            agent: kind, resumeArgv: resume)
+            agent: kind, resumeArgv: resume,
+            limits: ResourceLimits(memoryMax: memoryMax, cpuWeight: cpuWeight, pidsMax: pidsMax))
         let runtime: Runtime
         do {
             runtime = try Launcher(context: context).start(request)

@@ -25,6 +25,10 @@ enum RuntimeView {
             "agent": JSONValue(r.agentKind?.rawValue), "resume_argv": r.resumeArgv.map { JSONValue($0) } ?? .null,
             "original_argv": r.originalArgv.map { JSONValue($0) } ?? .null,
         ]
+        o["cgroup"] = JSONValue(r.cgroup?.path)
+        o["cgroup_missing"] = JSONValue(r.cgroupMissing)
+        o["limits"] = limitsJSON(r)
+        o["usage"] = usage(r).map(usageJSON) ?? .null
         if let ticket {
             o["deaths"] = .int(Int64(ticket.deaths))
             o["escalated"] = .bool(ticket.escalated)
@@ -40,6 +44,44 @@ enum RuntimeView {
             "created_at": .double(m.createdAt), "delivered_at": JSONValue(m.deliveredAt), "confirmed_at": JSONValue(m.confirmedAt),
             "error": JSONValue(m.error),
         ]
+    }
+
+    /// Limits as given, with where each is enforced (`cgroup2`, `cgroup1`, or `none` when
+    /// the host offers no such controller).
+    static func limitsJSON(_ r: Runtime) -> JSONValue {
+        let limits = r.limits ?? ResourceLimits()
+        func entry(_ value: Int64?, _ controller: String) -> JSONValue {
+            guard let value else { return .null }
+            return ["value": .int(value), "enforced_by": .string(r.cgroup?.enforced[controller] ?? "none")]
+        }
+        return [
+            "memory_max": entry(limits.memoryMax, "memory"), "cpu_weight": entry(limits.cpuWeight.map(Int64.init), "cpu"),
+            "pids_max": entry(limits.pidsMax.map(Int64.init), "pids"),
+        ]
+    }
+
+    /// A live runtime's usage read from its cgroup now; an ended one's as recorded at its end.
+    static func usage(_ r: Runtime) -> ResourceUsage? {
+        if r.state.isLive, let cgroup = r.cgroup, let now = cgroup.usage() { return now }
+        return r.usage
+    }
+
+    static func usageJSON(_ u: ResourceUsage) -> JSONValue {
+        [
+            "memory_current_bytes": JSONValue(u.memoryCurrent), "memory_peak_bytes": JSONValue(u.memoryPeak),
+            "cpu_usec": JSONValue(u.cpuMicroseconds), "oom_kills": JSONValue(u.oomKills),
+        ]
+    }
+
+    /// `memory 12M (peak 40M), cpu 1.2s, oom kills 1` for people.
+    static func usageText(_ u: ResourceUsage) -> String {
+        var parts: [String] = []
+        if let current = u.memoryCurrent {
+            parts.append("memory \(ResourceLimits.formatSize(current))" + (u.memoryPeak.map { " (peak \(ResourceLimits.formatSize($0)))" } ?? ""))
+        }
+        if let cpu = u.cpuMicroseconds { parts.append(String(format: "cpu %.1fs", Double(cpu) / 1e6)) }
+        if let kills = u.oomKills, kills > 0 { parts.append("oom kills \(kills)") }
+        return parts.isEmpty ? "-" : parts.joined(separator: ", ")
     }
 
     /// What a live agent is doing: `waiting` for a person (it reported a permission prompt),

@@ -38,6 +38,15 @@ enum Bounded {
         }
     }
 
+    static func size() -> @Sendable (String) throws -> Int64 {
+        { text in
+            guard let bytes = ResourceLimits.parseSize(text) else {
+                throw OutOfRange(description: "use a size from 4M to 1T: bytes, or a whole number with K, M, G or T (e.g. 512M)")
+            }
+            return bytes
+        }
+    }
+
     /// Ranges shared by several flags.
     static let grace = 0...DurationText.day
     static let launchTimeout = 1...DurationText.hour

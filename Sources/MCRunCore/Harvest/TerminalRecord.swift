@@ -239,6 +239,22 @@ public struct TerminalRecord: Codable, Sendable, Equatable {
                 record.humanInputRequired = false
                 record.nextActions = ["mcrun start \(t) -- COMMAND", "mcrun logs \(t)"]
             }
+        case .dead where (runtime.usage?.oomKills ?? 0) > 0:
+            // Out of memory counts as the ticket's death (the policy is unchanged), but the
+            // same command under the same limit will run out again.
+            let limit = runtime.limits?.memoryMax
+            let peak = runtime.usage?.memoryPeak.map { ", peak \(ResourceLimits.formatSize($0))" } ?? ""
+            record.rootCause = "out_of_memory"
+            record.stopCondition = escalated ? .escalated : .died
+            record.summary =
+                "episode \(runtime.episode) ran out of memory (\(limit.map { "memory-max \(ResourceLimits.formatSize($0))" } ?? "no limit of its own: the host ran out")\(peak)); the kernel's OOM killer ended it: agent \(exit.text)\(leftoversNote); safe to retry only with a higher memory limit"
+            record.safeRetry = false
+            record.humanInputRequired = true
+            let higher = limit.map { ResourceLimits.formatSize($0 * 2) } ?? "SIZE"
+            record.nextActions =
+                escalated
+                ? ["mcrun reset \(t)", "mcrun start \(t) --memory-max \(higher) -- COMMAND"]
+                : ["mcrun start \(t) --memory-max \(higher) -- COMMAND", "mcrun logs \(t)"]
         case .dead:
             record.rootCause = exit.cause
             record.stopCondition = escalated ? .escalated : .died

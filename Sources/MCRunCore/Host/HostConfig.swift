@@ -16,6 +16,10 @@ public enum HostConfig {
         case breakerWindow = "breaker-window"
         case breakerFastDeath = "breaker-fast-death"
         case breakerCooldown = "breaker-cooldown"
+        case memoryMax = "memory-max"
+        case cpuWeight = "cpu-weight"
+        case pidsMax = "pids-max"
+        case cgroupRoot = "cgroup-root"
 
         public var setting: Setting {
             switch self {
@@ -30,6 +34,10 @@ public enum HostConfig {
             case .breakerWindow: .breakerWindow
             case .breakerFastDeath: .breakerFastDeath
             case .breakerCooldown: .breakerCooldown
+            case .memoryMax: .memoryMax
+            case .cpuWeight: .cpuWeight
+            case .pidsMax: .pidsMax
+            case .cgroupRoot: .cgroupRoot
             }
         }
 
@@ -37,7 +45,7 @@ public enum HostConfig {
         /// when unset means "no limit" or "off".
         public var defaultValue: String? {
             switch self {
-            case .capacity, .busyPattern, .harvestTimeout: nil
+            case .capacity, .busyPattern, .harvestTimeout, .memoryMax, .cpuWeight, .pidsMax, .cgroupRoot: nil
             case .busyWindow: String(Activity.Settings.defaultWindowSeconds)
             case .interruptKey: Sender.defaultInterruptKey
             case .maxSilentRetries: String(DeathPolicy().maxSilentRetries)
@@ -62,6 +70,10 @@ public enum HostConfig {
             case .breakerWindow: "how far back fast deaths count for the breaker (default 2m)"
             case .breakerFastDeath: "an agent that dies within this of starting died fast (default 10s)"
             case .breakerCooldown: "how long the breaker holds launches before one probe launch (default 5m)"
+            case .memoryMax: "default memory limit of a runtime's cgroup (e.g. 4G), or none"
+            case .cpuWeight: "default CPU weight of a runtime's cgroup (1-10000; 100 is an even share), or none"
+            case .pidsMax: "default task limit of a runtime's cgroup (a whole number), or none"
+            case .cgroupRoot: "cgroup2 directory for runtime cgroups, off (search /proc instead), or none (automatic)"
             }
         }
     }
@@ -125,7 +137,34 @@ public enum HostConfig {
                 throw .badInput("bad_value", "\(key.rawValue) \(value.debugDescription) is not \(DurationText.expectation(breakerDurationRange))")
             }
             return String(Double(ms) / 1000)
+        case .memoryMax:
+            guard let bytes = ResourceLimits.parseSize(value) else {
+                throw .badInput("bad_value", "memory-max \(value.debugDescription) is not a size from 4M to 1T (bytes, or a number with K, M, G or T)")
+            }
+            return String(bytes)
+        case .cpuWeight:
+            guard let n = Int(value), ResourceLimits.cpuWeightRange.contains(n) else {
+                throw .badInput("bad_value", "cpu-weight \(value.debugDescription) is not a whole number from 1 to 10000")
+            }
+            return String(n)
+        case .pidsMax:
+            guard let n = Int(value), ResourceLimits.pidsMaxRange.contains(n) else {
+                throw .badInput("bad_value", "pids-max \(value.debugDescription) is not a whole number from 1 to \(ResourceLimits.pidsMaxRange.upperBound)")
+            }
+            return String(n)
+        case .cgroupRoot:
+            guard value == CgroupPlacement.off || (value.hasPrefix("/") && !value.contains("\n") && value.utf8.count <= 4096) else {
+                throw .badInput("bad_value", "cgroup-root \(value.debugDescription) is not an absolute path or off")
+            }
+            return value
         }
+    }
+
+    /// The host's default limits for a runtime.
+    static func defaultLimits(_ db: Database) throws -> ResourceLimits {
+        ResourceLimits(
+            memoryMax: try value(db, .memoryMax).flatMap { Int64($0) }, cpuWeight: try value(db, .cpuWeight).flatMap { Int($0) },
+            pidsMax: try value(db, .pidsMax).flatMap { Int($0) })
     }
 
     static func value(_ db: Database, _ key: Key) throws -> String? {

@@ -26,6 +26,12 @@ public enum Setting: String, Sendable, CaseIterable {
     case breakerFastDeath = "breaker_fast_death"
     /// Seconds the breaker stays open before it admits one probe launch.
     case breakerCooldown = "breaker_cooldown"
+    /// Where runtime cgroups are created: a cgroup2 directory, or `off`; unset is automatic.
+    case cgroupRoot = "cgroup_root"
+    /// Host defaults of a runtime's limits (`start` flags override them).
+    case memoryMax = "memory_max"
+    case cpuWeight = "cpu_weight"
+    case pidsMax = "pids_max"
 }
 
 /// Refusals by policy (exit 5): told apart from a conflict with a live runtime (exit 4).

@@ -21,6 +21,10 @@ public struct LedgerMetrics: Sendable {
     /// Host incidents ever opened, by kind.
     public var incidentsTotal: [HostIncident.Kind: Int] = [:]
     public var heartbeat: ServeHeartbeat?
+    /// Live runtimes with their cgroups, whose usage the exposition reads from the kernel.
+    public var liveCgroups: [(ticket: String, episode: Int, cgroup: RuntimeCgroup)] = []
+    /// Live runtimes that run without a cgroup (their leftovers are found by searching /proc).
+    public var liveWithoutCgroup = 0
 
     /// The event kinds counted: deaths, silent relaunches, escalations, event hooks that
     /// failed for good, sessions found without a runtime.
@@ -62,6 +66,15 @@ extension Ledger {
                 m.incidentsOpen[kind] = row["open"]
             }
             m.heartbeat = try Self.serveHeartbeat(db)
+            for row in try Row.fetchAll(
+                db, sql: "SELECT ticket, episode, cgroup, cgroup_missing FROM runtimes WHERE state IN ('launching', 'running', 'stopping')")
+            {
+                if let cgroup = Runtime.decodeJSON(RuntimeCgroup.self, row["cgroup"]) {
+                    m.liveCgroups.append((row["ticket"], row["episode"], cgroup))
+                } else if (row["cgroup_missing"] as String?) != nil {
+                    m.liveWithoutCgroup += 1
+                }
+            }
             return m
         }
     }

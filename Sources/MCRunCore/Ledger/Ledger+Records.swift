@@ -153,6 +153,10 @@ extension Runtime: LedgerRecord {
         agentKind = (row[Columns.agentKind] as String?).flatMap(AgentKind.init(rawValue:))
         resumeArgv = Self.decodeJSON([String].self, row[Columns.resumeArgv])
         originalArgv = Self.decodeJSON([String].self, row[Columns.originalArgv])
+        cgroup = Self.decodeJSON(RuntimeCgroup.self, row[Columns.cgroup])
+        cgroupMissing = row[Columns.cgroupMissing]
+        limits = Self.decodeJSON(ResourceLimits.self, row[Columns.limits])
+        usage = Self.decodeJSON(ResourceUsage.self, row[Columns.usage])
     }
 
     func encode(to container: inout PersistenceContainer) throws {
@@ -205,6 +209,10 @@ extension Runtime: LedgerRecord {
         container[Columns.agentKind] = agentKind?.rawValue
         container[Columns.resumeArgv] = resumeArgv.flatMap { Self.encodeJSON($0) }
         container[Columns.originalArgv] = originalArgv.flatMap { Self.encodeJSON($0) }
+        container[Columns.cgroup] = cgroup.flatMap { Self.encodeJSON($0) }
+        container[Columns.cgroupMissing] = cgroupMissing
+        container[Columns.limits] = limits.flatMap { Self.encodeJSON($0) }
+        container[Columns.usage] = usage.flatMap { Self.encodeJSON($0) }
     }
 
     mutating func didInsert(rowID: Int64) { id = rowID }

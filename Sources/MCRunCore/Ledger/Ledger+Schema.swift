@@ -321,6 +321,18 @@ extension Ledger {
                     ALTER TABLE pending_retries ADD COLUMN host_incident_id INTEGER;
                     """)
         }
+        m.registerMigration("v10-cgroups") { db in
+            // A runtime's own cgroup (JSON: its cgroup2 directory, the v1 groups that carry
+            // limits on a hybrid host), or why it has none; the limits it was started with,
+            // applied again on relaunch; and what its cgroup said it used when it ended.
+            try db.execute(
+                sql: """
+                    ALTER TABLE runtimes ADD COLUMN cgroup TEXT;
+                    ALTER TABLE runtimes ADD COLUMN cgroup_missing TEXT;
+                    ALTER TABLE runtimes ADD COLUMN limits TEXT;
+                    ALTER TABLE runtimes ADD COLUMN usage TEXT;
+                    """)
+        }
         return m
     }()
 }

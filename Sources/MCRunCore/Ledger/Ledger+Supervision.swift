@@ -10,6 +10,9 @@ extension Ledger {
         public var retries: [PendingRetry]
         /// Open host incidents (the tmux server lost, the breaker), oldest first.
         public var incidents: [HostIncident] = []
+        /// Live runtimes without a cgroup of their own, and why the newest has none.
+        public var withoutCgroup = 0
+        public var cgroupMissing: String?
     }
 
     /// Every runtime in a live state (launching, running, stopping).
@@ -46,11 +49,17 @@ extension Ledger {
                 sql: """
                     SELECT (SELECT count(*) FROM runtimes WHERE state IN \(Ledger.liveStates)) AS live,
                            (SELECT count(*) FROM runtimes WHERE state = 'running' AND busy = 1) AS busy,
-                           (SELECT count(*) FROM tickets WHERE escalated = 1) AS escalated
+                           (SELECT count(*) FROM tickets WHERE escalated = 1) AS escalated,
+                           (SELECT count(*) FROM runtimes WHERE state IN \(Ledger.liveStates) AND cgroup_missing IS NOT NULL) AS uncontained,
+                           (SELECT cgroup_missing FROM runtimes WHERE state IN \(Ledger.liveStates) AND cgroup_missing IS NOT NULL
+                            ORDER BY id DESC LIMIT 1) AS why
                     """)
-            return PassView(
+            var view = PassView(
                 live: row?["live"] ?? 0, busy: row?["busy"] ?? 0, escalated: row?["escalated"] ?? 0, retries: try Ledger.pendingRetries(db),
                 incidents: try Ledger.openIncidents(db))
+            view.withoutCgroup = row?["uncontained"] ?? 0
+            view.cgroupMissing = row?["why"]
+            return view
         }
     }
 

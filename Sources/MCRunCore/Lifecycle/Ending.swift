@@ -299,6 +299,7 @@ public struct Ending: Sendable {
             current.teardownOwed = false
             current.leftoversKilled = (current.leftoversKilled ?? 0) + report.leftoversKilled
             if let tail = report.transcriptTail { current.transcriptTail = tail }
+            if let usage = report.usage { current.usage = usage }
             if current.lastScreen == nil, let lastScreen { current.lastScreen = lastScreen }
             current.terminalRecord = TerminalRecord.derive(current, ticket: try Ledger.ticket(db, id: current.ticket))
             try Ledger.updateRuntime(db, current)

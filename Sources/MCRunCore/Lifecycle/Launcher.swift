@@ -20,11 +20,14 @@ public struct LaunchRequest: Sendable {
     public var resumeArgv: [String]?
     /// The caller's argv when `argv` is a resumed one (a relaunch); kept for the next relaunch.
     var originalArgv: [String]?
+    /// The runtime's own limits; the host's defaults (`mcrun config`) fill the rest.
+    public var limits: ResourceLimits
 
     public init(
         ticket: TicketID, argv: [String], cwd: String, env: [String: String], owner: String?, timeoutMilliseconds: Int = 10_000,
-        force: Bool = false, agent: AgentKind? = nil, resumeArgv: [String]? = nil
+        force: Bool = false, agent: AgentKind? = nil, resumeArgv: [String]? = nil, limits: ResourceLimits = ResourceLimits()
     ) {
+        self.limits = limits
         self.ticket = ticket
         self.argv = argv
         self.cwd = cwd
@@ -82,7 +85,8 @@ public struct Launcher: Sendable {
         let resumed = ResumeTemplate.argv(previous.resumeArgv, sessionID: previous.agentSessionID)
         var request = LaunchRequest(
             ticket: previous.ticketID, argv: resumed ?? original, cwd: previous.cwd, env: previous.env, owner: previous.owner,
-            timeoutMilliseconds: timeoutMilliseconds, agent: previous.agentKind, resumeArgv: previous.resumeArgv)
+            timeoutMilliseconds: timeoutMilliseconds, agent: previous.agentKind, resumeArgv: previous.resumeArgv,
+            limits: previous.limits ?? ResourceLimits())
         if resumed != nil { request.originalArgv = original }
         let resumedSession = resumed == nil ? nil : previous.agentSessionID
         let actor = context.actor
@@ -102,6 +106,21 @@ public struct Launcher: Sendable {
         // A launch started: relaunches failing outside the agents are over.
         _ = try? context.ledger.launchesWorkAgain(actor: actor)
         return runtime
+    }
+
+    /// Moves the pane's shim (waiting for `go`) into the runtime's own cgroup, placed as the
+    /// pane sees the hierarchy (under systemd, the tmux unit's delegated cgroup, whose
+    /// server goes to its `server` leaf the first time); the runtime's limits are applied
+    /// there. Without a usable cgroup the runtime has none, and says why.
+    func joinCgroup(_ runtime: Runtime, panePID: Int32) -> RuntimeCgroup.Joined {
+        guard let hierarchy = CgroupHierarchy.of(pid: panePID) else {
+            return RuntimeCgroup.Joined(cgroup: nil, missing: "the pane's process \(panePID) is gone")
+        }
+        let setting = (try? context.ledger.read { db in try HostConfig.value(db, .cgroupRoot) }) ?? nil
+        let placement = CgroupPlacement.resolve(setting: setting, stateDirectory: context.stateDirectory.path, hierarchy: hierarchy)
+        return RuntimeCgroup.join(
+            ticket: runtime.ticket, episode: runtime.episode, limits: runtime.limits ?? ResourceLimits(), placement: placement, hierarchy: hierarchy,
+            pid: panePID, serverPID: ProcFS.stat(panePID)?.ppid)
     }
 
     /// The admission transaction: policy, the one-live-runtime index and the capacity count
@@ -143,6 +162,8 @@ public struct Launcher: Sendable {
                     createdAt: now, updatedAt: now, busy: false, relaunchOf: relaunchOf, agentKind: request.agent,
                     resumeArgv: request.resumeArgv, originalArgv: request.originalArgv)
                 runtime.sessionName = "\(ticket.id)@\(runtime.episode)"
+                let limits = request.limits.over(try HostConfig.defaultLimits(db))
+                runtime.limits = limits.isEmpty ? nil : limits
                 guard try Ledger.admitRuntime(db, &runtime) else {
                     // The index is the guarantee; the check above only gives a better answer.
                     let winner = try Ledger.liveRuntime(db, ticket: ticket.id)
@@ -304,6 +325,8 @@ public struct Launcher: Sendable {
             return try failUnlessStarted(
                 try current(), reason: "no_identity", message: "the identity of the agent for \(admitted.ticket) cannot be read: \(error.message)")
         }
+        // Before `go`: the shim into the runtime's cgroup, so the agent and all it starts are in it.
+        let joined = joinCgroup(admitted, panePID: created.panePID)
         let recorded: (runtime: Runtime, applied: Bool)
         do {
             recorded = try context.ledger.applyIfCurrent(Transition.launched, to: runtimeID, actor: context.actor, data: ["pid": .int(Int64(identity.pid))]) {
@@ -313,11 +336,14 @@ public struct Launcher: Sendable {
                 r.sessionID = created.sessionID
                 r.paneID = created.paneID
                 r.paneLogMissing = paneLogMissing
+                r.cgroup = joined.cgroup
+                r.cgroupMissing = joined.missing
             }
         } catch {
             // Not recorded, so not started: the shim is refused and the launch fails (the
             // session is removed even when the ledger cannot take that either).
             _ = LaunchHandshake.send(.refused(message: "the agent's identity could not be recorded: \(error.message)"), on: shimFD)
+            _ = joined.cgroup?.killAll(agentPID: created.panePID)
             recordSession()
             return try failUnlessStarted(
                 admitted, reason: "ledger_unwritable", message: "the identity of the agent for \(admitted.ticket) could not be recorded: \(error.message)")
@@ -325,6 +351,7 @@ public struct Launcher: Sendable {
         guard recorded.applied else {
             _ = LaunchHandshake.send(
                 .refused(message: "runtime \(runtimeID) became \(recorded.runtime.state.rawValue) before the agent started; not starting it"), on: shimFD)
+            _ = joined.cgroup?.killAll(agentPID: created.panePID)
             recordSession()
             return try settle(recorded.runtime, created: created, ending: ending)
         }

@@ -94,6 +94,14 @@ public struct Runtime: Codable, Sendable, Equatable {
     public var resumeArgv: [String]?
     /// The caller's argv, when `argv` is the resume template applied to it on a relaunch.
     public var originalArgv: [String]?
+    /// The runtime's own cgroup, as the shim joined it; nil when it has none.
+    public var cgroup: RuntimeCgroup?
+    /// Why the runtime has no cgroup (its leftovers are found by the /proc search instead).
+    public var cgroupMissing: String?
+    /// The limits it was started with (its own or the host's defaults), kept for a relaunch.
+    public var limits: ResourceLimits?
+    /// What its cgroup said it used when it ended.
+    public var usage: ResourceUsage?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case id, ticket, episode, nonce, owner, state
@@ -136,6 +144,9 @@ public struct Runtime: Codable, Sendable, Equatable {
         case agentKind = "agent_kind"
         case resumeArgv = "resume_argv"
         case originalArgv = "original_argv"
+        case cgroup
+        case cgroupMissing = "cgroup_missing"
+        case limits, usage
     }
     public var ticketID: TicketID { TicketID(trusted: ticket) }
 

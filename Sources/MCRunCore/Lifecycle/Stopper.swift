@@ -116,7 +116,7 @@ public struct Stopper: Sendable {
         } catch  where error.ledgerUnwritable {
             // The runtime stays `stopping` (and a park's flag is already recorded): whoever
             // takes over an abandoned stop records its end as this stop, never as a death.
-            let leftovers = Leftovers.kill(agent: runtime.identity, nonce: runtime.nonce)
+            let leftovers = Leftovers.kill(of: runtime)
             throw MCRunError(
                 .unrecorded, parked ? "park_unrecorded" : "stop_unrecorded",
                 "\(parked ? "parked" : "stopped") \(runtime.ticket) episode \(runtime.episode) (agent \(termination.describe(grace: options.graceMilliseconds)); leftovers killed: \(leftovers)), but the ledger could not record its end (\(error.message)); it stays stopping and serve, or the next stop of \(runtime.ticket), records it as a \(parked ? "park" : "stop")",

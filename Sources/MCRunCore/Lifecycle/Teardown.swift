@@ -6,16 +6,24 @@ public struct EndFacts: Sendable, Equatable {
     public var exitCode: Int?
     public var exitSignal: Int?
     public var lastScreen: String?
+    /// What the runtime's cgroup says it used, read while it still exists: its OOM kills
+    /// make out of memory the recorded cause.
+    public var usage: ResourceUsage?
 
-    public init(exitCode: Int? = nil, exitSignal: Int? = nil, lastScreen: String? = nil) {
+    public init(exitCode: Int? = nil, exitSignal: Int? = nil, lastScreen: String? = nil, usage: ResourceUsage? = nil) {
         self.exitCode = exitCode
         self.exitSignal = exitSignal
         self.lastScreen = lastScreen
+        self.usage = usage
     }
 
     var hasStatus: Bool { exitCode != nil || exitSignal != nil }
 
-    public var data: JSONValue { ["exit_code": JSONValue(exitCode), "exit_signal": JSONValue(exitSignal)] }
+    public var data: JSONValue {
+        var data: JSONValue = ["exit_code": JSONValue(exitCode), "exit_signal": JSONValue(exitSignal)]
+        if let kills = usage?.oomKills, kills > 0 { data = data.merging(["oom_kills": .int(Int64(kills))]) }
+        return data
+    }
 
     func apply(to runtime: inout Runtime) {
         if hasStatus {
@@ -23,6 +31,7 @@ public struct EndFacts: Sendable, Equatable {
             runtime.exitSignal = exitSignal
         }
         if let lastScreen { runtime.lastScreen = lastScreen }
+        if let usage { runtime.usage = usage }
     }
 }
 
@@ -33,9 +42,18 @@ public struct TeardownReport: Sendable, Equatable {
     /// The session was left because its pane runs a process that is not the agent.
     public var sessionKept = false
     public var transcriptTail: String?
+    /// How leftovers were found: `cgroup` (killed with the runtime's cgroup) or `proc`
+    /// (the /proc search, for a runtime without a cgroup).
+    public var leftoversBy = "proc"
+    /// The runtime's cgroup was still populated when the bounded wait ran out.
+    public var cgroupNotEmpty = false
+    /// The cgroup's usage just before it was killed.
+    public var usage: ResourceUsage?
 
     public var data: JSONValue {
-        ["leftovers_killed": .int(Int64(leftoversKilled)), "session_kept": .bool(sessionKept)]
+        var data: JSONValue = ["leftovers_killed": .int(Int64(leftoversKilled)), "session_kept": .bool(sessionKept), "leftovers_by": .string(leftoversBy)]
+        if cgroupNotEmpty { data = data.merging(["cgroup_not_empty": true]) }
+        return data
     }
 }
 
@@ -57,7 +75,7 @@ extension MCRunContext {
     /// answer); the teardown that follows reads what is missing, before the session goes.
     func endFacts(_ runtimes: [Runtime], handles: [Int64: ProcessHandle], waitMilliseconds: Int, screens: Bool) -> [Int64: EndFacts] {
         var facts: [Int64: EndFacts] = [:]
-        for runtime in runtimes { if let id = runtime.id { facts[id] = EndFacts() } }
+        for runtime in runtimes { if let id = runtime.id { facts[id] = EndFacts(usage: runtime.cgroup?.usage()) } }
         let deadline = Instant.after(milliseconds: waitMilliseconds)
         // The kernel's status comes once tmux has reaped the agent, usually within a few
         // milliseconds; a zombie it missed is nudged.
@@ -105,7 +123,17 @@ extension MCRunContext {
     /// Kills what the agent left behind and removes its session, then reads the clean pane
     /// log's last lines (its writer flushes when the session goes).
     func clearAway(_ runtime: Runtime, excluding: Set<Int32> = []) -> TeardownReport {
-        var report = TeardownReport(leftoversKilled: Leftovers.kill(agent: runtime.identity, nonce: runtime.nonce, excluding: excluding))
+        var report = TeardownReport(leftoversKilled: 0)
+        if let cgroup = runtime.cgroup {
+            // Exact: everything the agent started is in its cgroup; no process is searched for.
+            report.usage = cgroup.usage()
+            let cleared = cgroup.killAll(agentPID: runtime.pid)
+            report.leftoversKilled = cleared.killed
+            report.leftoversBy = "cgroup"
+            report.cgroupNotEmpty = !cleared.empty
+        } else {
+            report.leftoversKilled = Leftovers.kill(agent: runtime.identity, nonce: runtime.nonce, excluding: excluding)
+        }
         // Closing a session hangs up its pane's process. If that process holds the agent's
         // PID under another start time, it is not the agent: leave it and its session alone.
         if let identity = runtime.identity, identity.liveness() == .recycled,

@@ -83,7 +83,7 @@ extension Stopper {
                     runtime: running)
             }
             let t = Self.terminate(handle, runtime: running, options: options, tmux: context.tmux)
-            let leftovers = Leftovers.kill(agent: running.identity, nonce: running.nonce)
+            let leftovers = Leftovers.kill(of: running)
             if var kept {
                 kept.outcome = t.outcome
                 reserve.update(kept)

@@ -32,6 +32,13 @@ public enum Leftovers {
         return found
     }
 
+    /// A runtime's leftovers killed, exactly where it has a cgroup (killed whole, then
+    /// removed), else found by the search. Returns how many were killed.
+    public static func kill(of runtime: Runtime) -> Int {
+        if let cgroup = runtime.cgroup { return cgroup.killAll(agentPID: runtime.pid).killed }
+        return kill(agent: runtime.identity, nonce: runtime.nonce)
+    }
+
     /// SIGKILLs every leftover, through pidfds, and waits (bounded) until they are gone.
     /// Repeats the scan, since a dying parent may fork once more. Returns how many were killed.
     public static func kill(agent: AgentIdentity?, nonce: String, excluding: Set<Int32> = [], timeoutMilliseconds: Int = 3000) -> Int {

@@ -48,6 +48,23 @@ public enum MetricsExposition {
                 "mcrun_serve_last_pass_age_seconds", "gauge", "Seconds since serve last completed a full reconcile pass, as of this exposition.",
                 [("", max(0, now - heartbeat.lastPassAt))])
         }
+        family(
+            "mcrun_runtimes_without_cgroup", "gauge", "Live runtimes without a cgroup of their own (leftovers found by searching /proc).",
+            [("", Double(m.liveWithoutCgroup))])
+        // Read from each live runtime's cgroup now: what the kernel charges to it.
+        let usage = m.liveCgroups.compactMap { r in r.cgroup.usage().map { (labels: "{ticket=\"\(r.ticket)\",episode=\"\(r.episode)\"}", usage: $0) } }
+        family(
+            "mcrun_runtime_memory_bytes", "gauge", "Memory charged to a live runtime's cgroup.",
+            usage.compactMap { u in u.usage.memoryCurrent.map { (u.labels, Double($0)) } })
+        family(
+            "mcrun_runtime_memory_peak_bytes", "gauge", "Peak memory charged to a live runtime's cgroup.",
+            usage.compactMap { u in u.usage.memoryPeak.map { (u.labels, Double($0)) } })
+        family(
+            "mcrun_runtime_cpu_seconds_total", "counter", "CPU time used by a live runtime's cgroup.",
+            usage.compactMap { u in u.usage.cpuMicroseconds.map { (u.labels, Double($0) / 1e6) } })
+        family(
+            "mcrun_runtime_oom_kills_total", "counter", "Processes of a live runtime killed by the OOM killer.",
+            usage.compactMap { u in u.usage.oomKills.map { (u.labels, Double($0)) } })
         out += "# HELP mcrun_death_record_seconds Seconds from serve noticing a death to the transaction recording it.\n"
         out += "# TYPE mcrun_death_record_seconds histogram\n"
         for bound in deathRecordBuckets {

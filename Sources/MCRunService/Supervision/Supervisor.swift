@@ -87,6 +87,8 @@ public final class Supervisor: Service, @unchecked Sendable {
         var live = 0
         var busy = 0
         var escalated = 0
+        var withoutCgroup = 0
+        var cgroupMissing: String?
     }
 
     let shared = Mutex(Shared())
@@ -227,7 +229,11 @@ public final class Supervisor: Service, @unchecked Sendable {
             let waited = (now - startedAtInstant).milliseconds / 1000
             return prefix + (isReady ? "degraded: no full reconcile pass in \(waited) s" : "starting: first reconcile pass") + "; \(mode)" + host
         }
-        return prefix + "\(counts.live) live, \(counts.busy) busy, \(counts.escalated) escalated; last pass \(age.milliseconds / 1000)s ago; \(mode)" + host
+        let uncontained =
+            counts.withoutCgroup > 0
+            ? "; \(counts.withoutCgroup) without a cgroup (\(counts.cgroupMissing ?? "none could be made")), leftovers found by searching /proc" : ""
+        return prefix
+            + "\(counts.live) live, \(counts.busy) busy, \(counts.escalated) escalated; last pass \(age.milliseconds / 1000)s ago; \(mode)\(uncontained)" + host
     }
 
     /// `READY=1` with a degraded STATUS=, from the heartbeat, when the first pass has not
@@ -360,7 +366,8 @@ public final class Supervisor: Service, @unchecked Sendable {
         retries = Dictionary(view.retries.map { ($0.ticket, $0) }, uniquingKeysWith: { a, _ in a })
         // Refused retries get one more attempt per pass.
         deferred.removeAll()
-        let counts = Counts(live: view.live, busy: view.busy, escalated: view.escalated)
+        let counts = Counts(
+            live: view.live, busy: view.busy, escalated: view.escalated, withoutCgroup: view.withoutCgroup, cgroupMissing: view.cgroupMissing)
         let now = WallClock.now()
         for incident in view.incidents where loggedIncidents.insert(incident.id).inserted {
             logger.error(
