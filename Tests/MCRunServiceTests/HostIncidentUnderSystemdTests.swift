@@ -19,28 +19,9 @@ struct HostIncidentUnderSystemdTests {
     static let stateDir = "/var/lib/mcrun"
     static let socket = "/var/lib/mcrun/tmux/sock"
 
-    /// The mcrun binary as the namespace sees it (a copy in its /run when the build is hidden there).
-    private func binary(_ ns: SystemdNamespace) throws -> String {
-        if SystemdNamespace.isVisibleInside(hostPath: Scratch.mcrunPath) { return Scratch.mcrunPath }
-        let dir = "/run/mcrun-test-bin"
-        try FileManager.default.createDirectory(atPath: ns.hostPath(dir), withIntermediateDirectories: true)
-        for name in ["mcrun", "mcrun-pane-log"] {
-            let target = ns.hostPath(dir + "/" + name)
-            try? FileManager.default.removeItem(atPath: target)
-            try FileManager.default.copyItem(atPath: Scratch.binDirectory + "/" + name, toPath: target)
-        }
-        return dir + "/mcrun"
-    }
-
-    private func mcrun(_ ns: SystemdNamespace, _ arguments: [String]) async throws -> (CommandResult, JSONValue?) {
-        let result = try await ns.run([try binary(ns)] + arguments)
-        let json = try? JSONDecoder().decode(JSONValue.self, from: Data(result.standardOutput.utf8))
-        return (result, json)
-    }
-
     /// Each ticket's newest runtime as `ps --all --json` reports it.
     private func runtimes(_ ns: SystemdNamespace) async throws -> [String: JSONValue] {
-        let (result, json) = try await mcrun(ns, ["ps", "--all", "--state-dir", Self.stateDir, "--json"])
+        let (result, json) = try await ns.mcrun(["ps", "--all", "--state-dir", Self.stateDir, "--json"])
         let rows = try #require(json?.at("runtimes")?.arrayValue, "\(result)")
         var out: [String: JSONValue] = [:]
         for row in rows { if let ticket = row.at("ticket")?.stringValue { out[ticket] = row } }
@@ -48,7 +29,7 @@ struct HostIncidentUnderSystemdTests {
     }
 
     private func eventKinds(_ ns: SystemdNamespace) async throws -> [String] {
-        let (result, _) = try await mcrun(ns, ["events", "--state-dir", Self.stateDir])
+        let (result, _) = try await ns.mcrun(["events", "--state-dir", Self.stateDir])
         return result.standardOutput.split(separator: "\n").compactMap {
             (try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)))?.at("kind")?.stringValue
         }
@@ -60,7 +41,7 @@ struct HostIncidentUnderSystemdTests {
             for name in ["mcrun.service", "mcrun-tmux.service"] {
                 try await ns.install(unit: String(contentsOf: Self.units.appendingPathComponent(name), encoding: .utf8), name: name)
             }
-            let mcrunBinary = try binary(ns)
+            let mcrunBinary = try ns.mcrunBinary()
             try await ns.install(
                 dropIn: "[Service]\nExecStart=\nExecStart=\(mcrunBinary) serve --reconcile-interval 1s\n", for: "mcrun.service", name: "test")
             // The shipped ExecStop= line, pointed at the binary under test.
@@ -74,7 +55,7 @@ struct HostIncidentUnderSystemdTests {
             try await ns.waitFor("mcrun-tmux.service", toHave: ["ActiveState": "active", "SubState": "running"])
 
             for ticket in ["A", "B"] {
-                let (result, json) = try await mcrun(ns, ["start", "--state-dir", Self.stateDir, "--json", ticket, "--", "/bin/sleep", "600"])
+                let (result, json) = try await ns.mcrun(["start", "--state-dir", Self.stateDir, "--json", ticket, "--", "/bin/sleep", "600"])
                 #expect(json?.at("runtime.pid")?.intValue != nil, "\(result)")
             }
 
@@ -105,7 +86,7 @@ struct HostIncidentUnderSystemdTests {
             try await ns.waitFor("mcrun-tmux.service", toHave: ["ActiveState": "active", "SubState": "running"])
 
             // A crash of the server: one incident, C relaunched once when systemd restarted it.
-            let (started, startJSON) = try await mcrun(ns, ["start", "--state-dir", Self.stateDir, "--json", "C", "--", "/bin/sleep", "600"])
+            let (started, startJSON) = try await ns.mcrun(["start", "--state-dir", Self.stateDir, "--json", "C", "--", "/bin/sleep", "600"])
             #expect(startJSON?.at("runtime.pid")?.intValue != nil, "\(started)")
             let tmuxPID = try #require(try await ns.show("mcrun-tmux.service", ["MainPID"])["MainPID"])
             #expect(try await ns.run(["kill", "-KILL", tmuxPID]).succeeded)

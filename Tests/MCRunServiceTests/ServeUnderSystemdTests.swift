@@ -31,29 +31,9 @@ struct ServeUnderSystemdTests {
         """
     }
 
-    /// The mcrun binary as the namespace sees it: the build's own when visible there, else a
-    /// copy in the namespace's /run (a checkout under /tmp is hidden by its private tmpfs).
-    private func binary(_ ns: SystemdNamespace) throws -> String {
-        if SystemdNamespace.isVisibleInside(hostPath: Scratch.mcrunPath) { return Scratch.mcrunPath }
-        let dir = "/run/mcrun-test-bin"
-        try FileManager.default.createDirectory(atPath: ns.hostPath(dir), withIntermediateDirectories: true)
-        for name in ["mcrun", "mcrun-pane-log", "mcrun-shim"] {
-            let target = ns.hostPath(dir + "/" + name)
-            try? FileManager.default.removeItem(atPath: target)
-            try FileManager.default.copyItem(atPath: Scratch.binDirectory + "/" + name, toPath: target)
-        }
-        return dir + "/mcrun"
-    }
-
-    private func mcrun(_ ns: SystemdNamespace, _ arguments: [String]) async throws -> (CommandResult, JSONValue?) {
-        let result = try await ns.run([try binary(ns)] + arguments)
-        let json = try? JSONDecoder().decode(JSONValue.self, from: Data(result.standardOutput.utf8))
-        return (result, json)
-    }
-
     /// Each ticket's (episode, pid, deaths) as `mcrun ps` reports it inside the namespace.
     private func runtimes(_ ns: SystemdNamespace) async throws -> [String: [Int64]] {
-        let (result, json) = try await mcrun(ns, ["ps", "--state-dir", Self.stateDir, "--json"])
+        let (result, json) = try await ns.mcrun(["ps", "--state-dir", Self.stateDir, "--json"])
         let rows = try #require(json?.at("runtimes")?.arrayValue, "\(result)")
         var out: [String: [Int64]] = [:]
         for row in rows {
@@ -69,7 +49,7 @@ struct ServeUnderSystemdTests {
             for name in ["mcrun.service", "mcrun-tmux.service"] {
                 try await ns.install(unit: String(contentsOf: Self.units.appendingPathComponent(name), encoding: .utf8), name: name)
             }
-            try await ns.install(dropIn: Self.dropIn(binary: try binary(ns)), for: "mcrun.service", name: "test")
+            try await ns.install(dropIn: Self.dropIn(binary: try ns.mcrunBinary()), for: "mcrun.service", name: "test")
             try await ns.systemctl("start", "mcrun.service")
             try await ns.waitFor("mcrun.service", toHave: ["ActiveState": "active", "SubState": "running"])
             let status = try await ns.show("mcrun.service", ["StatusText"])["StatusText"] ?? ""
@@ -77,8 +57,8 @@ struct ServeUnderSystemdTests {
 
             var agents: [String: Int64] = [:]
             for ticket in ["A", "B"] {
-                let (result, json) = try await mcrun(
-                    ns, ["start", "--state-dir", Self.stateDir, "--json", ticket, "--", "/bin/sleep", "600"])
+                let (result, json) = try await ns.mcrun(
+                    ["start", "--state-dir", Self.stateDir, "--json", ticket, "--", "/bin/sleep", "600"])
                 agents[ticket] = try #require(json?.at("runtime.pid")?.intValue, "\(result)")
             }
             try await ns.waitFor("STATUS= to count the agents") {
@@ -133,13 +113,13 @@ struct ServeUnderSystemdTests {
                 try await ns.install(unit: String(contentsOf: Self.units.appendingPathComponent(name), encoding: .utf8), name: name)
             }
             let dropIn =
-                Self.dropIn(binary: try binary(ns))
+                Self.dropIn(binary: try ns.mcrunBinary())
                 .replacingOccurrences(of: "WatchdogSec=2s", with: "WatchdogSec=\(Int(watchdog))s")
                 + "\nEnvironment=MCRUN_BUSY_TIMEOUT=1\n"
             try await ns.install(dropIn: dropIn, for: "mcrun.service", name: "test")
             try await ns.systemctl("start", "mcrun.service")
             try await ns.waitFor("mcrun.service", toHave: ["ActiveState": "active", "SubState": "running"])
-            let (started, json) = try await mcrun(ns, ["start", "--state-dir", Self.stateDir, "--json", "A", "--", "/bin/sleep", "600"])
+            let (started, json) = try await ns.mcrun(["start", "--state-dir", Self.stateDir, "--json", "A", "--", "/bin/sleep", "600"])
             let agent = try #require(json?.at("runtime.pid")?.intValue, "\(started)")
 
             func restarts() async throws -> Int { Int(try await ns.show("mcrun.service", ["NRestarts"])["NRestarts"] ?? "") ?? 0 }
