@@ -67,7 +67,7 @@ extension Ledger {
 extension MCRunContext {
     /// Whether these runtimes' agents went away with the tmux server rather than each on
     /// its own. A dead agent's pane stays (remain-on-exit), so when every pane is there the
-    /// server is up and these are ordinary deaths, told with one snapshot. A missing
+    /// server is up and these are ordinary deaths. A missing
     /// session is one closed on its own, or its server is gone: no server running, one
     /// started after the agent (serve outside systemd starts it again at once) or in a later
     /// boot, or one on its way out, asked again for up to a second.
@@ -76,6 +76,13 @@ extension MCRunContext {
         // A hung server must not hold the record of a death for tmux's usual 10 s.
         var tmux = self.tmux
         tmux.timeoutMilliseconds = 2_000
+        // One death or two (the usual case): their own panes, a call each, whatever the
+        // number of runtimes on the server; a burst takes one snapshot of every pane.
+        if runtimes.count <= 2,
+            runtimes.allSatisfy({ r in r.paneID.flatMap { try? tmux.pane($0) }?.sessionName == r.sessionName })
+        {
+            return false
+        }
         guard let first = try? tmux.snapshot() else { return false }
         if !first.serverRunning { return true }
         let missing = runtimes.filter { first.pane(of: $0) == nil }

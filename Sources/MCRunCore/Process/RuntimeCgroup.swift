@@ -217,18 +217,21 @@ public struct RuntimeCgroup: Codable, Sendable, Equatable {
     // MARK: - Usage
 
     /// Current and peak memory, CPU time and OOM kills, from whichever hierarchy has them.
+    /// `ps` reads it for every live runtime, so each file is opened once and none in vain:
+    /// every cgroup2 directory has `cpu.stat` (none: the cgroup is gone), and a runtime has
+    /// a v1 memory group only where the v2 tree lacks the controller.
     public func usage() -> ResourceUsage? {
-        guard access(path, F_OK) == 0 else { return nil }
+        guard let stat = CgroupHierarchy.text(path + "/cpu.stat") else { return nil }
         var usage = ResourceUsage()
-        if let stat = CgroupHierarchy.text(path + "/cpu.stat") { usage.cpuMicroseconds = Self.field("usage_usec", in: stat) }
-        if let current = Self.number(path + "/memory.current") {
-            usage.memoryCurrent = current
-            usage.memoryPeak = Self.number(path + "/memory.peak")
-            usage.oomKills = CgroupHierarchy.text(path + "/memory.events").flatMap { Self.field("oom_kill", in: $0) }.map(Int.init)
-        } else if let memory = v1["memory"] {
+        usage.cpuMicroseconds = Self.field("usage_usec", in: stat)
+        if let memory = v1["memory"] {
             usage.memoryCurrent = Self.number(memory + "/memory.usage_in_bytes")
             usage.memoryPeak = Self.number(memory + "/memory.max_usage_in_bytes")
             usage.oomKills = CgroupHierarchy.text(memory + "/memory.oom_control").flatMap { Self.field("oom_kill", in: $0) }.map(Int.init)
+        } else if let current = Self.number(path + "/memory.current") {
+            usage.memoryCurrent = current
+            usage.memoryPeak = Self.number(path + "/memory.peak")
+            usage.oomKills = CgroupHierarchy.text(path + "/memory.events").flatMap { Self.field("oom_kill", in: $0) }.map(Int.init)
         }
         return usage
     }
