@@ -128,4 +128,37 @@ struct BreakerTests {
         #expect(try s.events("escalation").isEmpty)
         for ticket in ["R1", "R2"] { #expect(try s.ticketRow(ticket)?.deaths == 0) }
     }
+
+    /// A probe that ended without failing fast (a signal, an exit 0, a death after the
+    /// fast-death time) never leaves the breaker waiting for it: outliving the fast-death
+    /// time closes it; a shorter life that failed nothing brings another probe after the
+    /// cool-down.
+    @Test func aProbeThatEndedWithoutFailingFastNeverWedgesTheBreaker() throws {
+        let s = try Scratch(name: "breakerwedge")
+        defer { s.cleanup() }
+        #expect(try s.mcrun(["config", "breaker-fast-death", "10s"]).status == 0)
+        for (ticket, lived) in [("W1", 30.0), ("W2", 1.0)] {
+            #expect(try s.mcrun(["start", ticket, "--", "sleep", "600"]).status == 0)
+            #expect(try s.mcrun(["stop", ticket, "--grace", "1s"]).status == 0)
+            let id = try #require(try s.context().ledger.runtime(ticket: ticket, episode: nil)?.id)
+            // The probe's end as a signal's, after `lived` seconds.
+            try s.editLedger(
+                """
+                UPDATE runtimes SET state = 'dead', exit_code = NULL, exit_signal = 9, ended_at = started_at + \(lived) WHERE id = \(id);
+                INSERT INTO host_incidents (kind, cause, started_at, tickets, runtimes, probe_runtime_id)
+                VALUES ('breaker', 'staged', (SELECT started_at FROM runtimes WHERE id = \(id)) - 60, '["\(ticket)"]', 3, \(id));
+                """)
+            let closed = try s.context().ledger.settleBreakerProbe(actor: "test")
+            let open = try s.context().ledger.openIncidents().first { $0.kind == .breaker }
+            if lived > 10 {
+                #expect(closed?.closeReason == "probe_survived", "a probe that outlived the fast-death time did not close the breaker")
+                #expect(open == nil)
+            } else {
+                #expect(closed == nil)
+                #expect(open?.probeRuntimeID == nil, "the breaker still waits for a probe that has ended")
+                #expect((open?.nextProbeAt ?? 0) > WallClock.now(), "no next probe after the cool-down")
+            }
+        }
+    }
+
 }

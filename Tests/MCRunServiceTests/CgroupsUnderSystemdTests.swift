@@ -69,6 +69,11 @@ struct CgroupsUnderSystemdTests {
             #expect(cgroup == Self.unit + "/runtime-C-1")
             let server = try await serverCgroup(ns)
             #expect(server == "0::/system.slice/mcrun-tmux.service/server", "the tmux server is not in its leaf")
+            // Nothing stays in the unit's own cgroup (the first pane's pane-log hook went to
+            // the leaf with the server): cgroup v2 enables no controller below a group that
+            // holds a process, so the runtimes' limits depend on it.
+            let inUnit = try await ns.run(["cat", Self.unit + "/cgroup.procs"]).standardOutput
+            #expect(inUnit.isEmpty, "processes left in \(Self.unit): \(inUnit)")
             let escapees = try await pids(ns, ["setsid.pid", "daemon.pid", "stubborn.pid"])
             let members = try await ns.run(["cat", cgroup + "/cgroup.procs"]).standardOutput.split(separator: "\n").map(String.init)
             for pid in escapees { #expect(members.contains(pid), "\(pid) is not in \(cgroup): \(members)") }

@@ -53,6 +53,25 @@ struct HostIncidentTests {
 
     /// The other side of telling them apart: one session closed while the server runs is
     /// that agent's death, counted and relaunched as always.
+    /// A relaunch held for the tmux server with no incident open (refused `tmux_down` while
+    /// the unit was down, no agent lost with it) goes once the server answers.
+    @Test func aRelaunchHeldForTheServerGoesWhenItAnswersEvenWithoutAnIncident() throws {
+        let s = try Scratch(name: "tmuxheld")
+        defer { s.cleanup() }
+        #expect(try s.mcrun(["start", "H1", "--", "sleep", "600"]).status == 0)
+        #expect(try s.mcrun(["stop", "H1", "--grace", "1s"]).status == 0)
+        let id = try #require(try s.context().ledger.runtime(ticket: "H1", episode: nil)?.id)
+        try s.editLedger(
+            """
+            INSERT INTO pending_retries (ticket, runtime_id, due_at, created_at, held_reason, held_since)
+            VALUES ('H1', \(id), strftime('%s', 'now'), strftime('%s', 'now'), 'tmux_down', strftime('%s', 'now'));
+            """)
+        #expect(try s.context().ledger.openIncidents().isEmpty)
+        #expect(try s.context().ledger.pendingRetry(ticket: "H1")?.heldReason == "tmux_down")
+        #expect(try s.context().ledger.tmuxServerBack(actor: "test") == nil, "no incident was open")
+        #expect(try s.context().ledger.pendingRetry(ticket: "H1")?.heldReason == nil, "the relaunch is still held for a server that answers")
+    }
+
     @Test func aSessionClosedWhileTheServerRunsIsStillTheTicketsDeath() throws {
         let s = try Scratch(name: "onesession")
         defer { s.cleanup() }

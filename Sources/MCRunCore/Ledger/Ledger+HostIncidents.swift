@@ -71,6 +71,11 @@ extension Ledger {
             sql: "UPDATE pending_retries SET held_reason = NULL, held_since = NULL, due_at = min(due_at, ?) WHERE held_reason = ?", arguments: [now, reason])
     }
 
+    /// Whether any relaunch is held for `reason`.
+    static func hasHeldRetries(_ db: Database, reason: String) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM pending_retries WHERE held_reason = ?)", arguments: [reason]) ?? false
+    }
+
     /// The open host incidents, oldest first.
     public func openIncidents() throws(MCRunError) -> [HostIncident] {
         try read { db in try Ledger.openIncidents(db) }

@@ -187,8 +187,17 @@ enum HostBreaker {
             try close(db, &open, by: actor, reason: "probe_survived", now: now)
             return true
         }
-        if probe.state.isEnded && probe.state != .dead {
+        // A probe that died after the fast-death time outlived it: the host works again. One
+        // that ended sooner without failing fast (a signal, an exit 0, a stop) proved
+        // nothing: another probe after the cool-down. (One that failed fast was settled
+        // when its death was recorded.)
+        if probe.state == .dead, let started = probe.startedAt, (probe.endedAt ?? now) - started > policy.fastDeathSeconds {
+            try close(db, &open, by: actor, reason: "probe_survived", now: now)
+            return true
+        }
+        if probe.state.isEnded {
             open.probeRuntimeID = nil
+            if probe.state == .dead { open.nextProbeAt = now + policy.cooldownSeconds }
             try Ledger.updateIncident(db, open)
         }
         return false

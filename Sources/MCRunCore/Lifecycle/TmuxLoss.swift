@@ -42,10 +42,17 @@ enum TmuxLoss {
 }
 
 extension Ledger {
-    /// The tmux server answers again: the open `tmux_lost` incident is closed and the
-    /// relaunches it held are released. Returns the incident closed, nil when none was open.
+    /// The tmux server answers again: the open `tmux_lost` incident is closed, and every
+    /// relaunch held for the server is released (held with the incident, or refused
+    /// `tmux_down` while the unit was down with no agent lost). Returns the incident closed,
+    /// nil when none was open.
     public func tmuxServerBack(actor: String) throws(MCRunError) -> HostIncident? {
-        try write { db in
+        // Every reconcile pass asks: a read, and a write only when something is held.
+        guard try read({ db in try Ledger.openIncident(db, kind: .tmuxLost) != nil || Ledger.hasHeldRetries(db, reason: "tmux_down") }) else {
+            return nil
+        }
+        return try write { db in
+            try Ledger.releaseHeldRetries(db, reason: "tmux_down")
             guard var open = try Ledger.openIncident(db, kind: .tmuxLost) else { return nil }
             let now = WallClock.now()
             open.endedAt = now
@@ -58,7 +65,6 @@ extension Ledger {
                     "incident_id": .int(open.id), "kind": .string(open.kind.rawValue), "lasted_seconds": .double(now - open.startedAt),
                     "runtimes": .int(Int64(open.runtimes)),
                 ], now: now)
-            try Ledger.releaseHeldRetries(db, reason: "tmux_down")
             return open
         }
     }

@@ -34,9 +34,10 @@ public struct RuntimeCgroup: Codable, Sendable, Equatable {
         public var unenforced: [String] = []
     }
 
-    /// Creates the runtime's cgroup under `placement`, applies `limits`, and moves `pid` (the
-    /// pane's shim, waiting for its launcher's go) into it: v1 groups first, the v2 group last.
-    /// `serverPID` is the tmux server, moved to its `server` leaf when the placement asks.
+    /// Creates the runtime's cgroup under `placement`, moves `pid` (the pane's shim, waiting
+    /// for its launcher's go) into it, then applies `limits`: on cgroup v2 where the tree
+    /// offers the controller, else in a v1 group the shim joins too. `serverPID` is the tmux
+    /// server, moved to its `server` leaf when the placement asks.
     public static func join(
         ticket: String, episode: Int, limits: ResourceLimits, placement: CgroupPlacement, hierarchy: CgroupHierarchy, pid: Int32, serverPID: Int32?
     ) -> Joined {
@@ -47,18 +48,31 @@ public struct RuntimeCgroup: Codable, Sendable, Equatable {
             base = directory
             if serverLeaf {
                 // cgroup v2 lets only leaves hold processes once controllers are enabled
-                // below a group: the tmux server (the shim's parent) goes to `server`,
-                // a sibling of the runtimes.
+                // below a group: the tmux server (the shim's parent) and what it already
+                // runs there (the first pane's pane-log hook) go to `server`, a sibling of
+                // the runtimes. Shims waiting for their launchers stay: each goes to its own.
                 let leaf = base + "/server"
                 guard let serverPID else { return Joined(cgroup: nil, missing: "the tmux server of the pane is not known") }
                 if mkdir(leaf, 0o755) != 0 && errno != EEXIST { return Joined(cgroup: nil, missing: "cannot create \(leaf): \(errorText())") }
                 if let failure = write(String(serverPID), to: leaf + "/cgroup.procs") {
                     return Joined(cgroup: nil, missing: "cannot move the tmux server into \(leaf): \(failure)")
                 }
+                for member in RuntimeCgroup(path: base).processes() where member != pid && !isWaitingShim(member) {
+                    _ = write(String(member), to: leaf + "/cgroup.procs")
+                }
             }
         }
         let name = Self.name(ticket: ticket, episode: episode)
         let directory = base + "/" + name
+        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+            return Joined(cgroup: nil, missing: "cannot create \(directory): \(errorText())")
+        }
+        // Membership first: cgroup v2 refuses to enable controllers below a group that still
+        // holds a process, which the shim would be until it is here.
+        if let failure = write(String(pid), to: directory + "/cgroup.procs") {
+            _ = rmdir(directory)
+            return Joined(cgroup: nil, missing: "cannot move into \(directory): \(failure)")
+        }
         var wanted: [String] = ["memory"]
         if limits.cpuWeight != nil { wanted.append("cpu") }
         if limits.pidsMax != nil { wanted.append("pids") }
@@ -67,9 +81,6 @@ public struct RuntimeCgroup: Codable, Sendable, Equatable {
         let offered = CgroupHierarchy.controllers(at: base)
         let enable = wanted.filter { offered.contains($0) }
         if !enable.isEmpty { _ = write(enable.map { "+" + $0 }.joined(separator: " "), to: base + "/cgroup.subtree_control") }
-        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-            return Joined(cgroup: nil, missing: "cannot create \(directory): \(errorText())")
-        }
         var cgroup = RuntimeCgroup(path: directory)
         var unenforced: [String] = []
         let inV2 = CgroupHierarchy.controllers(at: directory)
@@ -96,12 +107,12 @@ public struct RuntimeCgroup: Codable, Sendable, Equatable {
             cgroup.v1[controller] = group
             if limit != nil { cgroup.enforced[controller] = "cgroup1" }
         }
-        if let failure = write(String(pid), to: directory + "/cgroup.procs") {
-            for group in cgroup.v1.values { _ = rmdir(group) }
-            _ = rmdir(directory)
-            return Joined(cgroup: nil, missing: "cannot move into \(directory): \(failure)")
-        }
         return Joined(cgroup: cgroup, missing: nil, unenforced: unenforced)
+    }
+
+    /// A shim still waiting for its launcher (its name until it execs the agent).
+    static func isWaitingShim(_ pid: Int32) -> Bool {
+        ProcFS.readFile("/proc/\(pid)/comm", limit: 64).map { String(decoding: $0, as: UTF8.self) == "mcrun-shim\n" } ?? false
     }
 
     private static func applyV2(_ controller: String, _ limit: Int64, in directory: String) -> Bool {
