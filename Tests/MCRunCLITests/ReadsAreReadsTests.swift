@@ -64,13 +64,7 @@ struct ReadsAreReadsTests {
     @Test func readsAnswerOnAFullDisk() throws {
         let s = try Scratch(name: "rdfull")
         defer { s.cleanup() }
-        try FileManager.default.createDirectory(atPath: s.stateDir, withIntermediateDirectories: true)
-        let mount = try Subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", s.stateDir])
-        try #require(mount.succeeded, "mount: \(mount.stderrText)")
-        s.onCleanup {
-            _ = try? s.tmux(["kill-server"])
-            _ = try? Subprocess.run(["umount", "-l", s.stateDir])
-        }
+        try s.mountSmallStateDisk()
         try Self.prepare(s)
         let fill = try Subprocess.run(["dd", "if=/dev/zero", "of=\(s.stateDir)/fill", "bs=4096"], timeoutMilliseconds: 30_000)
         #expect(!fill.succeeded && fill.stderrText.contains("No space left"), "dd: \(fill.stderrText)")

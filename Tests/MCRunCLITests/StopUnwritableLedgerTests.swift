@@ -50,13 +50,7 @@ struct StopUnwritableLedgerTests {
     @Test func parkOnAFullDiskStopsTheAgentAndHoldsTheTicketOnceRecorded() throws {
         let s = try Scratch(name: "fullpark")
         defer { s.cleanup() }
-        try FileManager.default.createDirectory(atPath: s.stateDir, withIntermediateDirectories: true)
-        let mount = try Subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", s.stateDir])
-        try #require(mount.succeeded, "mount: \(mount.stderrText)")
-        s.onCleanup {
-            _ = try? s.tmux(["kill-server"])
-            _ = try? Subprocess.run(["umount", "-l", s.stateDir])
-        }
+        try s.mountSmallStateDisk()
         let pid = try Self.startSleeper(s, "F1")
         let fill = try Subprocess.run(["dd", "if=/dev/zero", "of=\(s.stateDir)/fill", "bs=4096"], timeoutMilliseconds: 30_000)
         try #require(!fill.succeeded && fill.stderrText.contains("No space left"), "dd: \(fill.stderrText)")

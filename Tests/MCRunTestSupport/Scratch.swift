@@ -53,6 +53,18 @@ public final class Scratch: @unchecked Sendable {
     /// Runs LIFO at `cleanup()`, before the scratch's own teardown.
     public func onCleanup(_ body: @escaping () -> Void) { cleanups.append(body) }
 
+    /// Mounts a 4 MiB tmpfs as the state directory (root only), so a test can fill the disk
+    /// mcrun writes to; the tmux server and the mount go at cleanup.
+    public func mountSmallStateDisk() throws {
+        try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
+        let mount = try Subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", stateDir])
+        guard mount.succeeded else { throw ScratchError("mount: \(mount.stderrText)") }
+        onCleanup {
+            _ = try? self.tmux(["kill-server"])
+            _ = try? Subprocess.run(["umount", "-l", self.stateDir])
+        }
+    }
+
     /// Kills every process that carries this scratch's state directory in its environment
     /// (agents, leftovers), the tmux server, then removes the files.
     public func cleanup() {
