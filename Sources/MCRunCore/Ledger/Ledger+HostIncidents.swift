@@ -34,6 +34,20 @@ extension Ledger {
             id: db.lastInsertedRowID, kind: kind, cause: cause, startedAt: now, tickets: tickets, runtimes: runtimes, nextProbeAt: nextProbeAt)
     }
 
+    /// Ends an open incident: its row closed and one `host_incident_closed` event, with
+    /// `data` beside the incident's id, kind and length.
+    static func closeIncident(
+        _ db: Database, _ open: inout HostIncident, by actor: String, reason: String, data extra: [String: JSONValue] = [:], now: Double
+    ) throws {
+        open.endedAt = now
+        open.closedBy = actor
+        open.closeReason = reason
+        open.probeRuntimeID = nil
+        try updateIncident(db, open)
+        let data: [String: JSONValue] = ["incident_id": .int(open.id), "kind": .string(open.kind.rawValue), "lasted_seconds": .double(now - open.startedAt)]
+        try appendEvent(db, kind: "host_incident_closed", actor: actor, reason: reason, data: .object(data.merging(extra) { $1 }), now: now)
+    }
+
     static func updateIncident(_ db: Database, _ incident: HostIncident) throws {
         try db.execute(
             sql: """

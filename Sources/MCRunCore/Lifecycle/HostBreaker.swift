@@ -204,14 +204,7 @@ enum HostBreaker {
     }
 
     static func close(_ db: Database, _ open: inout HostIncident, by actor: String, reason: String, now: Double) throws {
-        open.endedAt = now
-        open.closedBy = actor
-        open.closeReason = reason
-        open.probeRuntimeID = nil
-        try Ledger.updateIncident(db, open)
-        try Ledger.appendEvent(
-            db, kind: "host_incident_closed", actor: actor, reason: reason,
-            data: ["incident_id": .int(open.id), "kind": .string(open.kind.rawValue), "lasted_seconds": .double(now - open.startedAt)], now: now)
+        try Ledger.closeIncident(db, &open, by: actor, reason: reason, now: now)
         // Relaunches held by the breaker may go now.
         try Ledger.releaseHeldRetries(db, reason: "breaker_open")
     }

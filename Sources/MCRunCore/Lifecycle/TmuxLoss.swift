@@ -54,17 +54,8 @@ extension Ledger {
         return try write { db in
             try Ledger.releaseHeldRetries(db, reason: "tmux_down")
             guard var open = try Ledger.openIncident(db, kind: .tmuxLost) else { return nil }
-            let now = WallClock.now()
-            open.endedAt = now
-            open.closedBy = actor
-            open.closeReason = "tmux_server_back"
-            try Ledger.updateIncident(db, open)
-            try Ledger.appendEvent(
-                db, kind: "host_incident_closed", actor: actor, reason: "tmux_server_back",
-                data: [
-                    "incident_id": .int(open.id), "kind": .string(open.kind.rawValue), "lasted_seconds": .double(now - open.startedAt),
-                    "runtimes": .int(Int64(open.runtimes)),
-                ], now: now)
+            try Ledger.closeIncident(
+                db, &open, by: actor, reason: "tmux_server_back", data: ["runtimes": .int(Int64(open.runtimes))], now: WallClock.now())
             return open
         }
     }
@@ -136,14 +127,7 @@ extension Ledger {
         guard try read({ db in try Ledger.openIncident(db, kind: .launchFailed) }) != nil else { return nil }
         return try write { db in
             guard var open = try Ledger.openIncident(db, kind: .launchFailed) else { return nil }
-            let now = WallClock.now()
-            open.endedAt = now
-            open.closedBy = actor
-            open.closeReason = "launch_started"
-            try Ledger.updateIncident(db, open)
-            try Ledger.appendEvent(
-                db, kind: "host_incident_closed", actor: actor, reason: "launch_started",
-                data: ["incident_id": .int(open.id), "kind": .string(open.kind.rawValue), "lasted_seconds": .double(now - open.startedAt)], now: now)
+            try Ledger.closeIncident(db, &open, by: actor, reason: "launch_started", now: WallClock.now())
             return open
         }
     }
