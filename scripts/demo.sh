@@ -8,7 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-swift build -c release --static-swift-stdlib
+# Each product on its own: a plain build would also build the tests' support library.
+for product in mcrun mcrun-shim mcrun-pane-log; do
+    swift build -c release --static-swift-stdlib --product "$product"
+done
 mcrun=$PWD/.build/release/mcrun
 scratch=
 if [ -z "${MCRUN_STATE_DIR:-}" ]; then

@@ -99,4 +99,26 @@ struct DoctorTests {
         #expect(checks(json)["state directory"]?.at("status")?.stringValue == "warn")
         #expect(access(s.stateDir, F_OK) != 0, "doctor created the state directory")
     }
+
+    /// The agent-hook check knows the shipped hooks: `mcrun agent report` is right, the old
+    /// `mcrun activity` hooks (exit 2 outside a runtime) are a warning, and the fix is setup.
+    @Test func theAgentHookCheckKnowsTheShippedHooks() throws {
+        let s = try Scratch(name: "doctorhooks")
+        defer { s.cleanup() }
+        try #require(try s.mcrun(["config", "capacity", "100"]).status == 0)
+        let home = s.path("home")
+        try FileManager.default.createDirectory(atPath: home + "/.claude", withIntermediateDirectories: true)
+        s.environment["HOME"] = home
+        #expect(try s.mcrun(["agent", "setup", "claude-code", "--user"]).status == 0)
+        var check = checks(try s.mcrunJSON(["doctor"]).1)["agent hook configuration"]
+        #expect(check?.at("status")?.stringValue == "ok", "after mcrun agent setup: \(String(describing: check))")
+        #expect(
+            FileManager.default.createFile(
+                atPath: home + "/.claude/settings.json",
+                contents: Data(#"{"hooks":{"Stop":[{"hooks":[{"type":"command","command":"mcrun activity idle"}]}]}}"#.utf8)))
+        check = checks(try s.mcrunJSON(["doctor"]).1)["agent hook configuration"]
+        #expect(check?.at("status")?.stringValue == "warn")
+        #expect(check?.at("fix")?.stringValue == "mcrun agent setup claude-code --user")
+    }
+
 }

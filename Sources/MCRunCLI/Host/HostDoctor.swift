@@ -232,13 +232,20 @@ struct HostDoctor: ParsableCommand {
                 : Check(name: "agent hooks", status: .warn, detail: "no \(claude)", fix: "install mcrun's hooks folder, which carries claude-code/"))
         let home = env["HOME"] ?? "/"
         let settings = String(data: FileManager.default.contents(atPath: home + "/.claude/settings.json") ?? Data(), encoding: .utf8) ?? ""
+        let file = "\(home)/.claude/settings.json"
+        let setup = "mcrun agent setup claude-code --user"
         checks.append(
-            settings.contains("mcrun activity")
-                ? Check(name: "agent hook configuration", status: .ok, detail: "\(home)/.claude/settings.json reports busy/idle with mcrun activity")
-                : Check(
-                    name: "agent hook configuration", status: .warn,
-                    detail: "\(home)/.claude/settings.json does not call mcrun activity: Claude Code agents of this user are judged busy by pane output only",
-                    fix: "merge \(claude) into \(home)/.claude/settings.json"))
+            settings.contains("mcrun agent report")
+                ? Check(name: "agent hook configuration", status: .ok, detail: "\(file) reports turns, waits and receipts with mcrun agent report")
+                : settings.contains("mcrun activity")
+                    ? Check(
+                        name: "agent hook configuration", status: .warn,
+                        detail: "\(file) calls mcrun activity, which exits 2 outside a runtime (Claude Code then blocks the tool call or erases the prompt)",
+                        fix: setup)
+                    : Check(
+                        name: "agent hook configuration", status: .warn,
+                        detail: "\(file) does not call mcrun agent report: Claude Code agents of this user are judged busy by pane output only",
+                        fix: setup))
         return checks
     }
 
