@@ -135,29 +135,27 @@ public enum TicketTransition: Sendable {
                 try save(db, &ticket, now)
             }
         case .deathBlamedOnHost(let maxSilentRetries):
-            if ticket.deaths > 0 { ticket.deaths -= 1 }
-            if ticket.escalated && ticket.deaths <= maxSilentRetries {
-                result.wasEscalated = true
-                ticket.escalated = false
-                ticket.escalatedReason = nil
-                ticket.escalatedAt = nil
-            }
+            Self.takeBackDeath(&ticket, maxSilentRetries: maxSilentRetries, &result)
             try save(db, &ticket, now)
         case .deathTakenBack(let maxSilentRetries):
-            if ticket.deaths > 0 { ticket.deaths -= 1 }
-            // Escalation comes when deaths exceed the silent retries; below that again, it
-            // was the death taken back that escalated the ticket.
-            if ticket.escalated && ticket.deaths <= maxSilentRetries {
-                result.wasEscalated = true
-                ticket.escalated = false
-                ticket.escalatedReason = nil
-                ticket.escalatedAt = nil
-            }
+            Self.takeBackDeath(&ticket, maxSilentRetries: maxSilentRetries, &result)
             result.retryCancelled = try Ledger.cancelRetry(db, ticket: id)
             try save(db, &ticket, now)
         }
         result.ticket = ticket
         return result
+    }
+
+    /// One death less. Escalation comes when deaths exceed the silent retries; below that
+    /// again, it was the death taken back that escalated the ticket.
+    private static func takeBackDeath(_ ticket: inout Ticket, maxSilentRetries: Int, _ result: inout Result) {
+        if ticket.deaths > 0 { ticket.deaths -= 1 }
+        if ticket.escalated && ticket.deaths <= maxSilentRetries {
+            result.wasEscalated = true
+            ticket.escalated = false
+            ticket.escalatedReason = nil
+            ticket.escalatedAt = nil
+        }
     }
 
     private func save(_ db: Database, _ ticket: inout Ticket, _ now: Double) throws {
