@@ -45,6 +45,9 @@ public struct IntentReserve: Sendable {
         public var at: Double
         /// The stopper's process, so a stop still in its grace period is left to it.
         public var stopperPID: Int32
+        /// Its start time (clock ticks after boot), so a reused PID is not taken for it; nil
+        /// in slots written before it was kept.
+        public var stopperStartTime: UInt64?
         /// How the agent was ended, once it was: "signalled", "killed" or "gone".
         public var outcome: String = ""
         var slot = 0
@@ -57,6 +60,14 @@ public struct IntentReserve: Sendable {
             self.actor = actor
             self.at = at
             self.stopperPID = stopperPID ?? getpid()
+            stopperStartTime = ProcFS.stat(self.stopperPID)?.startTime
+        }
+
+        /// Whether the process that kept this intent has exited (with no start time kept, a
+        /// process with its PID counts as it).
+        public var stopperGone: Bool {
+            guard let stopperStartTime else { return kill(stopperPID, 0) != 0 && errno == ESRCH }
+            return ProcFS.stat(stopperPID)?.startTime != stopperStartTime
         }
 
         func encoded() -> [UInt8] {
@@ -65,7 +76,7 @@ public struct IntentReserve: Sendable {
             }
             let fields = [
                 "v1", kind.rawValue, clean(ticket, 64), runtimeID.map(String.init) ?? "-", clean(reason, 160), clean(actor, 160),
-                String(at), String(stopperPID), clean(outcome, 16),
+                String(at), String(stopperPID), clean(outcome, 16), stopperStartTime.map(String.init) ?? "-",
             ]
             var bytes = Array(fields.joined(separator: "\t").utf8.prefix(IntentReserve.slotSize - 1))
             bytes.append(UInt8(ascii: "\n"))
@@ -79,6 +90,7 @@ public struct IntentReserve: Sendable {
             guard f.count >= 8, f[0] == "v1", let kind = Kind(rawValue: f[1]), let at = Double(f[6]), let pid = Int32(f[7]) else { return nil }
             var intent = Intent(kind: kind, ticket: f[2], runtimeID: Int64(f[3]), reason: f[4], actor: f[5], at: at, stopperPID: pid)
             intent.outcome = f.count > 8 ? f[8] : ""
+            intent.stopperStartTime = f.count > 9 ? UInt64(f[9]) : nil
             intent.slot = slot
             return intent
         }

@@ -24,6 +24,11 @@ extension Ledger {
             db, sql: "SELECT * FROM events WHERE \(conditions.joined(separator: " AND ")) ORDER BY id LIMIT ?", arguments: StatementArguments(arguments))
     }
 
+    /// Whether `ticket` was unparked after `time` (a later unpark overrides an earlier park).
+    static func unparked(_ db: Database, ticket: String, after time: Double) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM events WHERE ticket = ? AND kind = 'unpark' AND at > ?)", arguments: [ticket, time]) ?? false
+    }
+
     /// Every event goes through here; ticket-level changes (park, escalation, kill switch)
     /// call it directly inside their own transaction.
     @discardableResult

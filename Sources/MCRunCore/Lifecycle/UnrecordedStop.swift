@@ -132,11 +132,43 @@ extension Ending {
         }
     }
 
+    /// An intent whose runtime has ended since, recorded by another path (a later stop, or
+    /// a death recorded before the intent was kept): the stop still means no relaunch for
+    /// that runtime, and the park still holds the ticket, unless it was unparked since. A
+    /// retry owed for a later episode, or a park lifted after the intent, is not touched.
+    static func holdStoppedLate(_ db: Database, _ intent: IntentReserve.Intent, now: Double) throws {
+        guard let runtimeID = intent.runtimeID else { return try holdStopped(db, intent, runtime: nil, now: now) }
+        if try Ledger.cancelRetry(db, ticket: intent.ticket, runtimeID: runtimeID) {
+            try Ledger.appendEvent(db, kind: "retry_cancelled", ticket: intent.ticket, actor: intent.actor, reason: intent.reason, now: now)
+        }
+        guard intent.kind == .park, try !Ledger.unparked(db, ticket: intent.ticket, after: intent.at) else { return }
+        try TicketTransition.park(reason: intent.reason).apply(
+            db, ticket: intent.ticket, actor: intent.actor,
+            data: ["recorded_late": true, "stopped_at": .double(intent.at), "runtime_id": .int(runtimeID)], runtime: nil, now: now)
+    }
+
+    /// A stop or park whose stopper died (killed in its grace period) while its agent still
+    /// runs: the request is recorded now, as the stopper would have, with no stopper, so the
+    /// service takes the stop over at its next pass (as it does a stop left unfinished).
+    static func recordAbandonedStop(_ db: Database, _ intent: IntentReserve.Intent, runtime: Runtime, now: Double) throws {
+        guard runtime.state != .stopping else { return try holdStopped(db, intent, runtime: runtime, now: now) }
+        let stopping = try Transition.stopRequested.apply(
+            db, runtimeID: runtime.id!, actor: intent.actor, reason: intent.reason, data: ["recorded_late": true, "stopped_at": .double(intent.at)],
+            now: now
+        ) { r in
+            r.stopperPID = nil
+            r.stopperStartTime = nil
+            r.stopDeadline = nil
+        }
+        try holdStopped(db, intent, runtime: stopping, now: now)
+    }
+
     /// Records what the reserve holds, now that the ledger may be writable: the kill switch,
     /// parks and stops (an agent gone since is ended as its stop). A stop whose agent is
-    /// still alive (its stopper still in its grace period) is left for later. Stops at the
-    /// first write the ledger refuses. Returns the runtimes ended here whose teardown is
-    /// owed, torn down already unless `tearDown` is false (serve schedules its own).
+    /// still alive is left to its stopper while that runs; once the stopper is gone, the
+    /// request is recorded and the service finishes it. Stops at the first write the ledger
+    /// refuses. Returns the runtimes ended here whose teardown is owed, torn down already
+    /// unless `tearDown` is false (serve schedules its own).
     @discardableResult
     public func replayIntents(tearDown: Bool = true) -> [Runtime] {
         let reserve = IntentReserve(directory: context.stateDirectory)
@@ -154,14 +186,19 @@ extension Ending {
                     reserve.clear(intent)
                 case .stop, .park:
                     if let id = intent.runtimeID, let runtime = try context.ledger.read({ db in try Ledger.runtime(db, id: id) }), runtime.state.isLive {
-                        guard let liveness = runtime.identity?.liveness(), [.exited, .recycled, .otherBoot].contains(liveness) else { continue }
-                        // Recorded as the stop it was (the ending path reads the reserve) and cleared there.
-                        for end in try record([Subject(runtime, .death(liveness))]) where end.applied {
-                            ended.append(tearDown ? self.tearDown(end.runtime) : end.runtime)
+                        if let liveness = runtime.identity?.liveness(), [.exited, .recycled, .otherBoot].contains(liveness) {
+                            // Recorded as the stop it was (the ending path reads the reserve) and cleared there.
+                            for end in try record([Subject(runtime, .death(liveness))]) where end.applied {
+                                ended.append(tearDown ? self.tearDown(end.runtime) : end.runtime)
+                            }
+                            continue
                         }
+                        guard intent.stopperGone else { continue }
+                        try context.ledger.write { db in try Self.recordAbandonedStop(db, intent, runtime: runtime, now: WallClock.now()) }
+                        reserve.clear(intent)
                         continue
                     }
-                    try context.ledger.write { db in try Self.holdStopped(db, intent, runtime: nil, now: WallClock.now()) }
+                    try context.ledger.write { db in try Self.holdStoppedLate(db, intent, now: WallClock.now()) }
                     reserve.clear(intent)
                 }
             } catch {
