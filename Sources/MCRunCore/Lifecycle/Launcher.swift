@@ -356,7 +356,10 @@ public struct Launcher: Sendable {
             return try settle(recorded.runtime, created: created, ending: ending)
         }
         _ = LaunchHandshake.send(.go, on: shimFD)
-        // End-of-file: the exec closed the shim's end. A shim that cannot exec says why.
+        // End-of-file: the exec closed the shim's end. A shim that cannot exec says why. The
+        // exec is its next step, so its answer is waited for even when the launch's deadline
+        // is nearly spent: a failed exec missed here would be recorded as the agent's death.
+        LaunchSocket.setTimeout(shimFD, milliseconds: max(Self.execAnswerMilliseconds, deadline.remainingMilliseconds))
         guard case .execFailed(let reason)? = LaunchHandshake.receive(on: shimFD) else { return recorded.runtime }
         let ended = try ending.end(recorded.runtime, .execFailed(detail: ["error": .string(reason)]))
         let screen = context.tmux.capture(created.paneID)
@@ -365,6 +368,9 @@ public struct Launcher: Sendable {
             .internalError, "launch_failed", "the agent for \(admitted.ticket) did not start (exec_failed): cannot execute \(admitted.argv[0]): \(reason)",
             runtime: tornDown)
     }
+
+    /// How long the shim's answer to `go` (its exec, or why it failed) is waited for at least.
+    static let execAnswerMilliseconds = 5_000
 
     /// Waits for the pane's shim to connect, waking on the connection or on the shim's exit;
     /// nil when it exited first or the deadline passed. A connection from any other process
