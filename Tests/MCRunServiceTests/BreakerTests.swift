@@ -161,4 +161,41 @@ struct BreakerTests {
         }
     }
 
+    /// A fast death whose count a reset cleared is the ticket's past: when the breaker opens
+    /// it is not taken back, so the ticket's later death (its own) stays counted.
+    @Test func aResetTicketsEarlierFastDeathIsNotTakenBackFromItsLaterDeath() throws {
+        let s = try Scratch(name: "breakerreset")
+        defer { s.cleanup() }
+        let agent = try Self.agent(s)
+        _ = try s.write("broken", "")
+        s.environment["BROKEN"] = s.path("broken")
+        #expect(try s.mcrun(["config", "breaker-cooldown", "1h"]).status == 0)
+        let serve = try ServeProcess(s, arguments: ["--reconcile-interval", "1s", "--retry-delay", "30s"])
+        try serve.waitUntilReady()
+        func deaths(_ ticket: String) throws -> Int? { try s.context().ledger.ticket(id: ticket)?.deaths }
+
+        #expect(try s.mcrun(["start", "A", "--", agent]).status == 0)
+        try waitUntil("A's first agent to die fast") { try s.runtimes("A").last?.state.isEnded == true }
+        #expect(try deaths("A") == 1)
+        #expect(try s.mcrun(["reset", "A"]).status == 0)
+        #expect(try deaths("A") == 0)
+        // Its next agent runs, then is killed: a death of its own, counted.
+        try FileManager.default.removeItem(atPath: s.path("broken"))
+        let (started, json) = try s.mcrunJSON(["start", "A", "--", agent])
+        #expect(started.status == 0, "\(started.stderrText)")
+        _ = kill(Int32(try #require(json.at("runtime.pid")?.intValue)), SIGKILL)
+        try waitUntil("A's second agent's death to be recorded") { try s.runtimes("A").last?.state.isEnded == true }
+        #expect(try deaths("A") == 1)
+
+        // Two more tickets fail fast: with A's first death, three in the window open the breaker.
+        _ = try s.write("broken", "")
+        for ticket in ["B", "C"] {
+            #expect(try s.mcrun(["start", ticket, "--", agent]).status == 0)
+            try waitUntil("\(ticket)'s agent to die") { try s.runtimes(ticket).last?.state.isEnded == true }
+        }
+        try waitUntil("the breaker to open") { try s.context().ledger.openIncidents().contains { $0.kind == .breaker } }
+        #expect(try deaths("B") == 0 && deaths("C") == 0, "the host's deaths are not the tickets'")
+        #expect(try deaths("A") == 1, "A's own later death must stay counted")
+        #expect(try s.context().ledger.pendingRetry(ticket: "A")?.runtimeID == (try s.runtimes("A").last?.id), "A is owed a relaunch for its own death only")
+    }
 }

@@ -73,6 +73,18 @@ extension Ledger {
             arguments: [since, fastSeconds])
     }
 
+    /// Whether `ticket`'s standing was cleared after `time` (a reset, or a runtime that
+    /// completed): a death before that no longer counts, so it cannot be taken back.
+    static func standingCleared(_ db: Database, ticket: String, after time: Double) throws -> Bool {
+        try Bool.fetchOne(
+            db,
+            sql: """
+                SELECT EXISTS (SELECT 1 FROM events WHERE ticket = ? AND kind IN ('reset', 'completion') AND at > ?)
+                    OR EXISTS (SELECT 1 FROM runtimes WHERE ticket = ? AND state = 'completed' AND ended_at > ?)
+                """,
+            arguments: [ticket, time, ticket, time]) ?? false
+    }
+
     /// The ticket's newest dead runtime (the evidence of its fast death).
     static func latestDeath(_ db: Database, ticket: String) throws -> Runtime? {
         try Runtime.fetchOne(db, sql: "SELECT * FROM runtimes WHERE ticket = ? AND state = 'dead' ORDER BY episode DESC LIMIT 1", arguments: [ticket])

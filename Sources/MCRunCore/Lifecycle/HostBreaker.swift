@@ -100,7 +100,9 @@ enum HostBreaker {
                 "agents of \(tickets.count) tickets died within \(HostIncident.span(policy.fastDeathSeconds)) of starting in \(HostIncident.span(policy.windowSeconds))"
             let incident = try Ledger.insertIncident(
                 db, kind: .breaker, cause: cause, tickets: tickets, runtimes: earlier.count + 1, nextProbeAt: now + policy.cooldownSeconds, now: now)
-            for previous in earlier {
+            // A death whose count a reset or a completion has cleared since is the ticket's
+            // past: taking it back would take back a later death, and relaunching it would undo the reset.
+            for previous in earlier where try !Ledger.standingCleared(db, ticket: previous.ticket, after: previous.endedAt ?? now) {
                 try TicketTransition.deathBlamedOnHost(maxSilentRetries: deathPolicy.maxSilentRetries).apply(
                     db, ticket: previous.ticket, actor: actor, now: now)
                 try oweHeldRelaunch(db, ticket: previous.ticket, runtime: previous, now: now)
