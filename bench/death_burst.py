@@ -59,6 +59,9 @@ def one_run(mcrun, count, scratch, n):
         dead = conn.execute(f"select count(*) from runtimes where state='dead' and id in ({marks})", ids).fetchone()[0]
         assert dead == count, f"{dead} runtimes dead, expected {count}"
         lat = sorted(at - t0 for _, at in rows)
+        # Not measured: the teardowns (sessions, cgroups) finish before serve is stopped.
+        wait_for("every teardown", lambda: conn.execute(
+            f"select count(distinct runtime_id) from events where kind='teardown' and runtime_id in ({marks})", ids).fetchone()[0] == count, 60)
         conn.close()
         return {"sent": sent, "all": lat[-1], "seen": seen, "lat": lat}
     finally:
@@ -67,6 +70,9 @@ def one_run(mcrun, count, scratch, n):
             serve.wait(10)
         except subprocess.TimeoutExpired:
             serve.kill()
+        # Stopped through mcrun, so each runtime's cgroup goes with it (a killed server leaves them).
+        subprocess.run([mcrun, "stop", "--all", "--grace", "1s", "--reason", "benchmark done"], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
         subprocess.run(["tmux", "-S", os.path.join(state, "tmux", "sock"), "kill-server"], stderr=subprocess.DEVNULL)
         kill_env_marker(f"MCRUN_STATE_DIR={state}")
 

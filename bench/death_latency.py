@@ -94,6 +94,9 @@ def bench_mcrun(mcrun, size, kills, scratch, settle=False):
             serve.wait(10)
         except subprocess.TimeoutExpired:
             serve.kill()
+        # Stopped through mcrun, so each runtime's cgroup goes with it (a killed server leaves them).
+        subprocess.run([mcrun, "stop", "--all", "--grace", "1s", "--reason", "benchmark done"], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
         subprocess.run(["tmux", "-S", os.path.join(state, "tmux", "sock"), "kill-server"], stderr=subprocess.DEVNULL)
         kill_env_marker(f"MCRUN_STATE_DIR={state}")
 
@@ -117,6 +120,9 @@ def bench_mcrun_idle(mcrun, count, seconds, scratch):
     finally:
         serve.send_signal(signal.SIGTERM)
         serve.wait(10)
+        # Stopped through mcrun, so each runtime's cgroup goes with it (a killed server leaves them).
+        subprocess.run([mcrun, "stop", "--all", "--grace", "1s", "--reason", "benchmark done"], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
         subprocess.run(["tmux", "-S", os.path.join(state, "tmux", "sock"), "kill-server"], stderr=subprocess.DEVNULL)
         kill_env_marker(f"MCRUN_STATE_DIR={state}")
 

@@ -198,6 +198,9 @@ def main():
     finally:
         if serve and serve.poll() is None:
             serve.kill()
+        # Stopped through mcrun, so each runtime's cgroup goes with it (a killed server leaves them).
+        subprocess.run([mcrun, "stop", "--all", "--grace", "1s", "--reason", "benchmark done"], env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
         subprocess.run(["tmux", "-S", sock, "kill-server"], stderr=subprocess.DEVNULL)
         kill_env_marker(f"MCRUN_STATE_DIR={state}")
         if os.environ.get("KEEP_SCRATCH"):
