@@ -10,8 +10,11 @@ import Testing
 struct BreakerTests {
     /// An agent that fails at once while `$BROKEN` exists (a provider's quota, say), and
     /// runs normally once the cause is fixed.
+    /// The host starts broken: `$BROKEN` exists until a test removes it.
     static func agent(_ s: Scratch) throws -> String {
-        try s.script(
+        _ = try s.write("broken", "")
+        s.environment["BROKEN"] = s.path("broken")
+        return try s.script(
             "agent.sh",
             """
             #!/bin/sh
@@ -26,8 +29,6 @@ struct BreakerTests {
         let s = try Scratch(name: "breaker6")
         defer { s.cleanup() }
         let agent = try Self.agent(s)
-        _ = try s.write("broken", "")
-        s.environment["BROKEN"] = s.path("broken")
         #expect(try s.mcrun(["config", "breaker-cooldown", "1h"]).status == 0)
         // One page for the host, not one per ticket: an `any` hook hears each notable event.
         try FileManager.default.createDirectory(atPath: s.path("hooks.d"), withIntermediateDirectories: true)
@@ -101,8 +102,6 @@ struct BreakerTests {
         let s = try Scratch(name: "breakerprobe")
         defer { s.cleanup() }
         let agent = try Self.agent(s)
-        _ = try s.write("broken", "")
-        s.environment["BROKEN"] = s.path("broken")
         for (key, value) in [("breaker-tickets", "2"), ("breaker-cooldown", "1s"), ("breaker-fast-death", "2s")] {
             #expect(try s.mcrun(["config", key, value]).status == 0)
         }
@@ -167,8 +166,6 @@ struct BreakerTests {
         let s = try Scratch(name: "breakerreset")
         defer { s.cleanup() }
         let agent = try Self.agent(s)
-        _ = try s.write("broken", "")
-        s.environment["BROKEN"] = s.path("broken")
         #expect(try s.mcrun(["config", "breaker-cooldown", "1h"]).status == 0)
         let serve = try ServeProcess(s, arguments: ["--reconcile-interval", "1s", "--retry-delay", "30s"])
         try serve.waitUntilReady()

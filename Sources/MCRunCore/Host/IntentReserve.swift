@@ -67,7 +67,7 @@ public struct IntentReserve: Sendable {
         /// process with its PID counts as it).
         public var stopperGone: Bool {
             guard let stopperStartTime else { return kill(stopperPID, 0) != 0 && errno == ESRCH }
-            return ProcFS.stat(stopperPID)?.startTime != stopperStartTime
+            return Runtime.isGone(pid: stopperPID, startTime: Int64(stopperStartTime))
         }
 
         func encoded() -> [UInt8] {

@@ -25,11 +25,6 @@ extension Ledger {
         return db.changesCount > 0
     }
 
-    /// Drops the retry owed for the death of `runtimeID` only (one owed for a later episode stays).
-    static func cancelRetry(_ db: Database, ticket: String, runtimeID: Int64) throws -> Bool {
-        try claimRetry(db, ticket: ticket, runtimeID: runtimeID)
-    }
-
     /// Takes the retry owed for `runtimeID`; false when it was already taken or cancelled.
     static func claimRetry(_ db: Database, ticket: String, runtimeID: Int64) throws -> Bool {
         try db.execute(sql: "DELETE FROM pending_retries WHERE ticket = ? AND runtime_id = ?", arguments: [ticket, runtimeID])

@@ -138,7 +138,8 @@ extension Ending {
     /// retry owed for a later episode, or a park lifted after the intent, is not touched.
     static func holdStoppedLate(_ db: Database, _ intent: IntentReserve.Intent, now: Double) throws {
         guard let runtimeID = intent.runtimeID else { return try holdStopped(db, intent, runtime: nil, now: now) }
-        if try Ledger.cancelRetry(db, ticket: intent.ticket, runtimeID: runtimeID) {
+        // Only the retry owed for that runtime's death: one owed for a later episode stays.
+        if try Ledger.claimRetry(db, ticket: intent.ticket, runtimeID: runtimeID) {
             try Ledger.appendEvent(db, kind: "retry_cancelled", ticket: intent.ticket, actor: intent.actor, reason: intent.reason, now: now)
         }
         guard intent.kind == .park, try !Ledger.unparked(db, ticket: intent.ticket, after: intent.at) else { return }
